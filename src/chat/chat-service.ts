@@ -1,0 +1,207 @@
+import type { Access } from '../auth/access';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../graphql/errors';
+import { newId } from '../ids';
+import type { Loaders } from '../loaders/create-loaders';
+import type { BotsRepo } from '../repos/bots';
+import { DuplicateClientMessageError, type MessagesRepo, type NewMessage } from '../repos/messages';
+import type { BotRecord, ConversationRecord, MessageRecord } from '../repos/records';
+import type { Retriever } from '../search/retriever';
+import type { SessionService, StartedSession } from '../sessions/session-service';
+import { prepend, type MessageStatusEvent, type MessageStatusPubSub } from '../pubsub/message-status-pubsub';
+import { requireId, requireIntInRange, requireText } from '../validation';
+import { buildReply } from './reply-builder';
+
+const MESSAGE_MAX = 4000;
+const CLIENT_MESSAGE_ID_MAX = 100;
+const STATUS_IDS_MAX = 100;
+/** How many of the best chunks the reply is chosen from. */
+const REPLY_CANDIDATES = 3;
+
+export interface SendMessageInput {
+  botId: string;
+  conversationId?: string | null;
+  text: string;
+  clientMessageId?: string | null;
+}
+
+export interface SendMessageResult {
+  conversationId: string;
+  message: MessageRecord;
+  reply: MessageRecord | null;
+}
+
+export interface ChatDeps {
+  access: Access;
+  loaders: Loaders;
+  bots: BotsRepo;
+  messages: MessagesRepo;
+  sessions: SessionService;
+  retriever: Retriever;
+  pubsub: MessageStatusPubSub;
+}
+
+const toEvent = (message: MessageRecord): MessageStatusEvent => ({
+  messageId: message.id,
+  conversationId: message.conversationId,
+  status: message.status,
+  error: null,
+});
+
+export type ChatService = ReturnType<typeof createChatService>;
+
+export function createChatService(deps: ChatDeps) {
+  const { access, loaders } = deps;
+
+  /** The bot this viewer may chat with, and who they are as a sender. */
+  const chatter = async (botId: string): Promise<{ bot: BotRecord; senderId: string }> => {
+    const viewer = access.requireViewer();
+    if (viewer.kind === 'USER') return { bot: await access.ownedBot(botId), senderId: viewer.userId };
+    const id = requireId(botId, 'botId');
+    if (id !== viewer.botId) throw new ForbiddenError('This widget session belongs to another bot.');
+    const bot = await loaders.bot.load(id);
+    if (!bot) throw new NotFoundError('Bot', id);
+    return { bot, senderId: viewer.visitorId };
+  };
+
+  /** An existing conversation the sender may post to, or a new one. */
+  const conversationFor = async (
+    bot: BotRecord,
+    senderId: string,
+    conversationId: string | null | undefined,
+  ): Promise<Pick<ConversationRecord, 'id' | 'botId' | 'ownerUserId' | 'visitorId'>> => {
+    const viewer = access.requireViewer();
+    if (conversationId == null) {
+      return {
+        id: newId(),
+        botId: bot.id,
+        ownerUserId: viewer.kind === 'USER' ? senderId : null,
+        visitorId: viewer.kind === 'VISITOR' ? senderId : null,
+      };
+    }
+    const conversation = await access.readableConversation(conversationId, 'conversationId');
+    if (conversation.botId !== bot.id) {
+      throw new BadUserInputError('conversationId belongs to another bot.', 'conversationId');
+    }
+    if (conversation.ownerUserId !== senderId && conversation.visitorId !== senderId) {
+      // Owners may read their visitors' conversations, but not speak in them.
+      throw new ForbiddenError('Only the person who started this conversation can post to it.');
+    }
+    return conversation;
+  };
+
+  const asPersisted = (message: NewMessage, conversationId: string, botId: string): MessageRecord => ({
+    id: message.id,
+    conversationId,
+    botId,
+    role: message.role,
+    content: message.content,
+    status: 'PERSISTED',
+    createdAt: message.createdAt,
+  });
+
+  return {
+    async startWidgetSession(publicKey: string): Promise<StartedSession & { bot: BotRecord }> {
+      const key = requireText(publicKey, 'publicKey', { max: 100 });
+      const bot = await deps.bots.findByPublicKey(key);
+      if (!bot) throw new NotFoundError('Bot with public key', key);
+      return { ...(await deps.sessions.startVisitorSession(bot.id)), bot };
+    },
+
+    async sendMessage(input: SendMessageInput): Promise<SendMessageResult> {
+      const text = requireText(input.text, 'text', { max: MESSAGE_MAX });
+      const clientMessageId =
+        input.clientMessageId == null
+          ? undefined
+          : requireText(input.clientMessageId, 'clientMessageId', { max: CLIENT_MESSAGE_ID_MAX });
+      const { bot, senderId } = await chatter(input.botId);
+
+      const retried = async () =>
+        clientMessageId && deps.messages.findByClientMessageId({ botId: bot.id, senderId, clientMessageId });
+      const previous = await retried();
+      if (previous)
+        return { conversationId: previous.message.conversationId, ...previous, reply: previous.reply ?? null };
+
+      const conversation = await conversationFor(bot, senderId, input.conversationId);
+      const message: NewMessage = {
+        id: newId(),
+        role: 'USER',
+        content: text,
+        createdAt: new Date(),
+        senderId,
+        clientMessageId,
+      };
+      const matches = await deps.retriever.retrieve(bot.id, text, REPLY_CANDIDATES);
+      const reply: NewMessage = {
+        id: newId(),
+        role: 'ASSISTANT',
+        content: buildReply(matches),
+        createdAt: new Date(),
+        replyTo: message.id,
+      };
+
+      try {
+        await deps.messages.insertExchange({ conversation, message, reply });
+      } catch (error: unknown) {
+        // A concurrent retry with the same clientMessageId won the race: answer with its result.
+        const winner = error instanceof DuplicateClientMessageError ? await retried() : undefined;
+        if (!winner) throw error;
+        return { conversationId: winner.message.conversationId, ...winner, reply: winner.reply ?? null };
+      }
+
+      const result = {
+        conversationId: conversation.id,
+        message: asPersisted(message, conversation.id, bot.id),
+        reply: asPersisted(reply, conversation.id, bot.id),
+      };
+      await Promise.all([deps.pubsub.publish(toEvent(result.message)), deps.pubsub.publish(toEvent(result.reply))]);
+      return result;
+    },
+
+    conversation: (id: string) => access.readableConversation(id),
+
+    messages(conversation: ConversationRecord, last: number | null | undefined): Promise<MessageRecord[]> {
+      const count = requireIntInRange(last, 'last', { min: 1, max: 500, fallback: 50 });
+      return deps.messages.listLast(conversation.id, count);
+    },
+
+    /** Statuses of the viewer's messages; ids the viewer may not see are left out like unknown ones. */
+    async messageStatuses(ids: readonly string[]): Promise<MessageStatusEvent[]> {
+      access.requireViewer();
+      if (ids.length > STATUS_IDS_MAX) throw new BadUserInputError(`ids takes at most ${STATUS_IDS_MAX} ids.`, 'ids');
+      const valid = [...new Set(ids.map((id) => requireId(id, 'ids')))];
+      if (valid.length === 0) return [];
+      const messages = await deps.messages.findByIds(valid);
+      const readable = await Promise.all(
+        messages.map((message) =>
+          access.readableConversation(message.conversationId).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      const visible = new Map(messages.filter((_, i) => readable[i]).map((message) => [message.id, message]));
+      return valid.flatMap((id) => {
+        const message = visible.get(id);
+        return message ? [toEvent(message)] : [];
+      });
+    },
+
+    /**
+     * Live status events for a conversation, preceded by the current status of its
+     * recent messages: pub/sub is at-most-once, so a client that missed an event
+     * learns the outcome on (re)subscribing. Subscribes before reading, so nothing
+     * falls between the snapshot and the live stream.
+     */
+    async subscribeToStatuses(conversationId: string): Promise<AsyncIterableIterator<MessageStatusEvent>> {
+      const conversation = await access.readableConversation(conversationId, 'conversationId');
+      const live = deps.pubsub.subscribe(conversation.id);
+      try {
+        const recent = await deps.messages.listLast(conversation.id, 50);
+        return prepend(recent.map(toEvent), live);
+      } catch (error: unknown) {
+        await live.return?.();
+        throw error;
+      }
+    },
+  };
+}

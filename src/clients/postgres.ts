@@ -1,0 +1,43 @@
+import knex, { type Knex } from 'knex';
+import type { Config } from '../config/config';
+
+export type Db = Knex;
+
+/**
+ * One pool per process. `minIdle` connections are kept open so a burst does not pay
+ * connection set-up; connections are recycled after `maxLifetimeSeconds` so that
+ * server-side memory growth and fail-overs are picked up.
+ */
+export function createDb(database: Config['database']): Db {
+  return knex({
+    client: 'pg',
+    connection: database.url,
+    pool: {
+      min: database.pool.minIdle,
+      max: database.pool.max,
+      idleTimeoutMillis: database.pool.idleTimeoutMillis,
+      maxConnectionLifetimeMillis: database.pool.maxLifetimeSeconds * 1000,
+      // Spread recycling so the whole pool does not reconnect in the same second.
+      maxConnectionLifetimeJitterMillis: Math.min(60_000, database.pool.maxLifetimeSeconds * 100),
+    },
+  });
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  inUse: number;
+  waiting: number;
+}
+
+export function poolStats(db: Db): PoolStats {
+  // knex exposes its tarn pool only untyped; these four counters are tarn's public API.
+  const pool = db.client.pool as {
+    numUsed(): number;
+    numFree(): number;
+    numPendingAcquires(): number;
+  };
+  const inUse = pool.numUsed();
+  const idle = pool.numFree();
+  return { total: inUse + idle, idle, inUse, waiting: pool.numPendingAcquires() };
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of `process.env`. Every setting has a default that suits a
+ * developer machine, so `make dev` needs no `.env`; `.env.example` lists them all.
+ */
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+    error: 'must be one of true, false, 1, 0, yes, no',
+  })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const intFromEnv = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const urlWithProtocol = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: intFromEnv(0, 65535).default(4000),
+
+  DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/parley'),
+  DATABASE_POOL_MAX: intFromEnv(1, 1000).default(25),
+  DATABASE_POOL_MIN_IDLE: intFromEnv(0, 1000).default(10),
+  DATABASE_POOL_IDLE_TIMEOUT_MILLIS: intFromEnv(1000).default(30_000),
+  DATABASE_POOL_MAX_LIFETIME_SECONDS: intFromEnv(1).default(3600),
+
+  REDIS_ENABLED: booleanFromEnv.default(false),
+  REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_PASSWORD: z.string().default(''),
+  REDIS_DB: intFromEnv(0, 15).default(0),
+  REDIS_TTL: intFromEnv(1).default(3600),
+
+  EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
+  SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
+  UPLOAD_MAX_BYTES: intFromEnv(1).default(10 * 1024 * 1024),
+
+  INGEST_POLL_MILLIS: intFromEnv(10).default(1000),
+  INGEST_CONCURRENCY: intFromEnv(1, 64).default(2),
+  INGEST_LEASE_SECONDS: intFromEnv(10).default(300),
+  URL_FETCH_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
+  URL_FETCH_MAX_BYTES: intFromEnv(1).default(5 * 1024 * 1024),
+  URL_FETCH_ALLOW_PRIVATE_HOSTS: booleanFromEnv.default(false),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  isProduction: boolean;
+  logLevel: string;
+  http: { host: string; port: number; uploadMaxBytes: number };
+  database: {
+    url: string;
+    pool: { max: number; minIdle: number; idleTimeoutMillis: number; maxLifetimeSeconds: number };
+  };
+  redis: { enabled: boolean; url: string; password: string; db: number; ttlSeconds: number };
+  embedding: { dimension: number };
+  sessions: { ttlSeconds: number };
+  ingestion: {
+    pollMillis: number;
+    concurrency: number;
+    leaseSeconds: number;
+    fetch: { timeoutMillis: number; maxBytes: number; allowPrivateHosts: boolean };
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses the environment once; throws a ConfigError naming every invalid variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", as in most .env tooling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        return `${name}: ${issue.message} (got ${JSON.stringify(env[name])})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  if (e.DATABASE_POOL_MIN_IDLE > e.DATABASE_POOL_MAX) {
+    throw new ConfigError([
+      `DATABASE_POOL_MIN_IDLE: must not exceed DATABASE_POOL_MAX (${e.DATABASE_POOL_MIN_IDLE} > ${e.DATABASE_POOL_MAX})`,
+    ]);
+  }
+  return {
+    nodeEnv: e.NODE_ENV,
+    isProduction: e.NODE_ENV === 'production',
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HOST, port: e.PORT, uploadMaxBytes: e.UPLOAD_MAX_BYTES },
+    database: {
+      url: e.DATABASE_URL,
+      pool: {
+        max: e.DATABASE_POOL_MAX,
+        minIdle: e.DATABASE_POOL_MIN_IDLE,
+        idleTimeoutMillis: e.DATABASE_POOL_IDLE_TIMEOUT_MILLIS,
+        maxLifetimeSeconds: e.DATABASE_POOL_MAX_LIFETIME_SECONDS,
+      },
+    },
+    redis: {
+      enabled: e.REDIS_ENABLED,
+      url: e.REDIS_URL,
+      password: e.REDIS_PASSWORD,
+      db: e.REDIS_DB,
+      ttlSeconds: e.REDIS_TTL,
+    },
+    embedding: { dimension: e.EMBEDDING_DIMENSION },
+    sessions: { ttlSeconds: e.SESSION_TTL_SECONDS },
+    ingestion: {
+      pollMillis: e.INGEST_POLL_MILLIS,
+      concurrency: e.INGEST_CONCURRENCY,
+      leaseSeconds: e.INGEST_LEASE_SECONDS,
+      fetch: {
+        timeoutMillis: e.URL_FETCH_TIMEOUT_MILLIS,
+        maxBytes: e.URL_FETCH_MAX_BYTES,
+        allowPrivateHosts: e.URL_FETCH_ALLOW_PRIVATE_HOSTS,
+      },
+    },
+  };
+}

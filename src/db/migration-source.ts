@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import { initialSchema, type MigrationOptions } from './migrations/001-initial-schema';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they run the same
+ * under tsx, jest and a compiled build. Append new ones; never edit a released one.
+ */
+export function createMigrationSource(options: MigrationOptions): Knex.MigrationSource<string> {
+  const migrations: Record<string, Knex.Migration> = {
+    '001-initial-schema': initialSchema(options),
+  };
+  return {
+    getMigrations: async () => Object.keys(migrations),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => {
+      const migration = migrations[name];
+      if (!migration) throw new Error(`Unknown migration ${name}`);
+      return migration;
+    },
+  };
+}
+
+export function migrationConfig(options: MigrationOptions): Knex.MigratorConfig {
+  return { migrationSource: createMigrationSource(options), tableName: 'knex_migrations' };
+}

@@ -1,0 +1,58 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from '../logger';
+import type { GraphQLContext } from './context';
+import { formatError, isClientSafe } from './format-error';
+
+/** Logs every unexpected error with its request id, and hands that id to the client. */
+function errorReportingPlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          for (const error of errors) {
+            if (!isClientSafe({ message: error.message, extensions: error.extensions }, error)) {
+              contextValue.log.error(
+                { err: error.originalError ?? error, path: error.path, operationName },
+                'unexpected error in GraphQL request',
+              );
+            }
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            (error.extensions as Record<string, unknown> | undefined) ??= {};
+            Object.assign(error.extensions as object, { requestId: contextValue.requestId });
+          }
+        },
+      };
+    },
+  };
+}
+
+export function createApolloServer(deps: {
+  schema: GraphQLSchema;
+  log: Logger;
+  isProduction: boolean;
+  plugins: ApolloServerPlugin<GraphQLContext>[];
+}): ApolloServer<GraphQLContext> {
+  return new ApolloServer<GraphQLContext>({
+    schema: deps.schema,
+    // The schema is public documentation outside production, and an attack map inside it.
+    introspection: !deps.isProduction,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    formatError,
+    logger: deps.log,
+    plugins: [
+      errorReportingPlugin(),
+      deps.isProduction
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      ...deps.plugins,
+    ],
+  });
+}

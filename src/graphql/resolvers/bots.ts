@@ -1,0 +1,37 @@
+import type { Resolvers } from '../__generated__/resolvers-types';
+import { ForbiddenError, NotFoundError } from '../errors';
+import type { BotRecord } from '../../repos/records';
+import type { GraphQLContext } from '../context';
+
+/** Fields only the owner sees; a widget visitor sees a bot's name and public key. */
+function ownerOnly(bot: BotRecord, { access }: GraphQLContext): void {
+  if (!access.isOwnerOf(bot)) throw new ForbiddenError('Only the bot owner can see this field.');
+}
+
+export const botResolvers: Resolvers = {
+  Query: {
+    bot: (_parent, { id }, { bots }) => bots.get(id),
+    bots: (_parent, { first, after }, { bots }) => bots.list(first, after),
+  },
+  Mutation: {
+    createBot: (_parent, { input }, { bots }) => bots.create(input),
+    updateBot: (_parent, { id, input }, { bots }) => bots.update(id, input),
+    deleteBot: (_parent, { id }, { bots }) => bots.delete(id),
+  },
+  Bot: {
+    instructions: (bot, _args, context) => {
+      ownerOnly(bot, context);
+      return bot.instructions;
+    },
+    owner: async (bot, _args, context) => {
+      ownerOnly(bot, context);
+      const owner = await context.loaders.user.load(bot.ownerId);
+      if (!owner) throw new NotFoundError('User', bot.ownerId);
+      return owner;
+    },
+    sources: (bot, _args, context) => {
+      ownerOnly(bot, context);
+      return context.sources.listByBot(bot.id);
+    },
+  },
+};

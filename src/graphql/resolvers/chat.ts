@@ -1,0 +1,28 @@
+import type { Resolvers } from '../__generated__/resolvers-types';
+import { NotFoundError } from '../errors';
+import type { MessageStatusEvent } from '../../pubsub/message-status-pubsub';
+
+export const chatResolvers: Resolvers = {
+  Query: {
+    conversation: (_parent, { id }, { chat }) => chat.conversation(id),
+    messageStatuses: (_parent, { ids }, { chat }) => chat.messageStatuses(ids),
+  },
+  Mutation: {
+    startWidgetSession: (_parent, { publicKey }, { chat }) => chat.startWidgetSession(publicKey),
+    sendMessage: (_parent, { input }, { chat }) => chat.sendMessage(input),
+  },
+  Subscription: {
+    messageStatusChanged: {
+      subscribe: (_parent, { conversationId }, { chat }) => chat.subscribeToStatuses(conversationId),
+      resolve: (event: MessageStatusEvent) => event,
+    },
+  },
+  Conversation: {
+    bot: async (conversation, _args, { loaders }) => {
+      const bot = await loaders.bot.load(conversation.botId);
+      if (!bot) throw new NotFoundError('Bot', conversation.botId);
+      return bot;
+    },
+    messages: (conversation, { last }, { chat }) => chat.messages(conversation, last),
+  },
+};

@@ -1,0 +1,33 @@
+import { createAppDeps } from './app-deps';
+import { loadConfig } from './config/config';
+import { runMain } from './run-main';
+import { assertEmbeddingDimension } from './db/schema-check';
+import { createHttpServer } from './http/server';
+import { createLogger } from './logger';
+import { onShutdown } from './shutdown';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ name: 'api', level: config.logLevel, pretty: config.nodeEnv === 'development' });
+  const app = createAppDeps(config, log);
+  await assertEmbeddingDimension(app.db, config.embedding.dimension);
+  const server = await createHttpServer(app);
+  const url = await server.listen();
+  log.info(
+    {
+      graphql: `${url}/graphql`,
+      websocket: `${url.replace(/^http/, 'ws')}/graphql`,
+      uploads: `${url}/uploads`,
+      health: `${url}/health/db`,
+      playground: config.isProduction ? 'disabled in production' : `${url}/graphql`,
+      writePath: 'direct to PostgreSQL',
+    },
+    `Parley API ready at ${url}/graphql`,
+  );
+  onShutdown(log, [
+    { name: 'http', run: () => server.close() },
+    { name: 'postgres', run: () => app.db.destroy() },
+  ]);
+}
+
+runMain(main);

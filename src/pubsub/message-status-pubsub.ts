@@ -1,0 +1,47 @@
+import { PubSub } from 'graphql-subscriptions';
+import type { MessageStatus } from '../repos/records';
+
+export interface MessageStatusEvent {
+  messageId: string;
+  conversationId: string;
+  status: MessageStatus;
+  error: string | null;
+}
+
+/** Status events by conversation. In-process for now; a Redis-backed one replaces it for scale-out. */
+export interface MessageStatusPubSub {
+  publish(event: MessageStatusEvent): Promise<void>;
+  subscribe(conversationId: string): AsyncIterableIterator<MessageStatusEvent>;
+}
+
+const topic = (conversationId: string) => `MESSAGE_STATUS.${conversationId}`;
+
+export function createInProcessPubSub(): MessageStatusPubSub {
+  const pubsub = new PubSub<Record<string, MessageStatusEvent>>();
+  return {
+    publish: (event) => pubsub.publish(topic(event.conversationId), event),
+    subscribe: (conversationId) => pubsub.asyncIterableIterator(topic(conversationId)),
+  };
+}
+
+/**
+ * Yields `first` and then whatever `live` yields. A hand-written iterator rather than
+ * an async generator: a generator cannot be closed while it awaits `live.next()`, so an
+ * unsubscribing client would leak the live subscription until its next event.
+ */
+export function prepend<T>(first: T[], live: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  const queue = [...first];
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => (queue.length > 0 ? Promise.resolve({ value: queue.shift() as T, done: false }) : live.next()),
+    return: (value?: unknown) => {
+      queue.length = 0;
+      return live.return ? live.return(value) : Promise.resolve({ value: undefined, done: true });
+    },
+    throw: (error?: unknown) => {
+      queue.length = 0;
+      return live.throw ? live.throw(error) : Promise.reject(error);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}

@@ -1,0 +1,90 @@
+import type { Db } from '../clients/postgres';
+import type { BotRecord } from './records';
+
+interface BotRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  instructions: string | null;
+  public_key: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toRecord = (row: BotRow): BotRecord => ({
+  id: row.id,
+  ownerId: row.owner_id,
+  name: row.name,
+  description: row.description,
+  instructions: row.instructions,
+  publicKey: row.public_key,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const COLUMNS = ['id', 'owner_id', 'name', 'description', 'instructions', 'public_key', 'created_at', 'updated_at'];
+
+export interface BotChanges {
+  name?: string;
+  description?: string | null;
+  instructions?: string | null;
+}
+
+export type BotsRepo = ReturnType<typeof createBotsRepo>;
+
+export function createBotsRepo(db: Db) {
+  return {
+    async create(input: {
+      id: string;
+      ownerId: string;
+      name: string;
+      description: string | null;
+      instructions: string | null;
+      publicKey: string;
+    }): Promise<BotRecord> {
+      const [row] = await db<BotRow>('bots')
+        .insert({
+          id: input.id,
+          owner_id: input.ownerId,
+          name: input.name,
+          description: input.description,
+          instructions: input.instructions,
+          public_key: input.publicKey,
+        })
+        .returning(COLUMNS);
+      return toRecord(row as BotRow);
+    },
+
+    async update(id: string, changes: BotChanges): Promise<BotRecord | undefined> {
+      const [row] = await db<BotRow>('bots')
+        .where({ id })
+        .update({ ...changes, updated_at: db.fn.now() })
+        .returning(COLUMNS);
+      return row && toRecord(row as BotRow);
+    },
+
+    async delete(id: string): Promise<boolean> {
+      return (await db('bots').where({ id }).delete()) > 0;
+    },
+
+    async findByIds(ids: readonly string[]): Promise<BotRecord[]> {
+      const rows = await db('bots')
+        .select<BotRow[]>(COLUMNS)
+        .whereIn('id', ids as string[]);
+      return rows.map(toRecord);
+    },
+
+    async findByPublicKey(publicKey: string): Promise<BotRecord | undefined> {
+      const row = await db('bots').select<BotRow[]>(COLUMNS).where({ public_key: publicKey }).first();
+      return row && toRecord(row);
+    },
+
+    /** The owner's bots in creation order (ids are UUIDv7), after the `afterId` cursor. */
+    async listByOwner(ownerId: string, page: { first: number; afterId?: string }): Promise<BotRecord[]> {
+      const query = db('bots').select<BotRow[]>(COLUMNS).where({ owner_id: ownerId }).orderBy('id').limit(page.first);
+      if (page.afterId) query.andWhere('id', '>', page.afterId);
+      return (await query).map(toRecord);
+    },
+  };
+}

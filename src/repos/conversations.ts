@@ -1,0 +1,31 @@
+import type { Db } from '../clients/postgres';
+import type { ConversationRecord } from './records';
+
+interface ConversationRow {
+  id: string;
+  bot_id: string;
+  owner_user_id: string | null;
+  visitor_id: string | null;
+  created_at: Date;
+  last_message_at: Date | null;
+}
+
+const toRecord = (row: ConversationRow): ConversationRecord => ({
+  id: row.id,
+  botId: row.bot_id,
+  ownerUserId: row.owner_user_id,
+  visitorId: row.visitor_id,
+  createdAt: row.created_at,
+  lastMessageAt: row.last_message_at,
+});
+
+export type ConversationsRepo = ReturnType<typeof createConversationsRepo>;
+
+export function createConversationsRepo(db: Db) {
+  return {
+    async findByIds(ids: readonly string[]): Promise<ConversationRecord[]> {
+      const rows = await db<ConversationRow>('conversations').whereIn('id', ids as string[]);
+      return rows.map(toRecord);
+    },
+  };
+}

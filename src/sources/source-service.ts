@@ -1,0 +1,123 @@
+import type { Access } from '../auth/access';
+import { BadUserInputError } from '../graphql/errors';
+import { newId } from '../ids';
+import type { Loaders } from '../loaders/create-loaders';
+import type { SourceKind, SourceRecord } from '../repos/records';
+import type { SourcesRepo } from '../repos/sources';
+import { requireText } from '../validation';
+import { decodeUtf8Strict, detectFormat, UnsupportedContentError } from './extract-text';
+
+const TITLE_MAX = 200;
+const TEXT_MAX = 1_000_000;
+const URL_MAX = 2048;
+
+export interface CreateSourceInput {
+  botId: string;
+  kind: SourceKind;
+  title: string;
+  text?: string | null;
+  url?: string | null;
+}
+
+export interface UploadedFile {
+  filename: string;
+  contentType: string | undefined;
+  data: Buffer;
+}
+
+function requireHttpUrl(raw: string): string {
+  const value = requireText(raw, 'url', { max: URL_MAX });
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new BadUserInputError('url must be an absolute http(s) URL, e.g. https://example.com/faq.', 'url');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new BadUserInputError('url must start with http:// or https://.', 'url');
+  }
+  if (url.username || url.password) throw new BadUserInputError('url must not contain credentials.', 'url');
+  return url.toString();
+}
+
+export type SourceService = ReturnType<typeof createSourceService>;
+
+/** Creates and removes sources; the worker turns PENDING ones into searchable chunks. */
+export function createSourceService(deps: { sources: SourcesRepo; access: Access; loaders: Loaders }) {
+  const { access } = deps;
+  return {
+    get: (id: string) => access.ownedSource(id),
+
+    listByBot: (botId: string) => deps.loaders.sourcesByBot.load(botId),
+
+    async create(input: CreateSourceInput): Promise<SourceRecord> {
+      const bot = await access.ownedBot(input.botId);
+      const title = requireText(input.title, 'title', { max: TITLE_MAX });
+      switch (input.kind) {
+        case 'TEXT': {
+          if (input.url != null) throw new BadUserInputError('url is only for URL sources.', 'url');
+          if (input.text == null) throw new BadUserInputError('text is required for a TEXT source.', 'text');
+          const text = requireText(input.text, 'text', { max: TEXT_MAX });
+          return deps.sources.create({
+            id: newId(),
+            botId: bot.id,
+            kind: 'TEXT',
+            title,
+            content: text,
+            contentFormat: 'text',
+          });
+        }
+        case 'URL': {
+          if (input.text != null) throw new BadUserInputError('text is only for TEXT sources.', 'text');
+          if (input.url == null) throw new BadUserInputError('url is required for a URL source.', 'url');
+          return deps.sources.create({
+            id: newId(),
+            botId: bot.id,
+            kind: 'URL',
+            title,
+            url: requireHttpUrl(input.url),
+          });
+        }
+        case 'FILE':
+          throw new BadUserInputError('FILE sources are uploaded with POST /uploads (multipart: botId, file).', 'kind');
+      }
+    },
+
+    /** A FILE source from an upload: plain text, Markdown or HTML, as UTF-8. */
+    async createFromUpload(botId: string, file: UploadedFile, title?: string): Promise<SourceRecord> {
+      const bot = await access.ownedBot(botId);
+      const format = detectFormat({ contentType: file.contentType, filename: file.filename });
+      if (!format) {
+        throw new BadUserInputError(
+          'Unsupported file type: upload plain text (.txt), Markdown (.md) or HTML (.html).',
+          'file',
+        );
+      }
+      let content: string;
+      try {
+        content = decodeUtf8Strict(file.data);
+      } catch (error: unknown) {
+        if (error instanceof UnsupportedContentError) {
+          throw new BadUserInputError('The file is not UTF-8 text: upload plain text, Markdown or HTML.', 'file');
+        }
+        throw error;
+      }
+      if (content.trim() === '') throw new BadUserInputError('The file is empty.', 'file');
+      return deps.sources.create({
+        id: newId(),
+        botId: bot.id,
+        kind: 'FILE',
+        title: requireText(title?.trim() ? title : file.filename || 'Untitled file', 'title', { max: TITLE_MAX }),
+        content,
+        contentFormat: format,
+        filename: file.filename,
+      });
+    },
+
+    async delete(id: string): Promise<boolean> {
+      const source = await access.ownedSource(id);
+      deps.loaders.source.clear(source.id);
+      return deps.sources.delete(source.id);
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import { createAppDeps, type AppDeps } from '../../src/app-deps';
+import { loadConfig, type Config } from '../../src/config/config';
+import { createHttpServer } from '../../src/http/server';
+import { createLogger } from '../../src/logger';
+import { createUrlFetcher } from '../../src/sources/fetch-url';
+import { createSourceIngester, type SourceIngester } from '../../worker/source-ingester';
+import { createTestDatabase } from './databases';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+export interface TestApp {
+  url: string;
+  config: Config;
+  deps: AppDeps;
+  /** POSTs a GraphQL operation; `token` goes in as `Authorization: Bearer <token>`. */
+  gql<T = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+  ): Promise<GraphQLResponse<T>>;
+  /** Starts an in-process worker that ingests sources (stopped by `close`). */
+  startWorker(): SourceIngester;
+  close(): Promise<void>;
+}
+
+/**
+ * The real api (Fastify, Apollo, graphql-ws) over this file's own database, on a free
+ * port. Set TEST_LOG_LEVEL=debug to see its logs.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: database.url,
+    DATABASE_POOL_MIN_IDLE: '0',
+    DATABASE_POOL_MAX: '5',
+    INGEST_POLL_MILLIS: '50',
+    URL_FETCH_TIMEOUT_MILLIS: '2000',
+    // Test pages are served from 127.0.0.1.
+    URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
+    ...env,
+  });
+  const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
+  const deps = createAppDeps(config, log);
+  const server = await createHttpServer(deps);
+  const url = await server.listen();
+  const workers: SourceIngester[] = [];
+
+  return {
+    url,
+    config,
+    deps,
+    async gql(query, variables, token) {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
+      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<any>;
+    },
+    startWorker() {
+      const ingester = createSourceIngester({
+        sources: deps.repos.sources,
+        fetcher: createUrlFetcher(config.ingestion.fetch),
+        embedder: deps.embedder,
+        log: log.child({ component: 'ingester' }),
+        pollMillis: config.ingestion.pollMillis,
+        concurrency: 1,
+        leaseSeconds: config.ingestion.leaseSeconds,
+      });
+      ingester.start();
+      workers.push(ingester);
+      return ingester;
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await server.close();
+      await deps.db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+let emailCounter = 0;
+
+/** Signs up a fresh owner; returns the token and user id. */
+export async function signUpOwner(
+  app: TestApp,
+  name = 'owner',
+): Promise<{ token: string; userId: string; email: string }> {
+  const email = `${name}-${process.pid}-${++emailCounter}@example.com`;
+  const response = await app.gql(`mutation($input: SignUpInput!) { signUp(input: $input) { token user { id } } }`, {
+    input: { email, password: 'correct horse battery', name },
+  });
+  if (!response.data?.signUp) throw new Error(`sign-up failed: ${JSON.stringify(response.errors)}`);
+  return { token: response.data.signUp.token, userId: response.data.signUp.user.id, email };
+}
+
+export async function createBot(
+  app: TestApp,
+  token: string,
+  name = 'Test bot',
+): Promise<{ id: string; publicKey: string }> {
+  const response = await app.gql(
+    `mutation($input: CreateBotInput!) { createBot(input: $input) { id publicKey } }`,
+    { input: { name } },
+    token,
+  );
+  if (!response.data?.createBot) throw new Error(`createBot failed: ${JSON.stringify(response.errors)}`);
+  return response.data.createBot;
+}
+
+/** The first error's `extensions.code`, undefined when the response has no error. */
+export function errorCode(response: GraphQLResponse): string | undefined {
+  return response.errors?.[0]?.extensions?.code;
+}
+
+/** Polls until `check` returns a value, for asynchronous outcomes such as ingestion. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMillis = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMillis} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,37 @@
+import { createDb } from '../src/clients/postgres';
+import { loadConfig } from '../src/config/config';
+import { runMain } from '../src/run-main';
+import { assertEmbeddingDimension } from '../src/db/schema-check';
+import { createLogger } from '../src/logger';
+import { createSourcesRepo } from '../src/repos/sources';
+import { createLocalEmbedder } from '../src/search/embedder';
+import { onShutdown } from '../src/shutdown';
+import { createUrlFetcher } from '../src/sources/fetch-url';
+import { createSourceIngester } from './source-ingester';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ name: 'worker', level: config.logLevel, pretty: config.nodeEnv === 'development' });
+  const db = createDb(config.database);
+  await assertEmbeddingDimension(db, config.embedding.dimension);
+  const ingester = createSourceIngester({
+    sources: createSourcesRepo(db),
+    fetcher: createUrlFetcher(config.ingestion.fetch),
+    embedder: createLocalEmbedder({ dimension: config.embedding.dimension }),
+    log: log.child({ component: 'ingester' }),
+    pollMillis: config.ingestion.pollMillis,
+    concurrency: config.ingestion.concurrency,
+    leaseSeconds: config.ingestion.leaseSeconds,
+  });
+  ingester.start();
+  log.info(
+    { concurrency: config.ingestion.concurrency, pollMillis: config.ingestion.pollMillis },
+    'Parley worker ingesting sources',
+  );
+  onShutdown(log, [
+    { name: 'ingester', run: () => ingester.stop() },
+    { name: 'postgres', run: () => db.destroy() },
+  ]);
+}
+
+runMain(main);
