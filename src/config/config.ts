@@ -59,7 +59,8 @@ const envSchema = z.object({
   URL_FETCH_ALLOW_PRIVATE_HOSTS: booleanFromEnv.default(false),
 });
 
-export type Env = z.input<typeof envSchema>;
+/** Every variable Parley reads; `.env.example` documents each. */
+export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export interface Config {
   nodeEnv: 'development' | 'test' | 'production';

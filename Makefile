@@ -1,0 +1,51 @@
+# Parley: `make dev` sets up and runs the api and worker; `make test` sets up and runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
+export REDIS_URL ?= redis://127.0.0.1:6379
+export PORT ?= 4000
+
+.PHONY: help install services migrate seed dev test check unit
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json ## Install npm dependencies from the lock file
+
+services: ## Make sure PostgreSQL (with pgvector) and Redis answer, and the database exists
+	@scripts/ensure-services.sh
+
+migrate: install services ## Apply database migrations
+	npm run --silent migrate
+
+seed: migrate ## Load the demo owner, bots and sources (idempotent)
+	npm run --silent seed
+
+dev: seed ## Set up everything and run api + worker with readable logs
+	@echo ""
+	@echo "  Parley is starting:"
+	@echo "    GraphQL + playground  http://localhost:$(PORT)/graphql"
+	@echo "    WebSocket             ws://localhost:$(PORT)/graphql"
+	@echo "    File uploads          http://localhost:$(PORT)/uploads"
+	@echo "    Health                http://localhost:$(PORT)/health/db"
+	@echo "    Demo owner            demo@parley.dev / parley-demo"
+	@echo "  Ctrl-C stops both processes."
+	@echo ""
+	NODE_ENV=development npm run --silent dev
+
+check: install ## Generated code fresh, types, lint and formatting
+	npm run --silent codegen:check
+	npm run --silent typecheck
+	npm run --silent lint
+
+test: install services check ## Install, ensure services, and run every check and test
+	npm test
+
+unit: install ## Unit tests only (no services needed)
+	npx jest test/unit

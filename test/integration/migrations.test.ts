@@ -1,0 +1,37 @@
+import knex from 'knex';
+import { migrationConfig } from '../../src/db/migration-source';
+import { createTestDatabase } from '../helpers/databases';
+
+describe('migrations', () => {
+  it('migrate down removes every table and up restores them', async () => {
+    const database = await createTestDatabase();
+    const db = knex({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
+    const tables = async () =>
+      (
+        await db.raw<{ rows: { tablename: string }[] }>(
+          `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex%' ORDER BY 1`,
+        )
+      ).rows.map((row) => row.tablename);
+    try {
+      const config = migrationConfig({ embeddingDimension: 1024 });
+      expect(await tables()).toEqual([
+        'bots',
+        'conversations',
+        'messages',
+        'sessions',
+        'source_chunks',
+        'sources',
+        'users',
+      ]);
+      await db.migrate.down(config);
+      expect(await tables()).toEqual([]);
+      await db.migrate.latest(config);
+      expect(await tables()).toHaveLength(7);
+      const index = await db.raw(`SELECT indexdef FROM pg_indexes WHERE indexname = 'source_chunks_embedding_idx'`);
+      expect(index.rows[0].indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
+    } finally {
+      await db.destroy();
+      await database.drop();
+    }
+  });
+});

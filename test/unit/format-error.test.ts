@@ -1,0 +1,39 @@
+import { GraphQLError } from 'graphql';
+import { ForbiddenError } from '../../src/graphql/errors';
+import { formatError } from '../../src/graphql/format-error';
+
+/** How graphql-js wraps an error thrown inside a resolver. */
+const fromResolver = (error: Error) => new GraphQLError(error.message, { originalError: error, path: ['bot'] });
+
+describe('formatError', () => {
+  it('passes application errors through with their code', () => {
+    const error = fromResolver(new ForbiddenError('Not yours.'));
+    const formatted = formatError(
+      { message: 'Not yours.', extensions: { code: 'FORBIDDEN', stacktrace: ['x'] } },
+      error,
+    );
+    expect(formatted).toEqual({ message: 'Not yours.', extensions: { code: 'FORBIDDEN' } });
+  });
+
+  it('masks anything unexpected but keeps the path and request id', () => {
+    const error = fromResolver(new Error('relation "bots" does not exist'));
+    const formatted = formatError(
+      { message: error.message, path: ['bot'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'r-1' } },
+      error,
+    );
+    expect(formatted).toEqual({
+      message: 'Internal server error',
+      path: ['bot'],
+      locations: undefined,
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'r-1' },
+    });
+  });
+
+  it('shows errors about the request itself', () => {
+    const error = new GraphQLError('Cannot query field "x" on type "Query".', {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    const formatted = formatError({ message: error.message, extensions: error.extensions }, error);
+    expect(formatted.message).toBe(error.message);
+  });
+});
