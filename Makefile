@@ -13,7 +13,7 @@ help: ## List the targets
 
 # npm ci only when the lock file changed since the last install.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 install: node_modules/.package-lock.json ## Install npm dependencies from the lock file

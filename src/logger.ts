@@ -9,7 +9,10 @@ export function createLogger(options: { level: string; pretty: boolean; name: st
     level: options.level,
     redact: ['req.headers.authorization', '*.password', '*.token'],
     transport: options.pretty
-      ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }
+      ? {
+          target: 'pino-pretty',
+          options: { colorize: true, singleLine: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+        }
       : undefined,
   });
 }

@@ -31,16 +31,25 @@ export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): voi
       const fields: Record<string, string> = {};
       let file: MultipartFile | undefined;
       let data: Buffer | undefined;
-      for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 10 } })) {
-        if (part.type === 'field') {
-          fields[part.fieldname] = String(part.value);
-        } else if (part.fieldname !== 'file') {
-          throw new BadUserInputError(`Unexpected file field "${part.fieldname}"; name it "file".`, part.fieldname);
-        } else {
-          file = part;
-          // Throws RequestFileTooLargeError (413) past the limit.
-          data = await part.toBuffer();
+      try {
+        for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 10 } })) {
+          if (part.type === 'field') {
+            fields[part.fieldname] = String(part.value);
+          } else if (part.fieldname !== 'file') {
+            throw new BadUserInputError(`Unexpected file field "${part.fieldname}"; name it "file".`, part.fieldname);
+          } else {
+            file = part;
+            // Throws RequestFileTooLargeError (413) past the limit.
+            data = await part.toBuffer();
+          }
         }
+      } catch (error: unknown) {
+        // The parser and its streams report a malformed body (no boundary, a truncated part) as
+        // plain errors without a status: that is the client's fault, not ours.
+        if (!(error instanceof AppError) && (error as { statusCode?: unknown } | null)?.statusCode === undefined) {
+          throw new BadUserInputError('The multipart/form-data body is malformed.', 'file');
+        }
+        throw error;
       }
       if (!fields.botId) throw new BadUserInputError('botId is required.', 'botId');
       if (!file || !data) throw new BadUserInputError('file is required.', 'file');

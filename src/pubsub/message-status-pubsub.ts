@@ -11,6 +11,7 @@ export interface MessageStatusEvent {
 /** Status events by conversation. In-process for now; a Redis-backed one replaces it for scale-out. */
 export interface MessageStatusPubSub {
   publish(event: MessageStatusEvent): Promise<void>;
+  /** Listens from the moment it returns: events published before the first `next()` are queued, not lost. */
   subscribe(conversationId: string): AsyncIterableIterator<MessageStatusEvent>;
 }
 
@@ -20,8 +21,34 @@ export function createInProcessPubSub(): MessageStatusPubSub {
   const pubsub = new PubSub<Record<string, MessageStatusEvent>>();
   return {
     publish: (event) => pubsub.publish(topic(event.conversationId), event),
-    subscribe: (conversationId) => pubsub.asyncIterableIterator(topic(conversationId)),
+    subscribe: (conversationId) => listening(pubsub.asyncIterableIterator(topic(conversationId))),
   };
+}
+
+/**
+ * graphql-subscriptions' iterators subscribe on their first `next()`, which the caller
+ * makes only after it has read and sent its snapshot: an event published in between was
+ * dropped. Pulling once right away starts the subscription now; that pull is the first result.
+ */
+function listening<T>(iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
+  const started: AsyncIterableIterator<T> = {
+    next: () => {
+      const result = first ?? iterator.next();
+      first = undefined;
+      return result;
+    },
+    return: (value?: unknown) => {
+      first = undefined;
+      return iterator.return ? iterator.return(value) : Promise.resolve({ value: undefined, done: true });
+    },
+    throw: (error?: unknown) => {
+      first = undefined;
+      return iterator.throw ? iterator.throw(error) : Promise.reject(error);
+    },
+    [Symbol.asyncIterator]: () => started,
+  };
+  return started;
 }
 
 /**

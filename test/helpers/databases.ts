@@ -8,7 +8,23 @@ export const SERVER_URL = (() => {
   return url;
 })();
 
-export const TEMPLATE_DATABASE = 'parley_test_template';
+/** Every database a test run makes starts with this, followed by the run's start time. */
+export const TEST_DATABASE_PREFIX = 'parley_test_';
+
+/**
+ * One run's names: `parley_test_<start time, base 36>_…`. The time lets a later run clean
+ * up after a crashed one without touching a run still in progress beside it.
+ */
+export function runDatabasePrefix(startedAt = Date.now()): string {
+  return `${TEST_DATABASE_PREFIX}${startedAt.toString(36)}_`;
+}
+
+/** Set by the global setup, inherited by the jest workers. */
+export function templateDatabase(): string {
+  const name = process.env.PARLEY_TEST_TEMPLATE;
+  if (!name) throw new Error('PARLEY_TEST_TEMPLATE is not set: run the tests through jest (globalSetup).');
+  return name;
+}
 
 export function databaseUrl(name: string): string {
   const url = new URL(SERVER_URL);
@@ -20,18 +36,23 @@ export function adminConnection(): Knex {
   return knex({ client: 'pg', connection: SERVER_URL.toString(), pool: { min: 0, max: 1 } });
 }
 
+export async function dropDatabase(admin: Knex, name: string): Promise<void> {
+  await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+}
+
 /**
  * A database of this test file's own, cloned from the migrated template: each file
  * starts from an empty schema and nothing leaks between files running in parallel.
  */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `parley_test_${randomBytes(6).toString('hex')}`;
+  const template = templateDatabase();
+  const name = `${template.replace(/template$/, '')}${randomBytes(6).toString('hex')}`;
   const admin = adminConnection();
   try {
     // Two clones of one template at the same moment can collide; a short retry settles it.
     for (let attempt = 1; ; attempt++) {
       try {
-        await admin.raw(`CREATE DATABASE ?? TEMPLATE ??`, [name, TEMPLATE_DATABASE]);
+        await admin.raw(`CREATE DATABASE ?? TEMPLATE ??`, [name, template]);
         break;
       } catch (error: unknown) {
         if (attempt >= 10 || !String((error as Error).message).includes('being accessed by other users')) throw error;
@@ -46,7 +67,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     async drop() {
       const conn = adminConnection();
       try {
-        await conn.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [name]);
+        await dropDatabase(conn, name);
       } finally {
         await conn.destroy();
       }

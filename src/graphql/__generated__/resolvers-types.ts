@@ -199,7 +199,7 @@ export type Query = {
   conversation: Maybe<Conversation>;
   /** The signed-in owner, or null without a token. A widget visitor token is not an owner. */
   me: Maybe<User>;
-  /** Status of up to 100 of the viewer's messages; unknown ids are left out. */
+  /** Status of up to 100 messages the viewer can read (their own; an owner also their bots' conversations). Unknown ids are left out. */
   messageStatuses: Array<MessageStatusEvent>;
   /** Best-matching chunks of the bot's READY sources. `limit` is 1 to 50. */
   search: Array<SearchHit>;
