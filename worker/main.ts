@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     pollMillis: config.ingestion.pollMillis,
     concurrency: config.ingestion.concurrency,
     leaseSeconds: config.ingestion.leaseSeconds,
+    retryBaseMillis: config.ingestion.retryBaseMillis,
   });
   ingester.start();
   log.info(

@@ -27,6 +27,8 @@ export interface SourceIngesterOptions {
   concurrency: number;
   /** A PROCESSING source untouched this long is taken to belong to a dead worker. */
   leaseSeconds: number;
+  /** Wait before the first retry after a transient failure; each later retry waits 4 times longer. */
+  retryBaseMillis: number;
 }
 
 export type SourceIngester = ReturnType<typeof createSourceIngester>;
@@ -83,8 +85,10 @@ export function createSourceIngester(options: SourceIngesterOptions) {
         jobLog.info({ reason: error.message }, 'source failed');
         await sources.markFailed(job.id, error.message);
       } else if (job.attempts < MAX_ATTEMPTS) {
-        jobLog.warn({ err: error }, 'source ingestion failed; will retry');
-        await sources.release(job.id);
+        // A site mid-deploy or a database fail-over needs time, not an immediate second try.
+        const retryAfterMillis = options.retryBaseMillis * 4 ** (job.attempts - 1);
+        jobLog.warn({ err: error, retryAfterMillis }, 'source ingestion failed; will retry');
+        await sources.release(job.id, retryAfterMillis);
       } else {
         jobLog.error({ err: error }, 'source ingestion failed for the last time');
         await sources.markFailed(

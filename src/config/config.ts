@@ -54,6 +54,7 @@ const envSchema = z.object({
   INGEST_POLL_MILLIS: intFromEnv(10).default(1000),
   INGEST_CONCURRENCY: intFromEnv(1, 64).default(2),
   INGEST_LEASE_SECONDS: intFromEnv(10).default(300),
+  INGEST_RETRY_BASE_MILLIS: intFromEnv(10).default(15_000),
   URL_FETCH_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
   URL_FETCH_MAX_BYTES: intFromEnv(1).default(5 * 1024 * 1024),
   URL_FETCH_ALLOW_PRIVATE_HOSTS: booleanFromEnv.default(false),
@@ -78,6 +79,7 @@ export interface Config {
     pollMillis: number;
     concurrency: number;
     leaseSeconds: number;
+    retryBaseMillis: number;
     fetch: { timeoutMillis: number; maxBytes: number; allowPrivateHosts: boolean };
   };
 }
@@ -135,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollMillis: e.INGEST_POLL_MILLIS,
       concurrency: e.INGEST_CONCURRENCY,
       leaseSeconds: e.INGEST_LEASE_SECONDS,
+      retryBaseMillis: e.INGEST_RETRY_BASE_MILLIS,
       fetch: {
         timeoutMillis: e.URL_FETCH_TIMEOUT_MILLIS,
         maxBytes: e.URL_FETCH_MAX_BYTES,

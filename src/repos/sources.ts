@@ -101,17 +101,17 @@ export function createSourcesRepo(db: Db) {
     },
 
     /**
-     * Claims the oldest pending source, or one whose worker died (lease expired).
-     * SKIP LOCKED lets any number of workers poll the same table without blocking.
+     * Claims the pending source that has waited longest, or one whose worker died (lease
+     * expired). SKIP LOCKED lets any number of workers poll the same table without blocking.
      */
     async claimNext(leaseSeconds: number): Promise<SourceJob | undefined> {
       const result = await db.raw<{ rows: SourceRow[] }>(
         `UPDATE sources SET status = 'PROCESSING', locked_at = now(), attempts = attempts + 1, updated_at = now()
          WHERE id = (
            SELECT id FROM sources
-           WHERE status = 'PENDING'
+           WHERE (status = 'PENDING' AND available_at <= now())
               OR (status = 'PROCESSING' AND locked_at < now() - make_interval(secs => ?))
-           ORDER BY created_at
+           ORDER BY available_at
            FOR UPDATE SKIP LOCKED
            LIMIT 1
          )
@@ -171,11 +171,16 @@ export function createSourcesRepo(db: Db) {
         .update({ status: 'FAILED', error, locked_at: null, updated_at: db.fn.now() });
     },
 
-    /** Gives a claimed source back to the queue after a transient failure. */
-    async release(sourceId: string): Promise<void> {
+    /** Gives a claimed source back to the queue after a transient failure, to be retried after a delay. */
+    async release(sourceId: string, retryAfterMillis: number): Promise<void> {
       await db('sources')
         .where({ id: sourceId, status: 'PROCESSING' })
-        .update({ status: 'PENDING', locked_at: null, updated_at: db.fn.now() });
+        .update({
+          status: 'PENDING',
+          locked_at: null,
+          available_at: db.raw(`now() + make_interval(secs => ?)`, [retryAfterMillis / 1000]),
+          updated_at: db.fn.now(),
+        });
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Loaders } from '../loaders/create-loaders';
 import type { SourceKind, SourceRecord } from '../repos/records';
 import type { SourcesRepo } from '../repos/sources';
 import { requireText } from '../validation';
-import { decodeUtf8Strict, detectFormat, UnsupportedContentError } from './extract-text';
+import { decodeUtf8Strict, detectFormat, extractTitleFromHtml, UnsupportedContentError } from './extract-text';
 
 const TITLE_MAX = 200;
 const TEXT_MAX = 1_000_000;
@@ -38,6 +38,14 @@ function requireHttpUrl(raw: string): string {
   }
   if (url.username || url.password) throw new BadUserInputError('url must not contain credentials.', 'url');
   return url.toString();
+}
+
+/** The title sent with the upload, else an HTML page's own <title>, else the file name. */
+function titleOf(sent: string | undefined, filename: string, html: string | undefined): string {
+  if (sent?.trim()) return sent;
+  const pageTitle = html === undefined ? undefined : extractTitleFromHtml(html);
+  // Only a title the owner typed can be too long; a derived one is cut to fit.
+  return [...(pageTitle || filename || 'Untitled file')].slice(0, TITLE_MAX).join('');
 }
 
 export type SourceService = ReturnType<typeof createSourceService>;
@@ -107,7 +115,9 @@ export function createSourceService(deps: { sources: SourcesRepo; access: Access
         id: newId(),
         botId: bot.id,
         kind: 'FILE',
-        title: requireText(title?.trim() ? title : file.filename || 'Untitled file', 'title', { max: TITLE_MAX }),
+        title: requireText(titleOf(title, file.filename, format === 'html' ? content : undefined), 'title', {
+          max: TITLE_MAX,
+        }),
         content,
         contentFormat: format,
         filename: file.filename,

@@ -43,6 +43,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     DATABASE_POOL_MIN_IDLE: '0',
     DATABASE_POOL_MAX: '5',
     INGEST_POLL_MILLIS: '50',
+    INGEST_RETRY_BASE_MILLIS: '200',
     URL_FETCH_TIMEOUT_MILLIS: '2000',
     // Test pages are served from 127.0.0.1.
     URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
@@ -76,6 +77,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
         pollMillis: config.ingestion.pollMillis,
         concurrency: 1,
         leaseSeconds: config.ingestion.leaseSeconds,
+        retryBaseMillis: config.ingestion.retryBaseMillis,
       });
       ingester.start();
       workers.push(ingester);

@@ -51,6 +51,7 @@ describe('sources', () => {
   let stranger: { token: string; userId: string };
   let worker: SourceIngester | undefined;
   let flakyRequests = 0;
+  const flakyRequestTimes: number[] = [];
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -72,6 +73,7 @@ describe('sources', () => {
           return;
         case '/flaky':
           // Fails twice, as a site in the middle of a deploy would, then serves the page.
+          flakyRequestTimes.push(Date.now());
           if (++flakyRequests <= 2) response.writeHead(503).end();
           else
             response.writeHead(200, { 'content-type': 'text/plain' }).end('Opening hours: the museum opens at nine.');
@@ -283,8 +285,12 @@ describe('sources', () => {
         url: `${pagesUrl}/flaky`,
       });
       expect(await settled(created.id)).toMatchObject({ status: 'READY', error: null });
-      // The page really failed twice before it was read.
+      // The page really failed twice before it was read, and each retry waited longer
+      // (the test app's INGEST_RETRY_BASE_MILLIS is 200: 200 ms, then 800 ms).
       expect(flakyRequests).toBe(3);
+      const [first, second, third] = flakyRequestTimes as [number, number, number];
+      expect(second - first).toBeGreaterThanOrEqual(200);
+      expect(third - second).toBeGreaterThanOrEqual(800);
       expect((await search(botId, 'when does the museum open?', 1))[0]!.sourceId).toBe(created.id);
     });
 

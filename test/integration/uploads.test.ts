@@ -108,12 +108,12 @@ describe('POST /uploads', () => {
     expect(best!.content).not.toMatch(/\*\*|https:|^#/);
   });
 
-  it('turns an HTML file into a READY source, titled after the file when no title is sent', async () => {
+  it('turns an HTML file into a READY source, titled after its <title> when no title is sent', async () => {
     // No type: browsers send application/octet-stream for unknown files, so the extension decides.
     const response = await upload({ botId, file: { name: 'returns.html', body: RETURNS_HTML } });
     expect(response.status).toBe(201);
     const { source } = response.body;
-    expect(source).toMatchObject({ kind: 'FILE', status: 'PENDING', title: 'returns.html' });
+    expect(source).toMatchObject({ kind: 'FILE', status: 'PENDING', title: 'Returns' });
 
     expect(await settled(source.id)).toMatchObject({ status: 'READY', error: null });
     const best = await bestHit('how do I return a bicycle?');
