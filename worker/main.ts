@@ -3,11 +3,16 @@ import { loadConfig } from '../src/config/config';
 import { runMain } from '../src/run-main';
 import { assertEmbeddingDimension } from '../src/db/schema-check';
 import { createLogger } from '../src/logger';
+import { createSessionsRepo } from '../src/repos/sessions';
 import { createSourcesRepo } from '../src/repos/sources';
 import { createLocalEmbedder } from '../src/search/embedder';
 import { onShutdown } from '../src/shutdown';
 import { createUrlFetcher } from '../src/sources/fetch-url';
+import { createSessionSweeper } from './session-sweeper';
 import { createSourceIngester } from './source-ingester';
+
+/** Expired sessions are harmless (refused at look-up), so an hourly sweep is plenty. */
+const SESSION_SWEEP_INTERVAL_MILLIS = 60 * 60 * 1000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -24,13 +29,20 @@ async function main(): Promise<void> {
     leaseSeconds: config.ingestion.leaseSeconds,
     retryBaseMillis: config.ingestion.retryBaseMillis,
   });
+  const sweeper = createSessionSweeper({
+    sessions: createSessionsRepo(db),
+    log: log.child({ component: 'session-sweeper' }),
+    intervalMillis: SESSION_SWEEP_INTERVAL_MILLIS,
+  });
   ingester.start();
+  sweeper.start();
   log.info(
     { concurrency: config.ingestion.concurrency, pollMillis: config.ingestion.pollMillis },
     'Parley worker ingesting sources',
   );
   onShutdown(log, [
     { name: 'ingester', run: () => ingester.stop() },
+    { name: 'session-sweeper', run: () => sweeper.stop() },
     { name: 'postgres', run: () => db.destroy() },
   ]);
 }
