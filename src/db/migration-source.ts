@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { initialSchema, type MigrationOptions } from './migrations/001-initial-schema';
+import { sourceRetryDelay } from './migrations/002-source-retry-delay';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same
@@ -8,6 +9,7 @@ import { initialSchema, type MigrationOptions } from './migrations/001-initial-s
 export function createMigrationSource(options: MigrationOptions): Knex.MigrationSource<string> {
   const migrations: Record<string, Knex.Migration> = {
     '001-initial-schema': initialSchema(options),
+    '002-source-retry-delay': sourceRetryDelay,
   };
   return {
     getMigrations: async () => Object.keys(migrations),

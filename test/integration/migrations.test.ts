@@ -3,7 +3,7 @@ import { migrationConfig } from '../../src/db/migration-source';
 import { createTestDatabase } from '../helpers/databases';
 
 describe('migrations', () => {
-  it('migrate down removes every table and up restores them', async () => {
+  it('each migration can be undone, and all of them re-applied', async () => {
     const database = await createTestDatabase();
     const db = knex({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
     const tables = async () =>
@@ -12,6 +12,7 @@ describe('migrations', () => {
           `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex%' ORDER BY 1`,
         )
       ).rows.map((row) => row.tablename);
+    const columns = async (table: string) => Object.keys(await db(table).columnInfo());
     try {
       const config = migrationConfig({ embeddingDimension: 1024 });
       expect(await tables()).toEqual([
@@ -23,10 +24,14 @@ describe('migrations', () => {
         'sources',
         'users',
       ]);
+      expect(await columns('sources')).toContain('available_at');
+      await db.migrate.down(config);
+      expect(await columns('sources')).not.toContain('available_at');
       await db.migrate.down(config);
       expect(await tables()).toEqual([]);
       await db.migrate.latest(config);
       expect(await tables()).toHaveLength(7);
+      expect(await columns('sources')).toContain('available_at');
       const index = await db.raw(`SELECT indexdef FROM pg_indexes WHERE indexname = 'source_chunks_embedding_idx'`);
       expect(index.rows[0].indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
     } finally {

@@ -65,8 +65,6 @@ export function initialSchema({ embeddingDimension }: MigrationOptions) {
         t.text('content_format');
         t.text('filename');
         t.integer('attempts').notNullable().defaultTo(0);
-        // Not claimed before this time: a retry after a transient failure waits here.
-        t.timestamp('available_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
         t.timestamp('locked_at', { useTz: true });
         t.timestamps(true, true);
         t.index(['bot_id', 'id']);
@@ -75,7 +73,7 @@ export function initialSchema({ embeddingDimension }: MigrationOptions) {
       });
       // The worker's queue: only unfinished sources are in this index.
       await knex.raw(
-        `CREATE INDEX sources_queue_idx ON sources (available_at) WHERE status IN ('PENDING', 'PROCESSING')`,
+        `CREATE INDEX sources_queue_idx ON sources (created_at) WHERE status IN ('PENDING', 'PROCESSING')`,
       );
 
       await knex.schema.createTable('source_chunks', (t) => {
