@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: help install services migrate seed dev test check unit
+.PHONY: help install services migrate seed dev test check unit load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,3 +49,6 @@ test: install services check ## Install, ensure services, and run every check an
 
 unit: install ## Unit tests only (no services needed)
 	npx jest test/unit
+
+load: ## Run a load scenario against a running api (see load/README.md)
+	load/run.sh $(SCENARIO)
