@@ -58,9 +58,7 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
       const id = requireId(sourceId, field);
       const source = await loaders.source.load(id);
       if (!source) throw new NotFoundError('Source', id);
-      await ownedBot(source.botId).catch((error: unknown) => {
-        throw error instanceof NotFoundError ? new ForbiddenError() : error;
-      });
+      await ownedBot(source.botId);
       return source;
     },
 
