@@ -1,3 +1,4 @@
+import { adminConnection, dropDatabase } from '../helpers/databases';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
 describe('HTTP surface', () => {
@@ -127,5 +128,26 @@ describe('HTTP surface in production', () => {
     } finally {
       await app.deps.db.raw(`ALTER TABLE bots_gone RENAME TO bots`);
     }
+  });
+});
+
+describe('HTTP surface without its database', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.close());
+
+  it('stays live but reports the database unreachable with 503', async () => {
+    const admin = adminConnection();
+    try {
+      await dropDatabase(admin, new URL(app.config.database.url).pathname.slice(1));
+    } finally {
+      await admin.destroy();
+    }
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    const response = await fetch(`${app.url}/health/db`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ status: 'unavailable', reachable: false, error: expect.any(String) });
   });
 });
