@@ -24,10 +24,7 @@ async function main(): Promise<void> {
     fetcher: createUrlFetcher(config.ingestion.fetch),
     embedder: createLocalEmbedder({ dimension: config.embedding.dimension }),
     log: log.child({ component: 'ingester' }),
-    pollMillis: config.ingestion.pollMillis,
-    concurrency: config.ingestion.concurrency,
-    leaseSeconds: config.ingestion.leaseSeconds,
-    retryBaseMillis: config.ingestion.retryBaseMillis,
+    settings: config.ingestion,
   });
   const sweeper = createSessionSweeper({
     sessions: createSessionsRepo(db),

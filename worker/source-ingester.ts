@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../src/config/config';
 import type { Logger } from '../src/logger';
 import type { SourceJob, SourcesRepo } from '../src/repos/sources';
 import { chunkText } from '../src/search/chunker';
@@ -21,14 +22,13 @@ export interface SourceIngesterOptions {
   fetcher: UrlFetcher;
   embedder: Embedder;
   log: Logger;
-  /** Idle wait between polls of an empty queue. */
-  pollMillis: number;
-  /** Sources processed at the same time by this process. */
-  concurrency: number;
-  /** A PROCESSING source untouched this long is taken to belong to a dead worker. */
-  leaseSeconds: number;
-  /** Wait before the first retry after a transient failure; each later retry waits 4 times longer. */
-  retryBaseMillis: number;
+  /**
+   * From `Config['ingestion']`: `pollMillis` idle wait between polls of an empty queue;
+   * `concurrency` sources processed at once by this process; `leaseSeconds` after which a
+   * PROCESSING source is taken to belong to a dead worker; `retryBaseMillis` wait before the
+   * first retry after a transient failure, each later retry waiting 4 times longer.
+   */
+  settings: Pick<Config['ingestion'], 'pollMillis' | 'concurrency' | 'leaseSeconds' | 'retryBaseMillis'>;
 }
 
 export type SourceIngester = ReturnType<typeof createSourceIngester>;
@@ -39,7 +39,7 @@ export type SourceIngester = ReturnType<typeof createSourceIngester>;
  * workers can run side by side.
  */
 export function createSourceIngester(options: SourceIngesterOptions) {
-  const { sources, log } = options;
+  const { sources, log, settings } = options;
   let stopping = false;
   const idle = new AbortController();
   let loops: Promise<void>[] = [];
@@ -86,7 +86,7 @@ export function createSourceIngester(options: SourceIngesterOptions) {
         await sources.markFailed(job.id, error.message);
       } else if (job.attempts < MAX_ATTEMPTS) {
         // A site mid-deploy or a database fail-over needs time, not an immediate second try.
-        const retryAfterMillis = options.retryBaseMillis * 4 ** (job.attempts - 1);
+        const retryAfterMillis = settings.retryBaseMillis * 4 ** (job.attempts - 1);
         jobLog.warn({ err: error, retryAfterMillis }, 'source ingestion failed; will retry');
         await sources.release(job.id, retryAfterMillis);
       } else {
@@ -103,7 +103,7 @@ export function createSourceIngester(options: SourceIngesterOptions) {
 
   /** Claims and ingests one source; false when the queue is empty. */
   async function runOnce(): Promise<boolean> {
-    const job = await sources.claimNext(options.leaseSeconds);
+    const job = await sources.claimNext(settings.leaseSeconds);
     if (!job) return false;
     await ingest(job);
     return true;
@@ -118,14 +118,14 @@ export function createSourceIngester(options: SourceIngesterOptions) {
         // The database is down or restarting: back off and try again, never exit.
         log.error({ err: error }, 'could not claim a source');
       }
-      if (!worked && !stopping) await sleep(options.pollMillis, undefined, { signal: idle.signal }).catch(() => {});
+      if (!worked && !stopping) await sleep(settings.pollMillis, undefined, { signal: idle.signal }).catch(() => {});
     }
   }
 
   return {
     runOnce,
     start(): void {
-      loops = Array.from({ length: options.concurrency }, () => loop());
+      loops = Array.from({ length: settings.concurrency }, () => loop());
     },
     /** Finishes the sources in hand, then resolves. */
     async stop(): Promise<void> {

@@ -74,10 +74,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
         fetcher: createUrlFetcher(config.ingestion.fetch),
         embedder: deps.embedder,
         log: log.child({ component: 'ingester' }),
-        pollMillis: config.ingestion.pollMillis,
-        concurrency: 1,
-        leaseSeconds: config.ingestion.leaseSeconds,
-        retryBaseMillis: config.ingestion.retryBaseMillis,
+        settings: { ...config.ingestion, concurrency: 1 },
       });
       ingester.start();
       workers.push(ingester);
