@@ -115,12 +115,6 @@ export function createChatService(deps: ChatDeps) {
           : requireText(input.clientMessageId, 'clientMessageId', { max: CLIENT_MESSAGE_ID_MAX });
       const { bot, senderId } = await chatter(input.botId);
 
-      const retried = async () =>
-        clientMessageId && deps.messages.findByClientMessageId({ botId: bot.id, senderId, clientMessageId });
-      const previous = await retried();
-      if (previous)
-        return { conversationId: previous.message.conversationId, ...previous, reply: previous.reply ?? null };
-
       const conversation = await conversationFor(bot, senderId, input.conversationId);
       const message: NewMessage = {
         id: newId(),
@@ -142,10 +136,13 @@ export function createChatService(deps: ChatDeps) {
       try {
         await deps.messages.insertExchange({ conversation, message, reply });
       } catch (error: unknown) {
-        // A concurrent retry with the same clientMessageId won the race: answer with its result.
-        const winner = error instanceof DuplicateClientMessageError ? await retried() : undefined;
-        if (!winner) throw error;
-        return { conversationId: winner.message.conversationId, ...winner, reply: winner.reply ?? null };
+        // A retried send: the unique index on clientMessageId, not a look-up before every
+        // send, decides, so a first send costs no extra query and concurrent retries cannot
+        // both win. The retry gets the stored result; its own attempt was rolled back.
+        if (!(error instanceof DuplicateClientMessageError) || !clientMessageId) throw error;
+        const stored = await deps.messages.findByClientMessageId({ botId: bot.id, senderId, clientMessageId });
+        if (!stored) throw error;
+        return { conversationId: stored.message.conversationId, ...stored, reply: stored.reply ?? null };
       }
 
       const result = {
