@@ -42,7 +42,7 @@ export interface AppDeps {
 }
 
 export function createAppDeps(config: Config, log: Logger): AppDeps {
-  const db = createDb(config.database);
+  const db = createDb(config.database, log);
   const repos = createRepos(db);
   const sessions = createSessionService({ sessions: repos.sessions, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });

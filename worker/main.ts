@@ -17,7 +17,7 @@ const SESSION_SWEEP_INTERVAL_MILLIS = 60 * 60 * 1000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ name: 'worker', level: config.logLevel, pretty: config.nodeEnv === 'development' });
-  const db = createDb(config.database);
+  const db = createDb(config.database, log);
   await assertEmbeddingDimension(db, config.embedding.dimension);
   const ingester = createSourceIngester({
     sources: createSourcesRepo(db),

@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import type { Config } from '../config/config';
+import type { Logger } from '../logger';
 
 export type Db = Knex;
 
@@ -8,10 +9,19 @@ export type Db = Knex;
  * connection set-up; connections are recycled after `maxLifetimeSeconds` so that
  * server-side memory growth and fail-overs are picked up.
  */
-export function createDb(database: Config['database']): Db {
+export function createDb(database: Config['database'], log: Logger): Db {
   return knex({
     client: 'pg',
     connection: database.url,
+    // Knex reports pool and driver trouble (a refused connection, a dropped database) through
+    // this; by default it writes to the console, outside the structured log.
+    log: {
+      warn: (message: unknown) => log.warn({ component: 'knex', detail: message }, 'database warning'),
+      error: (message: unknown) => log.error({ component: 'knex', detail: message }, 'database error'),
+      deprecate: (method: string, alternative: string) =>
+        log.warn({ component: 'knex', method, alternative }, 'deprecated knex call'),
+      debug: (message: unknown) => log.debug({ component: 'knex', detail: message }, 'database debug'),
+    },
     pool: {
       min: database.pool.minIdle,
       max: database.pool.max,

@@ -14,7 +14,7 @@ export function runDbScript(
   runMain(async () => {
     const config = loadConfig();
     const log = createLogger({ name, level: config.logLevel, pretty: !config.isProduction });
-    const db = createDb({ ...config.database, pool: { ...config.database.pool, minIdle: 0, max: 2 } });
+    const db = createDb({ ...config.database, pool: { ...config.database.pool, minIdle: 0, max: 2 } }, log);
     try {
       await script({ config, log, db });
     } finally {
