@@ -1,4 +1,4 @@
-import { BadUserInputError } from './graphql/errors';
+import { BadUserInputError } from './errors';
 import { isUuid } from './ids';
 
 /** An id argument: malformed ids are bad input, not "not found". */

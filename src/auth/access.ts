@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../graphql/errors';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors';
 import type { Loaders } from '../loaders/create-loaders';
 import type { BotRecord, ConversationRecord, SourceRecord } from '../repos/records';
 import type { Viewer } from '../sessions/session-service';

@@ -1,4 +1,4 @@
-import { AppError, BadUserInputError, ErrorCode } from '../graphql/errors';
+import { AppError, BadUserInputError, ErrorCode } from '../errors';
 import type { UserRecord } from '../repos/records';
 import { EmailTakenError, type UsersRepo } from '../repos/users';
 import type { SessionService, StartedSession } from '../sessions/session-service';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Access } from '../auth/access';
-import { BadUserInputError, NotFoundError } from '../graphql/errors';
+import { BadUserInputError, NotFoundError } from '../errors';
 import { isUuid, newId } from '../ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { BotChanges, BotsRepo } from '../repos/bots';

@@ -1,5 +1,5 @@
 import type { Access } from '../auth/access';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../graphql/errors';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
 import { newId } from '../ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { BotsRepo } from '../repos/bots';

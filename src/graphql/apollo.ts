@@ -3,11 +3,11 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
-import type { GraphQLContext } from './context';
+import type { RequestContext } from '../request-context';
 import { formatError, isClientSafe } from './format-error';
 
 /** Logs every unexpected error with its request id, and hands that id to the client. */
-function errorReportingPlugin(): ApolloServerPlugin<GraphQLContext> {
+function errorReportingPlugin(): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -37,9 +37,9 @@ export function createApolloServer(deps: {
   schema: GraphQLSchema;
   log: Logger;
   isProduction: boolean;
-  plugins: ApolloServerPlugin<GraphQLContext>[];
-}): ApolloServer<GraphQLContext> {
-  return new ApolloServer<GraphQLContext>({
+  plugins: ApolloServerPlugin<RequestContext>[];
+}): ApolloServer<RequestContext> {
+  return new ApolloServer<RequestContext>({
     schema: deps.schema,
     // The schema is public documentation outside production, and an attack map inside it.
     introspection: !deps.isProduction,

@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { AppError, ErrorCode } from './errors';
+import { AppError, ErrorCode } from '../errors';
 
 export const MASKED_MESSAGE = 'Internal server error';
 

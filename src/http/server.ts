@@ -6,8 +6,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { GraphQLError } from 'graphql';
 import type { AppDeps } from '../app-deps';
 import { createApolloServer } from '../graphql/apollo';
-import { createContext, type GraphQLContext } from '../graphql/context';
-import { ErrorCode } from '../graphql/errors';
+import { createContext, type RequestContext } from '../request-context';
+import { ErrorCode } from '../errors';
 import { buildSchema } from '../graphql/schema';
 import { errorBody } from './error-body';
 import { registerHealthRoutes } from './health';
@@ -81,7 +81,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   });
   await apollo.start();
 
-  const graphqlHandler = fastifyApolloHandler<GraphQLContext>(apollo, {
+  const graphqlHandler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request) => {
       try {
         return await createContext(app, { requestId: request.id, authorization: request.headers.authorization });

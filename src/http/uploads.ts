@@ -1,8 +1,8 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app-deps';
-import { AppError, BadUserInputError, ErrorCode } from '../graphql/errors';
-import { createContext } from '../graphql/context';
+import { AppError, BadUserInputError, ErrorCode } from '../errors';
+import { createContext } from '../request-context';
 import { errorBody } from './error-body';
 
 const STATUS_BY_CODE: Partial<Record<string, number>> = {

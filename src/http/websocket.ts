@@ -4,7 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AppDeps } from '../app-deps';
-import { createContext } from '../graphql/context';
+import { createContext } from '../request-context';
 import { formatError } from '../graphql/format-error';
 
 /** `connection_init` payload: `{ authorization: "Bearer <token>" }`; a bare token is accepted too. */

@@ -1,5 +1,5 @@
 import type { Access } from '../auth/access';
-import { BadUserInputError } from '../graphql/errors';
+import { BadUserInputError } from '../errors';
 import { newId } from '../ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { SourceKind, SourceRecord } from '../repos/records';

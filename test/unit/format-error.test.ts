@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ForbiddenError } from '../../src/graphql/errors';
+import { ForbiddenError } from '../../src/errors';
 import { formatError } from '../../src/graphql/format-error';
 
 /** How graphql-js wraps an error thrown inside a resolver. */

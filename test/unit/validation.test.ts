@@ -1,4 +1,4 @@
-import { BadUserInputError } from '../../src/graphql/errors';
+import { BadUserInputError } from '../../src/errors';
 import { optionalText, requireId, requireIntInRange, requireText } from '../../src/validation';
 
 describe('validation', () => {

@@ -1,10 +1,10 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { ForbiddenError, NotFoundError } from '../errors';
+import { ForbiddenError, NotFoundError } from '../../errors';
 import type { BotRecord } from '../../repos/records';
-import type { GraphQLContext } from '../context';
+import type { RequestContext } from '../../request-context';
 
 /** Fields only the owner sees; a widget visitor sees a bot's name and public key. */
-function ownerOnly(bot: BotRecord, { access }: GraphQLContext): void {
+function ownerOnly(bot: BotRecord, { access }: RequestContext): void {
   if (!access.isOwnerOf(bot)) throw new ForbiddenError('Only the bot owner can see this field.');
 }
 

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../errors';
 import type { MessageStatusEvent } from '../../pubsub/message-status-pubsub';
 
 export const chatResolvers: Resolvers = {

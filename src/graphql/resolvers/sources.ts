@@ -1,5 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../errors';
 
 export const sourceResolvers: Resolvers = {
   Query: {

@@ -1,16 +1,16 @@
-import type { AppDeps } from '../app-deps';
-import { createAccess, type Access } from '../auth/access';
-import type { AuthService } from '../auth/auth-service';
-import { createBotService, type BotService } from '../bots/bot-service';
-import { createChatService, type ChatService } from '../chat/chat-service';
-import { createLoaders, type Loaders } from '../loaders/create-loaders';
-import type { Logger } from '../logger';
-import { createSearchService, type SearchService } from '../search/search-service';
-import type { SessionService, Viewer } from '../sessions/session-service';
-import { createSourceService, type SourceService } from '../sources/source-service';
+import type { AppDeps } from './app-deps';
+import { createAccess, type Access } from './auth/access';
+import type { AuthService } from './auth/auth-service';
+import { createBotService, type BotService } from './bots/bot-service';
+import { createChatService, type ChatService } from './chat/chat-service';
+import { createLoaders, type Loaders } from './loaders/create-loaders';
+import type { Logger } from './logger';
+import { createSearchService, type SearchService } from './search/search-service';
+import type { SessionService, Viewer } from './sessions/session-service';
+import { createSourceService, type SourceService } from './sources/source-service';
 
 /** Everything a resolver may touch, built fresh for each request or subscription. */
-export interface GraphQLContext {
+export interface RequestContext {
   requestId: string;
   log: Logger;
   viewer: Viewer;
@@ -44,7 +44,7 @@ export async function resolveViewer(
 export async function createContext(
   app: AppDeps,
   request: { requestId: string; authorization: string | undefined },
-): Promise<GraphQLContext> {
+): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
   const loaders = createLoaders(app.repos);
   const access = createAccess({ viewer, tokenRejected, loaders });
