@@ -1,15 +1,26 @@
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import regexp from 'eslint-plugin-regexp';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'src/graphql/__generated__/', 'load/node_modules/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', 'src/graphql/__generated__/', 'load/node_modules/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
+    },
+  },
+  {
+    // api and worker read what users send: no pattern may take super-linear time on it.
+    files: ['src/**/*.ts', 'worker/**/*.ts'],
+    ...regexp.configs.recommended,
+    rules: {
+      ...regexp.configs.recommended.rules,
+      'regexp/no-super-linear-backtracking': 'error',
+      'regexp/no-super-linear-move': 'error',
     },
   },
   {

@@ -1,3 +1,4 @@
+import { normaliseLines } from '../text/lines';
 export interface ChunkOptions {
   /** Longest chunk, in UTF-16 code units (`string.length`). Default 800; at least 10. */
   maxChars?: number;
@@ -21,13 +22,21 @@ interface Piece {
 
 const sentenceSegmenter = new Intl.Segmenter('en', { granularity: 'sentence' });
 
+/**
+ * In the V8 of Node 20, each step of an `Intl.Segmenter` iteration costs time in proportion to
+ * the whole string (https://issues.chromium.org/issues/326176949, fixed in later V8): 140 kB of
+ * short sentences took 4 s to chunk, 560 kB took 50 s. So paragraphs are segmented in windows
+ * of this many characters, which keeps the cost linear: about 0.3 s per MB of short sentences,
+ * 1.3 s per MB of one-word paragraphs (each paragraph is one call).
+ */
+const SEGMENT_WINDOW_CHARS = 2000;
+
+/**
+ * Runs of spaces become one space, lines are trimmed, blank-line runs collapse to one. One pass
+ * per line with patterns that cannot backtrack: the text is an owner's, of any shape.
+ */
 function normaliseWhitespace(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .replace(/[^\S\n]+/g, ' ')
-    .replace(/ ?\n ?/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  return normaliseLines(text, (line) => line.replace(/\s+/g, ' ').trim());
 }
 
 /** Hard split by code points so a surrogate pair never ends up in two chunks. */
@@ -68,11 +77,49 @@ function splitLongSentence(sentence: string, maxChars: number): string[] {
   return parts;
 }
 
+function segmentsOf(text: string): string[] {
+  return Array.from(sentenceSegmenter.segment(text), ({ segment }) => segment);
+}
+
+/**
+ * The sentences of a paragraph, as `Intl.Segmenter` finds them in the whole paragraph, but read
+ * through windows of SEGMENT_WINDOW_CHARS. A window's last two sentences are read again with
+ * what follows: the last may go on past the window, and whether a sentence ends before it may
+ * depend on what comes after (a full stop is no sentence end when a lower-case word follows).
+ * A sentence longer than a window is read on in the next one; only next to such a sentence can
+ * a boundary fall elsewhere than in one pass over the whole paragraph.
+ */
+function* sentencesOf(paragraph: string): Generator<string> {
+  let start = 0;
+  let pending = '';
+  while (paragraph.length - start > SEGMENT_WINDOW_CHARS) {
+    let end = start + SEGMENT_WINDOW_CHARS;
+    // Ending the window inside a surrogate pair would show the segmenter half a character.
+    if (/[\uD800-\uDBFF]/.test(paragraph.charAt(end - 1))) end--;
+    const segments = segmentsOf(paragraph.slice(start, end));
+    if (segments.length === 1) {
+      pending += segments[0];
+      start = end;
+      continue;
+    }
+    for (const segment of segments.slice(0, Math.max(1, segments.length - 2))) {
+      yield pending + segment;
+      pending = '';
+      start += segment.length;
+    }
+  }
+  for (const segment of segmentsOf(paragraph.slice(start))) {
+    yield pending + segment;
+    pending = '';
+  }
+  if (pending) yield pending;
+}
+
 function toPieces(text: string, maxChars: number): Piece[] {
   const pieces: Piece[] = [];
   for (const [paragraphIndex, paragraph] of text.split('\n\n').entries()) {
     let separator = paragraphIndex === 0 ? '' : '\n\n';
-    for (const { segment } of sentenceSegmenter.segment(paragraph)) {
+    for (const segment of sentencesOf(paragraph)) {
       const sentence = segment.trim();
       if (!sentence) continue;
       for (const part of splitLongSentence(sentence, maxChars)) {

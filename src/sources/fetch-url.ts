@@ -1,6 +1,9 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
-import { decodeUtf8Strict, UnsupportedContentError } from './extract-text';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { Agent, fetch, type Response } from 'undici';
+import { decodeUtf8Strict, detectFormat, UnsupportedContentError, type ContentFormat } from './extract-text';
+import { parseHttpUrl, type HttpUrlProblem } from './http-url';
 
 export type FetchUrlErrorReason =
   | 'INVALID_URL'
@@ -11,6 +14,7 @@ export type FetchUrlErrorReason =
   | 'HTTP_STATUS'
   | 'TOO_MANY_REDIRECTS'
   | 'TOO_LARGE'
+  | 'UNSUPPORTED_TYPE'
   | 'NOT_TEXT';
 
 /** A URL source could not be read. The message is written for the bot owner who added it. */
@@ -35,6 +39,8 @@ export interface FetchedText {
   contentType: string | undefined;
   /** The URL after redirects. */
   finalUrl: string;
+  /** How to extract the body's text, from the content type (or the path's extension). */
+  format: ContentFormat;
 }
 
 export interface UrlFetcher {
@@ -42,14 +48,20 @@ export interface UrlFetcher {
 }
 
 export interface UrlFetcherOptions {
-  /** Budget for the whole fetch: every redirect hop and the body download. */
+  /** Budget for the whole fetch: every hop's name lookup and request, and the body download. */
   timeoutMillis: number;
   /** Largest body accepted, counted after content decoding (gzip and so on). */
   maxBytes: number;
-  /** Skip the address checks; for tests and local development only. */
+  /**
+   * Allow every address, loopback and private networks included; for local development only.
+   * Ignored when `isAllowedAddress` is given.
+   */
   allowPrivateHosts: boolean;
-  /** Defaults to the global `fetch`. */
-  fetchImpl?: typeof fetch;
+  /**
+   * Decides whether an IP address (as written in the URL or as resolved) may be contacted.
+   * Defaults to `isPublicAddress`, or to allowing every address when `allowPrivateHosts`.
+   */
+  isAllowedAddress?: (address: string) => boolean;
   /** Resolves a hostname to all its IP addresses. Defaults to `dns.lookup` with `all: true`. */
   lookup?: (hostname: string) => Promise<string[]>;
 }
@@ -58,46 +70,55 @@ const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const USER_AGENT = 'ParleyBot/1.0 (+knowledge source import)';
 
-// Everything a server-side request must never reach: this host, the private networks behind
-// it, and cloud metadata endpoints (169.254.169.254 lies in link-local).
-const blockedAddresses = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  blockedAddresses.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible range
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  blockedAddresses.addSubnet(network, prefix, 'ipv6');
-}
+const URL_PROBLEM_MESSAGES: Record<HttpUrlProblem, string> = {
+  NOT_A_URL: 'URL is not valid',
+  NOT_HTTP: 'URL must start with http:// or https://',
+  HAS_CREDENTIALS: 'URL must not contain a user name or password',
+};
 
-function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return blockedAddresses.check(address, 'ipv4');
-  if (family !== 6) return true;
-  // IPv4-mapped IPv6 (::ffff:10.0.0.1) reaches the IPv4 host, so judge the embedded address.
-  const mapped = address.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i)?.[1];
-  if (mapped) return blockedAddresses.check(mapped, 'ipv4');
-  return blockedAddresses.check(address, 'ipv6');
+// IANA's global unicast allocation. Everything outside it is special-purpose or unassigned, yet
+// ipaddr.js calls some of it `unicast`: the deprecated IPv4-compatible ::a.b.c.d (::/96), which
+// reaches IPv4 hosts (::7f00:1 is 127.0.0.1), and unassigned space such as 1::/16.
+const IPV6_GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+
+/**
+ * True when `address` is an IP address on the public internet: ipaddr.js classifies it as
+ * `unicast` (not loopback, private, link-local, carrier-grade NAT, multicast, broadcast,
+ * documentation, benchmarking or otherwise reserved). IPv4-mapped IPv6 (::ffff:a.b.c.d) is
+ * judged by its IPv4 address. Other IPv6 forms that embed an IPv4 address (NAT64 64:ff9b::/96
+ * and 64:ff9b:1::/48, 6to4 2002::/16, Teredo 2001::/32, ::ffff:0:a.b.c.d) are refused: they
+ * can reach an internal IPv4 host through a translator or relay. So is an address with a zone
+ * id, which only means something on a local link.
+ */
+export function isPublicAddress(address: string): boolean {
+  // isIP first: ipaddr.js also accepts inet_aton forms such as 2130706433, which no resolver returns.
+  if (!isIP(address)) return false;
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv4') return parsed.range() === 'unicast';
+  const ipv6 = parsed as ipaddr.IPv6;
+  if (ipv6.isIPv4MappedAddress()) return ipv6.toIPv4Address().range() === 'unicast';
+  return ipv6.zoneId === undefined && ipv6.match(IPV6_GLOBAL_UNICAST) && ipv6.range() === 'unicast';
 }
 
 async function defaultLookup(hostname: string): Promise<string[]> {
   const results = await dnsLookup(hostname, { all: true, verbatim: true });
   return results.map((result) => result.address);
+}
+
+/**
+ * An agent that connects only to `addresses`, already resolved and checked: the lookup it
+ * hands to `net.connect` answers with them instead of asking DNS again, so the name cannot
+ * answer differently between the check and the connection (DNS rebinding). Only the lookup
+ * changes, so TLS still sends the URL's host as SNI and verifies the certificate against it.
+ */
+function createPinnedAgent(addresses: readonly [string, ...string[]]): Agent {
+  const pinned = addresses.map((address) => ({ address, family: isIP(address) }));
+  const lookup: LookupFunction = (_hostname, options, callback) => {
+    // Node 20 asks for `all` when it tries several addresses (autoSelectFamily).
+    if (options.all) callback(null, pinned);
+    else callback(null, addresses[0], isIP(addresses[0]));
+  };
+  return new Agent({ connect: { lookup } });
 }
 
 function formatSeconds(millis: number): string {
@@ -115,32 +136,33 @@ function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-function parseHttpUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new FetchUrlError('INVALID_URL', 'URL is not valid');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new FetchUrlError('INVALID_URL', 'URL must start with http:// or https://');
-  }
-  if (url.username || url.password) {
-    throw new FetchUrlError('INVALID_URL', 'URL must not contain a user name or password');
-  }
-  return url;
-}
-
-function resolveLocation(location: string, base: URL): string {
-  try {
-    return new URL(location, base).href;
-  } catch {
-    throw new FetchUrlError('INVALID_URL', 'URL redirects to an invalid address');
-  }
+/** The URL to fetch, or for a redirect's `Location`, the URL it leads to from `redirectedFrom`. */
+function requireFetchableUrl(raw: string, redirectedFrom?: URL): URL {
+  const parsed = parseHttpUrl(raw, redirectedFrom);
+  if (parsed.ok) return parsed.url;
+  const message =
+    redirectedFrom && parsed.problem === 'NOT_A_URL'
+      ? 'URL redirects to an invalid address'
+      : URL_PROBLEM_MESSAGES[parsed.problem];
+  throw new FetchUrlError('INVALID_URL', message);
 }
 
 function isTimeout(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (error instanceof Error && error.name === 'TimeoutError');
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself runs on). */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function discardBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined);
 }
 
 /**
@@ -198,17 +220,26 @@ function createDecoder(label: string) {
   }
 }
 
+function unsupportedTypeError(contentType: string | undefined): FetchUrlError {
+  // The media type comes from the remote server: cut it short before it reaches the owner's screen.
+  const mediaType = contentType?.split(';')[0]?.trim().slice(0, 100);
+  const found = mediaType ? `is ${mediaType}, not text` : 'has no content type';
+  return new FetchUrlError(
+    'UNSUPPORTED_TYPE',
+    `URL content ${found}: only text, Markdown and HTML pages can be imported`,
+  );
+}
+
 /**
  * Fetches the text behind a URL a bot owner submitted, defending the server against SSRF:
- * only http(s), at most 5 redirects followed by hand so every hop's host is checked, and
- * unless `allowPrivateHosts`, no hop may resolve to a loopback, private, link-local, CGNAT,
- * multicast or reserved address. Every failure is a `FetchUrlError`.
+ * only http(s), and at most 5 redirects, followed by hand. For every hop the host is resolved
+ * once, every address it resolves to must pass `isAllowedAddress` (by default: public unicast
+ * only, see `isPublicAddress`), and the connection is pinned to those checked addresses, so
+ * a second DNS answer (rebinding) is never used. Unsupported content types (anything but
+ * text, Markdown and HTML, by `detectFormat`) are refused from the headers, before any of the
+ * body is read. Every failure is a `FetchUrlError`.
  *
  * @throws RangeError when `timeoutMillis` or `maxBytes` is not a positive integer.
- *
- * Residual risk: the address check resolves the name, then `fetch` resolves it again, so a
- * DNS-rebinding host can still slip through. Pinning the address needs an undici dispatcher
- * with `connect.lookup`; until then, egress rules on the worker host are the backstop.
  */
 export function createUrlFetcher(options: UrlFetcherOptions): UrlFetcher {
   const { timeoutMillis, maxBytes, allowPrivateHosts } = options;
@@ -217,33 +248,42 @@ export function createUrlFetcher(options: UrlFetcherOptions): UrlFetcher {
       throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
   }
-  const fetchImpl = options.fetchImpl ?? fetch;
   const lookup = options.lookup ?? defaultLookup;
+  const isAllowedAddress = options.isAllowedAddress ?? (allowPrivateHosts ? () => true : isPublicAddress);
 
-  async function assertPublicHost(url: URL): Promise<void> {
-    if (allowPrivateHosts) return;
+  function timeoutError(): FetchUrlError {
+    return new FetchUrlError('TIMEOUT', `URL did not answer within ${formatSeconds(timeoutMillis)}`, true);
+  }
+
+  /** Resolves the hop's host once; the addresses returned are the only ones it may connect to. */
+  async function resolveAllowed(url: URL, signal: AbortSignal): Promise<[string, ...string[]]> {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     let addresses: string[];
     if (isIP(host)) {
       addresses = [host];
     } else {
       try {
-        addresses = await lookup(host);
+        addresses = await unlessAborted(lookup(host), signal);
       } catch (error: unknown) {
+        if (signal.aborted) throw timeoutError();
         const code = (error as { code?: unknown } | null)?.code;
         // EAI_AGAIN is a resolver hiccup; ENOTFOUND is an answer.
         throw new FetchUrlError('HOST_NOT_FOUND', 'URL host could not be found', code === 'EAI_AGAIN');
       }
     }
-    // Any bad address is enough: we do not control which one fetch will connect to.
-    if (addresses.length === 0 || addresses.some(isBlockedAddress)) {
+    const [first, ...rest] = addresses;
+    if (first === undefined) throw new FetchUrlError('HOST_NOT_FOUND', 'URL host could not be found');
+    // All must pass: the connection may try any of them (and falls back from one to the next).
+    if (!addresses.every((address) => isAllowedAddress(address))) {
       throw new FetchUrlError('PRIVATE_ADDRESS', 'URL points to a private network address');
     }
+    return [first, ...rest];
   }
 
-  async function request(url: URL, signal: AbortSignal): Promise<Response> {
+  async function request(url: URL, dispatcher: Agent, signal: AbortSignal): Promise<Response> {
     try {
-      return await fetchImpl(url, {
+      return await fetch(url, {
+        dispatcher,
         redirect: 'manual',
         signal,
         headers: {
@@ -257,45 +297,53 @@ export function createUrlFetcher(options: UrlFetcherOptions): UrlFetcher {
     }
   }
 
-  function timeoutError(): FetchUrlError {
-    return new FetchUrlError('TIMEOUT', `URL did not answer within ${formatSeconds(timeoutMillis)}`, true);
+  /** Checks a final (non-redirect) response's status and headers, then reads and decodes its body. */
+  async function readText(url: URL, response: Response, signal: AbortSignal): Promise<FetchedText> {
+    if (!response.ok) {
+      await discardBody(response);
+      const transient = response.status >= 500 || [408, 425, 429].includes(response.status);
+      throw new FetchUrlError('HTTP_STATUS', `URL returned HTTP ${response.status}`, transient, response.status);
+    }
+    const contentType = response.headers.get('content-type') ?? undefined;
+    const format = detectFormat({ contentType, filename: url.pathname });
+    if (!format) {
+      await discardBody(response);
+      throw unsupportedTypeError(contentType);
+    }
+    const contentLength = Number(response.headers.get('content-length') ?? NaN);
+    if (contentLength > maxBytes) {
+      await discardBody(response);
+      throw new FetchUrlError('TOO_LARGE', `URL content is larger than ${formatBytes(maxBytes)}`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(response, maxBytes);
+    } catch (error: unknown) {
+      if (error instanceof FetchUrlError) throw error;
+      if (isTimeout(error, signal)) throw timeoutError();
+      throw new FetchUrlError('UNREACHABLE', 'URL connection broke while reading', true);
+    }
+    return { body: decodeBody(bytes, contentType), contentType, finalUrl: url.href, format };
   }
 
   async function fetchText(rawUrl: string): Promise<FetchedText> {
     const signal = AbortSignal.timeout(timeoutMillis);
-    let url = parseHttpUrl(rawUrl);
+    let url = requireFetchableUrl(rawUrl);
     for (let redirects = 0; ; redirects++) {
-      await assertPublicHost(url);
-      const response = await request(url, signal);
-      const location = response.headers.get('location');
-      if (REDIRECT_STATUSES.has(response.status) && location) {
-        await response.body?.cancel().catch(() => undefined);
+      const agent = createPinnedAgent(await resolveAllowed(url, signal));
+      try {
+        const response = await request(url, agent, signal);
+        const location = response.headers.get('location');
+        if (!REDIRECT_STATUSES.has(response.status) || !location) return await readText(url, response, signal);
+        await discardBody(response);
         if (redirects === MAX_REDIRECTS) {
           throw new FetchUrlError('TOO_MANY_REDIRECTS', 'URL redirects too many times');
         }
-        url = parseHttpUrl(resolveLocation(location, url));
-        continue;
+        url = requireFetchableUrl(location, url);
+      } finally {
+        // One agent per hop: the next hop is resolved, checked and pinned afresh.
+        await agent.destroy().catch(() => undefined);
       }
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => undefined);
-        const transient = response.status >= 500 || [408, 425, 429].includes(response.status);
-        throw new FetchUrlError('HTTP_STATUS', `URL returned HTTP ${response.status}`, transient, response.status);
-      }
-      const contentLength = Number(response.headers.get('content-length') ?? NaN);
-      if (contentLength > maxBytes) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new FetchUrlError('TOO_LARGE', `URL content is larger than ${formatBytes(maxBytes)}`);
-      }
-      const contentType = response.headers.get('content-type') ?? undefined;
-      let bytes: Buffer;
-      try {
-        bytes = await readBody(response, maxBytes);
-      } catch (error: unknown) {
-        if (error instanceof FetchUrlError) throw error;
-        if (isTimeout(error, signal)) throw timeoutError();
-        throw new FetchUrlError('UNREACHABLE', 'URL connection broke while reading', true);
-      }
-      return { body: decodeBody(bytes, contentType), contentType, finalUrl: url.href };
     }
   }
 

@@ -6,6 +6,7 @@ import type { SourceKind, SourceRecord } from '../repos/records';
 import type { SourcesRepo } from '../repos/sources';
 import { requireText } from '../validation';
 import { decodeUtf8Strict, detectFormat, extractTitleFromHtml, UnsupportedContentError } from './extract-text';
+import { parseHttpUrl, type HttpUrlProblem } from './http-url';
 
 const TITLE_MAX = 200;
 const TEXT_MAX = 1_000_000;
@@ -26,18 +27,14 @@ export interface UploadedFile {
 }
 
 function requireHttpUrl(raw: string): string {
-  const value = requireText(raw, 'url', { max: URL_MAX });
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new BadUserInputError('url must be an absolute http(s) URL, e.g. https://example.com/faq.', 'url');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new BadUserInputError('url must start with http:// or https://.', 'url');
-  }
-  if (url.username || url.password) throw new BadUserInputError('url must not contain credentials.', 'url');
-  return url.toString();
+  const parsed = parseHttpUrl(requireText(raw, 'url', { max: URL_MAX }));
+  if (parsed.ok) return parsed.url.toString();
+  const messages: Record<HttpUrlProblem, string> = {
+    NOT_A_URL: 'url must be an absolute http(s) URL, e.g. https://example.com/faq.',
+    NOT_HTTP: 'url must start with http:// or https://.',
+    HAS_CREDENTIALS: 'url must not contain credentials.',
+  };
+  throw new BadUserInputError(messages[parsed.problem], 'url');
 }
 
 /** The title sent with the upload, else an HTML page's own <title>, else the file name. */

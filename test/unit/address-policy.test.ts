@@ -1,0 +1,77 @@
+import { isPublicAddress } from '../../src/sources/fetch-url';
+
+// Only classified here, never contacted.
+describe('isPublicAddress', () => {
+  it.each([
+    ['127.0.0.1', 'IPv4 loopback'],
+    ['127.255.255.254', 'IPv4 loopback, end of 127/8'],
+    ['10.0.0.1', 'private 10/8'],
+    ['10.255.255.255', 'private 10/8'],
+    ['172.16.0.1', 'private 172.16/12'],
+    ['172.31.255.255', 'private 172.16/12'],
+    ['192.168.1.1', 'private 192.168/16'],
+    ['169.254.169.254', 'link-local (cloud metadata)'],
+    ['100.64.0.1', 'carrier-grade NAT'],
+    ['100.127.255.254', 'carrier-grade NAT'],
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'this network 0/8'],
+    ['192.0.0.8', 'IETF protocol assignments'],
+    ['192.0.2.1', 'documentation TEST-NET-1'],
+    ['198.51.100.1', 'documentation TEST-NET-2'],
+    ['203.0.113.1', 'documentation TEST-NET-3'],
+    ['192.88.99.1', '6to4 relay anycast'],
+    ['198.18.0.1', 'benchmarking'],
+    ['198.19.255.255', 'benchmarking'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['240.0.0.1', 'reserved 240/4'],
+    ['255.255.255.255', 'broadcast'],
+    ['::1', 'IPv6 loopback'],
+    ['::', 'IPv6 unspecified'],
+    ['fe80::1', 'IPv6 link-local'],
+    ['fe80::1%eth0', 'IPv6 link-local with a zone id'],
+    ['fec0::1', 'deprecated site-local'],
+    ['fc00::1', 'unique local'],
+    ['fd12:3456::1', 'unique local'],
+    ['ff02::1', 'IPv6 multicast'],
+    ['::ffff:127.0.0.1', 'IPv4-mapped loopback'],
+    ['::ffff:10.0.0.1', 'IPv4-mapped private'],
+    ['::ffff:a00:5', 'IPv4-mapped private, hex form'],
+    ['::ffff:169.254.169.254', 'IPv4-mapped link-local'],
+    ['::ffff:0:7f00:1', 'IPv4-translated (RFC 6145)'],
+    ['::7f00:1', 'IPv4-compatible loopback (deprecated ::/96)'],
+    ['::808:808', 'IPv4-compatible, even of a public IPv4'],
+    ['64:ff9b::7f00:1', 'NAT64 well-known prefix'],
+    ['64:ff9b::808:808', 'NAT64 well-known prefix, even of a public IPv4'],
+    ['64:ff9b:1::a00:1', 'NAT64 local-use prefix'],
+    ['2002:7f00:1::', '6to4 of loopback'],
+    ['2002:808:808::1', '6to4, even of a public IPv4'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'Teredo'],
+    ['2001:db8::1', 'documentation'],
+    ['2001:2::1', 'benchmarking'],
+    ['3fff::1', 'documentation 3fff::/20'],
+    ['100::1', 'discard-only'],
+    ['5f00::1', 'segment routing'],
+    ['1::1', 'unassigned, outside 2000::/3'],
+    ['2606:4700:4700::1111%eth0', 'a global address with a zone id'],
+    ['localhost', 'not an address'],
+    ['2130706433', 'an inet_aton number, which no resolver returns'],
+    ['', 'empty'],
+  ])('refuses %s (%s)', (address) => {
+    expect(isPublicAddress(address)).toBe(false);
+  });
+
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '2606:2800:220:1:248:1893:25c8:1946',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+  ])('allows the public address %s', (address) => {
+    expect(isPublicAddress(address)).toBe(true);
+  });
+});

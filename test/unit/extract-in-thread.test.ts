@@ -1,0 +1,68 @@
+import { Worker } from 'node:worker_threads';
+import { chunkText } from '../../src/search/chunker';
+import {
+  extractChunksInThread,
+  ExtractionThreadError,
+  ExtractionTimeoutError,
+} from '../../src/sources/extract-in-thread';
+import { extractText, type ContentFormat } from '../../src/sources/extract-text';
+
+/** About a megabyte of one-line paragraphs: a second or so of chunking. */
+const SLOW_TEXT = Array.from({ length: 100_000 }, (_, i) => `Rule ${i}.`).join('\n\n');
+
+describe('extractChunksInThread', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('returns the chunks that extraction and chunking give in-process', async () => {
+    const html = '<html><head><title>Shop</title></head><body><h1>Returns</h1><p>Within 14 days.</p></body></html>';
+    await expect(extractChunksInThread(html, 'html', { timeoutMillis: 10_000 })).resolves.toEqual(
+      chunkText(extractText(html, 'html')),
+    );
+  });
+
+  it('keeps the event loop turning while a slow document is processed', async () => {
+    let longestGapMillis = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestGapMillis = Math.max(longestGapMillis, now - last);
+      last = now;
+    }, 5);
+    const started = performance.now();
+    try {
+      const chunks = await extractChunksInThread(SLOW_TEXT, 'text', { timeoutMillis: 60_000 });
+      expect(chunks.length).toBeGreaterThan(100);
+    } finally {
+      clearInterval(ticker);
+    }
+    // The wait since the last tick counts too: it is all of it if nothing yielded.
+    longestGapMillis = Math.max(longestGapMillis, performance.now() - last);
+    // In-process, the loop would stand still for the whole extraction.
+    expect(longestGapMillis).toBeLessThan((performance.now() - started) / 2);
+  });
+
+  it('stops a slow extraction at the time limit with a readable error, and ends its thread', async () => {
+    const terminate = jest.spyOn(Worker.prototype, 'terminate');
+    const failure = extractChunksInThread(SLOW_TEXT, 'text', { timeoutMillis: 20 });
+    await expect(failure).rejects.toThrow(ExtractionTimeoutError);
+    await expect(failure).rejects.toThrow(
+      'Extracting text took longer than 20 ms; split the document or simplify its markup.',
+    );
+    expect(terminate).toHaveBeenCalledTimes(1);
+    await terminate.mock.results[0]!.value;
+    expect((terminate.mock.contexts[0] as Worker).threadId).toBe(-1);
+  });
+
+  it('reports a crash of the thread as an ExtractionThreadError', async () => {
+    // An unknown format makes extractText return undefined, which chunkText cannot take.
+    await expect(extractChunksInThread('text', 'pdf' as ContentFormat, { timeoutMillis: 10_000 })).rejects.toThrow(
+      ExtractionThreadError,
+    );
+  });
+
+  it('states long limits in seconds', () => {
+    expect(new ExtractionTimeoutError(20_000).message).toBe(
+      'Extracting text took longer than 20 s; split the document or simplify its markup.',
+    );
+  });
+});
