@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: help install services migrate seed dev test check unit load
+.PHONY: help install services browser migrate seed dev build test check unit load
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ install: node_modules/.package-lock.json ## Install npm dependencies from the lo
 
 services: ## Make sure PostgreSQL (with pgvector) and Redis answer, and the database exists
 	@scripts/ensure-services.sh
+
+browser: ## Make sure chromium is at /usr/bin/chromium for the browser tests (apt-get install if not)
+	@scripts/ensure-chromium.sh
 
 migrate: install services ## Apply database migrations
 	npm run --silent migrate
@@ -44,11 +47,14 @@ check: install ## Generated code fresh, types, lint and formatting
 	npm run --silent typecheck
 	npm run --silent lint
 
-test: install services check ## Install, ensure services, and run every check and test
+build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worker and the image run)
+	npm run --silent build
+
+test: install services browser check build ## Install, ensure services and chromium, and run every check and test
 	npm test
 
 unit: install ## Unit tests only (no services needed)
-	npx jest test/unit
+	npx jest --selectProjects unit
 
 load: ## Run a load scenario against a running api (see load/README.md)
 	load/run.sh $(SCENARIO)
