@@ -6,7 +6,7 @@
 #   2. Otherwise, start the ones that are down:
 #      - Docker engine running and a compose file in the repo root:
 #          docker compose up -d --wait <postgres|redis>
-#      - else the locally installed servers (see /work/shared/TOOLCHAIN.md):
+#      - else the locally installed servers (see docs/architecture.md, "Local services"):
 #          pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start
 #          redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
 #            --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
@@ -20,12 +20,31 @@
 # Environment:
 #   DATABASE_URL           default postgres://postgres@127.0.0.1:5432/parley
 #   REDIS_URL              default redis://127.0.0.1:6379
+#   REDIS_PASSWORD         default: REDIS_PASSWORD in .env, else "parley-dev"; docker-compose.yml's
+#                          Redis requires one, and PING sends it (a Redis without one ignores it)
 #   SERVICES_WAIT_SECONDS  how long to wait for started services (default 30)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/parley}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+# Compose reads .env itself; this script reads the same line, so both use one password.
+env_file_password() {
+  [[ -f "$ROOT/.env" ]] || return 0
+  local value
+  value="$(sed -n -E 's/^[[:space:]]*REDIS_PASSWORD[[:space:]]*=[[:space:]]*//p' "$ROOT/.env" | tail -n 1)"
+  if [[ "$value" =~ ^\"([^\"]*)\" || "$value" =~ ^\'([^\']*)\' ]]; then
+    value="${BASH_REMATCH[1]}"
+  else
+    [[ "$value" == \#* ]] && value=''          # nothing but a comment
+    value="${value%%[[:space:]]#*}"              # an inline comment
+    value="${value%"${value##*[![:space:]]}"}"   # trailing blanks
+  fi
+  printf '%s' "$value"
+}
+REDIS_PASSWORD="${REDIS_PASSWORD:-$(env_file_password)}"
+# Only for development: the Redis that compose starts is published on 127.0.0.1 only.
+DEV_REDIS_PASSWORD=parley-dev
 WAIT_SECONDS="${SERVICES_WAIT_SECONDS:-30}"
 export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-3}"
 
@@ -55,7 +74,7 @@ PG_HOST="${PG_HOST#[}"; PG_HOST="${PG_HOST%]}"
 
 # ---------------------------------------------------------------- probes
 pg_up() { pg_isready -q -d "$MAINT_URL" >/dev/null 2>&1; }
-redis_up() { [[ "$(timeout 5 redis-cli --no-auth-warning -u "$REDIS_URL" ping 2>/dev/null)" == PONG ]]; }
+redis_up() { [[ "$(REDISCLI_AUTH="${REDIS_PASSWORD:-$DEV_REDIS_PASSWORD}" timeout 5 redis-cli --no-auth-warning -u "$REDIS_URL" ping 2>/dev/null)" == PONG ]]; }
 docker_up() { command -v docker >/dev/null 2>&1 && timeout 15 docker info >/dev/null 2>&1; }
 compose_file() {
   local f
@@ -90,7 +109,11 @@ if ((${#down[@]} == 0)); then
 elif docker_up && compose_file; then
   mode=docker
   log "not answering: ${down[*]}; Docker is running: docker compose up -d --wait ${down[*]}"
-  if ! out="$(cd "$ROOT" && docker compose up -d --wait "${down[@]}" 2>&1)"; then
+  if [[ -z "$REDIS_PASSWORD" ]]; then
+    log "REDIS_PASSWORD is set neither in the environment nor in .env: Redis gets the development password \"$DEV_REDIS_PASSWORD\" (export REDIS_PASSWORD=$DEV_REDIS_PASSWORD for the api and worker)"
+  fi
+  # Compose interpolates the whole file, so even `up postgres` needs the password.
+  if ! out="$(cd "$ROOT" && REDIS_PASSWORD="${REDIS_PASSWORD:-$DEV_REDIS_PASSWORD}" docker compose up -d --wait "${down[@]}" 2>&1)"; then
     printf '%s\n' "$out" | tail -n 20 | sed 's/^/[services]   | /' >&2
     die "docker compose up failed"
   fi

@@ -1,4 +1,5 @@
 import { createAppDeps } from './app-deps';
+import { createClients } from './clients/clients';
 import { loadConfig } from './config/config';
 import { runMain } from './run-main';
 import { assertEmbeddingDimension } from './db/schema-check';
@@ -9,7 +10,8 @@ import { onShutdown } from './shutdown';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ name: 'api', level: config.logLevel, pretty: config.nodeEnv === 'development' });
-  const app = createAppDeps(config, log);
+  const clients = createClients(config, log);
+  const app = createAppDeps(config, log, clients);
   await assertEmbeddingDimension(app.db, config.embedding.dimension);
   const server = await createHttpServer(app);
   const url = await server.listen();
@@ -24,10 +26,14 @@ async function main(): Promise<void> {
     },
     `Parley API ready at ${url}/graphql`,
   );
-  onShutdown(log, [
-    { name: 'http', run: () => server.close() },
-    { name: 'postgres', run: () => app.db.destroy() },
-  ]);
+  onShutdown(
+    log,
+    [
+      { name: 'http', run: () => server.close() },
+      { name: 'clients', run: () => clients.close() },
+    ],
+    { timeoutMillis: config.shutdownTimeoutMillis },
+  );
 }
 
 runMain(main);

@@ -1,9 +1,9 @@
-import { createDb } from '../src/clients/postgres';
+import { createClients } from '../src/clients/clients';
 import { loadConfig } from '../src/config/config';
 import { runMain } from '../src/run-main';
 import { assertEmbeddingDimension } from '../src/db/schema-check';
 import { createLogger } from '../src/logger';
-import { createSessionsRepo } from '../src/repos/sessions';
+import { createPostgresSessionStore } from '../src/sessions/postgres-session-store';
 import { createSourcesRepo } from '../src/repos/sources';
 import { createLocalEmbedder } from '../src/search/embedder';
 import { onShutdown } from '../src/shutdown';
@@ -17,7 +17,8 @@ const SESSION_SWEEP_INTERVAL_MILLIS = 60 * 60 * 1000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ name: 'worker', level: config.logLevel, pretty: config.nodeEnv === 'development' });
-  const db = createDb(config.database, log);
+  const clients = createClients(config, log);
+  const { db } = clients;
   await assertEmbeddingDimension(db, config.embedding.dimension);
   const ingester = createSourceIngester({
     sources: createSourcesRepo(db),
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     settings: config.ingestion,
   });
   const sweeper = createSessionSweeper({
-    sessions: createSessionsRepo(db),
+    sessions: createPostgresSessionStore(db),
     log: log.child({ component: 'session-sweeper' }),
     intervalMillis: SESSION_SWEEP_INTERVAL_MILLIS,
   });
@@ -37,11 +38,15 @@ async function main(): Promise<void> {
     { concurrency: config.ingestion.concurrency, pollMillis: config.ingestion.pollMillis },
     'Parley worker ingesting sources',
   );
-  onShutdown(log, [
-    { name: 'ingester', run: () => ingester.stop() },
-    { name: 'session-sweeper', run: () => sweeper.stop() },
-    { name: 'postgres', run: () => db.destroy() },
-  ]);
+  onShutdown(
+    log,
+    [
+      { name: 'ingester', run: () => ingester.stop() },
+      { name: 'session-sweeper', run: () => sweeper.stop() },
+      { name: 'clients', run: () => clients.close() },
+    ],
+    { timeoutMillis: config.shutdownTimeoutMillis },
+  );
 }
 
 runMain(main);

@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { botResolvers } from './resolvers/bots';
@@ -9,7 +9,19 @@ import { searchResolvers } from './resolvers/search';
 import { sourceResolvers } from './resolvers/sources';
 import { userResolvers } from './resolvers/users';
 
-export const SCHEMA_DIR = join(__dirname, '..', '..', 'schema');
+/**
+ * The nearest folder above this module with a package.json: the repository root both from
+ * src/graphql (tsx, jest) and from dist/src/graphql (the compiled build, which has no
+ * package.json of its own), and /app in the container.
+ */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`No package.json above ${from}`);
+  }
+}
+
+export const SCHEMA_DIR = join(packageRoot(__dirname), 'schema');
 
 /** The SDL of schema/, one file per domain, in a stable order. */
 export function loadTypeDefs(dir = SCHEMA_DIR): string[] {

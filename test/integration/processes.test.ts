@@ -1,78 +1,236 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readdir, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import knex from 'knex';
+import { promisify } from 'node:util';
+import knex, { type Knex } from 'knex';
 import { newId } from '../../src/ids';
-import { createTestDatabase } from '../helpers/databases';
+import { adminConnection, createTestDatabase } from '../helpers/databases';
 import { eventually } from '../helpers/test-app';
 
 const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** The compiled entry points, as the container runs them: `node dist/...`, no tsx, npm or shell between. */
+const API = join('dist', 'src', 'main.js');
+const WORKER = join('dist', 'worker', 'main.js');
+/** What `npm run build` compiles: dist/ older than any of it is stale. */
+const BUILD_INPUTS = ['src', 'worker', 'tsconfig.json', 'tsconfig.build.json'];
+/** The time limit these tests give a stopping process (the default is 10 s). */
+const SHUTDOWN_TIMEOUT_MILLIS = 5000;
 
-/** `npm run start:api` / `start:worker` as an operator runs them: a real process, configured by its environment. */
-function start(entry: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
+/** Modification times of every file under `path`. */
+async function fileTimes(path: string): Promise<number[]> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return [];
+  if (!info.isDirectory()) return [info.mtimeMs];
+  const entries = await readdir(path);
+  return (await Promise.all(entries.map((entry) => fileTimes(join(path, entry))))).flat();
+}
+
+/**
+ * `make test` builds before jest starts; a run of jest alone (or a fresh clone) builds here
+ * whenever dist/ is missing or older than a source file, so the test never runs stale code.
+ */
+async function ensureBuilt(): Promise<void> {
+  const outputs = await fileTimes(join(ROOT, 'dist'));
+  const inputs = (await Promise.all(BUILD_INPUTS.map((path) => fileTimes(join(ROOT, path))))).flat();
+  if (outputs.length > 0 && Math.min(...outputs) > Math.max(...inputs)) return;
+  try {
+    await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: ROOT });
+  } catch (error: unknown) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm run build failed:\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  output(): string;
+  /** The JSON log lines written so far. */
+  logs(): Record<string, unknown>[];
+  /** The first log line with this message, or undefined. */
+  logged(msg: string | RegExp): Record<string, unknown> | undefined;
+}
+
+/** An api or worker process as an operator runs it in production: configured only by its environment. */
+function start(entry: string, env: Record<string, string>): Started {
   let output = '';
-  const child = spawn(TSX, [entry], {
+  const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
     // Only what the test sets, so nothing from the developer's shell changes the outcome.
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
+  const logs = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    child,
+    output: () => output,
+    logs,
+    logged: (msg) =>
+      logs().find(
+        (line) => typeof line.msg === 'string' && (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)),
+      ),
+  };
 }
 
-async function exitCode(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
+/** How the process ended: exit code, or the signal that killed it (Apollo's re-sent SIGTERM did, before). */
+async function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { code, signal };
 }
 
-describe('processes', () => {
+/** The messages of the log in the order written, from the first of `from` on. */
+function messagesFrom(started: Started, from: string): unknown[] {
+  const messages = started.logs().map((line) => line.msg);
+  return messages.slice(messages.indexOf(from));
+}
+
+describe('processes (compiled build, NODE_ENV=production)', () => {
   let database: { url: string; drop(): Promise<void> };
+  let admin: Knex;
   const children: ChildProcess[] = [];
+
+  /** The database URL for one process, named so that its connections can be counted in pg_stat_activity. */
+  function databaseUrlFor(applicationName: string): string {
+    const url = new URL(database.url);
+    url.searchParams.set('application_name', applicationName);
+    return url.toString();
+  }
+
+  async function connectionsOf(applicationName: string): Promise<number> {
+    const result = await admin.raw<{ rows: { count: string }[] }>(
+      'SELECT count(*) FROM pg_stat_activity WHERE application_name = ?',
+      [applicationName],
+    );
+    return Number(result.rows[0]!.count);
+  }
+
+  function uniqueName(role: string): string {
+    return `parley-${role}-${randomBytes(4).toString('hex')}`;
+  }
+
+  function track(started: Started): Started {
+    children.push(started.child);
+    return started;
+  }
+
   beforeAll(async () => {
-    database = await createTestDatabase();
-  });
+    [database] = await Promise.all([createTestDatabase(), ensureBuilt()]);
+    admin = adminConnection();
+  }, 180_000);
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await database.drop();
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await admin?.destroy();
+    await database?.drop();
   });
 
   it('refuses to start with invalid settings, naming every problem in one message', async () => {
-    const { child, output } = start('src/main.ts', { PORT: 'eighty', REDIS_DB: '99', DATABASE_URL: 'mysql://x/y' });
-    children.push(child);
-    expect(await exitCode(child)).toBe(1);
+    const { child, output } = track(start(API, { PORT: 'eighty', REDIS_DB: '99', DATABASE_URL: 'mysql://x/y' }));
+    expect(await exited(child)).toEqual({ code: 1, signal: null });
     expect(output()).toMatch(/^Invalid configuration:\n/);
     for (const name of ['PORT', 'REDIS_DB', 'DATABASE_URL']) expect(output()).toContain(`  - ${name}:`);
   });
 
   it('refuses to start against a database migrated with another embedding dimension', async () => {
-    const { child, output } = start('worker/main.ts', { DATABASE_URL: database.url, EMBEDDING_DIMENSION: '512' });
-    children.push(child);
-    expect(await exitCode(child)).toBe(1);
+    const { child, output } = track(start(WORKER, { DATABASE_URL: database.url, EMBEDDING_DIMENSION: '512' }));
+    expect(await exited(child)).toEqual({ code: 1, signal: null });
     expect(output()).toContain('EMBEDDING_DIMENSION is 512 but the database stores vectors of 1024');
   });
 
-  it('runs the api until SIGTERM, then stops cleanly', async () => {
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
-    const { child, output } = start('src/main.ts', { DATABASE_URL: database.url, PORT: port, HOST: '127.0.0.1' });
-    children.push(child);
-    await eventually(async () => (output().includes('Parley API ready') ? true : undefined));
-    const health = await fetch(`http://127.0.0.1:${port}/health/db`);
-    expect(health.status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await exitCode(child)).toBe(0);
-    expect(output()).toContain('"msg":"stopped"');
+  it('runs the api until SIGTERM, then closes its database pool and exits 0', async () => {
+    const applicationName = uniqueName('api');
+    const api = track(
+      start(API, {
+        DATABASE_URL: databaseUrlFor(applicationName),
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SHUTDOWN_TIMEOUT_MILLIS: String(SHUTDOWN_TIMEOUT_MILLIS),
+      }),
+    );
+    // PORT=0: the system picks a free port, and the ready line says which.
+    const ready = await eventually(async () => api.logged(/^Parley API ready/));
+    const base = new URL(String(ready.graphql)).origin;
+    expect((await fetch(`${base}/health/db`)).status).toBe(200);
+    expect(await connectionsOf(applicationName)).toBeGreaterThan(0);
+
+    api.child.kill('SIGTERM');
+    expect(await exited(api.child)).toEqual({ code: 0, signal: null });
+    expect(messagesFrom(api, 'shutting down')).toEqual([
+      'shutting down',
+      'clean-up step done',
+      'clean-up step done',
+      'stopped',
+    ]);
+    expect(
+      api
+        .logs()
+        .filter((line) => line.msg === 'clean-up step done')
+        .map((line) => line.step),
+    ).toEqual(['http', 'clients']);
+    await eventually(async () => (await connectionsOf(applicationName)) === 0);
   });
 
-  it('runs the worker until SIGTERM, ingesting what is queued', async () => {
-    const db = knex({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
-    const [userId, botId, sourceId] = [newId(), newId(), newId()];
+  it('gives up after SHUTDOWN_TIMEOUT_MILLIS when a request never finishes, and says so', async () => {
+    const timeoutMillis = 1000;
+    const api = track(
+      start(API, {
+        DATABASE_URL: database.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SHUTDOWN_TIMEOUT_MILLIS: String(timeoutMillis),
+      }),
+    );
+    const ready = await eventually(async () => api.logged(/^Parley API ready/));
+    const { hostname, port } = new URL(String(ready.graphql));
+    // A client that announces a body and never sends all of it: the HTTP server waits for it.
+    const client: Socket = connect(Number(port), hostname);
+    await once(client, 'connect');
+    client.on('error', () => {});
+    client.write(
+      'POST /graphql HTTP/1.1\r\nhost: parley\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{',
+    );
     try {
+      const signalledAt = Date.now();
+      api.child.kill('SIGTERM');
+      expect(await exited(api.child)).toEqual({ code: 1, signal: null });
+      const elapsedMillis = Date.now() - signalledAt;
+      expect(elapsedMillis).toBeGreaterThanOrEqual(timeoutMillis);
+      expect(elapsedMillis).toBeLessThan(timeoutMillis + 2000);
+      expect(api.logged('shutdown timed out; exiting anyway')).toMatchObject({ step: 'http', timeoutMillis });
+      expect(api.logged('stopped')).toBeUndefined();
+    } finally {
+      client.destroy();
+    }
+  });
+
+  describe('worker', () => {
+    let db: Knex;
+    let botId: string;
+    beforeAll(async () => {
+      db = knex({ client: 'pg', connection: database.url, pool: { min: 0, max: 1 } });
+      const userId = newId();
+      botId = newId();
       await db('users').insert({ id: userId, email: 'worker@example.com', password_hash: 'x' });
       await db('bots').insert({ id: botId, owner_id: userId, name: 'b', public_key: `pk_${botId}` });
+    });
+    afterAll(async () => {
+      await db?.destroy();
+    });
+
+    const sourceRow = (id: string) =>
+      db('sources').where({ id }).first('status', 'chunk_count', 'lease_token', 'locked_at', 'error');
+
+    it('runs until SIGTERM, ingesting what is queued, then closes its database pool and exits 0', async () => {
+      const sourceId = newId();
       await db('sources').insert({
         id: sourceId,
         bot_id: botId,
@@ -81,18 +239,98 @@ describe('processes', () => {
         content: 'The library opens at nine and closes at five.',
         content_format: 'text',
       });
-      const { child, output } = start('worker/main.ts', { DATABASE_URL: database.url, INGEST_POLL_MILLIS: '50' });
-      children.push(child);
+      const applicationName = uniqueName('worker');
+      const worker = track(
+        start(WORKER, {
+          DATABASE_URL: databaseUrlFor(applicationName),
+          INGEST_POLL_MILLIS: '50',
+          SHUTDOWN_TIMEOUT_MILLIS: String(SHUTDOWN_TIMEOUT_MILLIS),
+        }),
+      );
       const source = await eventually(async () => {
-        const row = await db('sources').where({ id: sourceId }).first('status', 'chunk_count');
+        const row = await sourceRow(sourceId);
         return row.status === 'READY' ? row : undefined;
       });
       expect(source.chunk_count).toBe(1);
-      child.kill('SIGTERM');
-      expect(await exitCode(child)).toBe(0);
-      expect(output()).toContain('"msg":"stopped"');
-    } finally {
-      await db.destroy();
-    }
+      expect(await connectionsOf(applicationName)).toBeGreaterThan(0);
+
+      worker.child.kill('SIGTERM');
+      expect(await exited(worker.child)).toEqual({ code: 0, signal: null });
+      expect(
+        worker
+          .logs()
+          .filter((line) => line.msg === 'clean-up step done')
+          .map((line) => line.step),
+      ).toEqual(['ingester', 'session-sweeper', 'clients']);
+      expect(worker.logs().at(-1)).toMatchObject({ msg: 'stopped' });
+      await eventually(async () => (await connectionsOf(applicationName)) === 0);
+    });
+
+    it('finishes the source in hand when SIGTERM arrives mid-fetch, within the time limit', async () => {
+      // A page that answers only when the test says so: the worker's fetch is in flight at the signal.
+      let requests = 0;
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      const page = createServer((_request, response) => {
+        requests += 1;
+        void answered.then(() => {
+          response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+          response.end('Opening hours. The shop opens at eight on weekdays and at ten on Saturdays.');
+        });
+      });
+      page.listen(0, '127.0.0.1');
+      await once(page, 'listening');
+      const { port } = page.address() as AddressInfo;
+      try {
+        const sourceId = newId();
+        await db('sources').insert({
+          id: sourceId,
+          bot_id: botId,
+          kind: 'URL',
+          title: 'Opening hours',
+          url: `http://127.0.0.1:${port}/hours.txt`,
+        });
+        const worker = track(
+          start(WORKER, {
+            DATABASE_URL: database.url,
+            INGEST_POLL_MILLIS: '50',
+            // The page is on loopback, which URL sources may reach only in development otherwise.
+            URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
+            SHUTDOWN_TIMEOUT_MILLIS: String(SHUTDOWN_TIMEOUT_MILLIS),
+          }),
+        );
+        await eventually(async () => requests > 0);
+        expect(await sourceRow(sourceId)).toMatchObject({ status: 'PROCESSING' });
+
+        const signalledAt = Date.now();
+        worker.child.kill('SIGTERM');
+        await eventually(async () => worker.logged('shutting down'));
+        answer();
+        expect(await exited(worker.child)).toEqual({ code: 0, signal: null });
+        expect(Date.now() - signalledAt).toBeLessThan(SHUTDOWN_TIMEOUT_MILLIS);
+
+        // Finished after the signal, not dropped: READY, and no lease left behind for a dead worker.
+        expect(await sourceRow(sourceId)).toMatchObject({
+          status: 'READY',
+          chunk_count: 1,
+          lease_token: null,
+          locked_at: null,
+          error: null,
+        });
+        expect(messagesFrom(worker, 'shutting down')).toEqual([
+          'shutting down',
+          'source ingested',
+          'clean-up step done',
+          'clean-up step done',
+          'clean-up step done',
+          'stopped',
+        ]);
+        expect(requests).toBe(1);
+      } finally {
+        answer();
+        page.closeAllConnections();
+        page.close();
+      }
+    });
   });
 });
