@@ -1,18 +1,22 @@
-import type { Config } from './config/config';
-import { createDb, type Db } from './clients/postgres';
-import type { Logger } from './logger';
 import { createAuthService, type AuthService } from './auth/auth-service';
+import { createDirectWritePath } from './chat/direct-write-path';
+import type { ChatWritePath } from './chat/write-path';
+import type { Clients } from './clients/clients';
+import type { Db } from './clients/postgres';
+import type { Config } from './config/config';
+import type { Logger } from './logger';
 import { createInProcessPubSub, type MessageStatusPubSub } from './pubsub/message-status-pubsub';
 import { createBotsRepo } from './repos/bots';
 import { createChunksRepo } from './repos/chunks';
 import { createConversationsRepo } from './repos/conversations';
 import { createMessagesRepo } from './repos/messages';
-import { createSessionsRepo } from './repos/sessions';
 import { createSourcesRepo } from './repos/sources';
 import { createUsersRepo } from './repos/users';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
+import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { createSessionService, type SessionService } from './sessions/session-service';
+import type { SessionStore } from './sessions/session-store';
 
 export type Repos = ReturnType<typeof createRepos>;
 
@@ -24,7 +28,6 @@ export function createRepos(db: Db) {
     chunks: createChunksRepo(db),
     conversations: createConversationsRepo(db),
     messages: createMessagesRepo(db),
-    sessions: createSessionsRepo(db),
   };
 }
 
@@ -32,29 +35,38 @@ export function createRepos(db: Db) {
 export interface AppDeps {
   config: Config;
   log: Logger;
+  clients: Clients;
   db: Db;
   repos: Repos;
+  sessionStore: SessionStore;
   sessions: SessionService;
   auth: AuthService;
   embedder: Embedder;
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
+  writePath: ChatWritePath;
 }
 
-export function createAppDeps(config: Config, log: Logger): AppDeps {
-  const db = createDb(config.database, log);
+/** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
+export function createAppDeps(config: Config, log: Logger, clients: Clients): AppDeps {
+  const { db } = clients;
   const repos = createRepos(db);
-  const sessions = createSessionService({ sessions: repos.sessions, ttlSeconds: config.sessions.ttlSeconds });
+  const sessionStore = createPostgresSessionStore(db);
+  const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
+  const pubsub = createInProcessPubSub();
   return {
     config,
     log,
+    clients,
     db,
     repos,
+    sessionStore,
     sessions,
-    auth: createAuthService({ users: repos.users, sessions }),
+    auth: createAuthService({ db, users: repos.users, sessions }),
     embedder,
     retriever: createRetriever({ embedder, chunks: repos.chunks }),
-    pubsub: createInProcessPubSub(),
+    pubsub,
+    writePath: createDirectWritePath({ messages: repos.messages, pubsub }),
   };
 }

@@ -9,9 +9,22 @@ import { createSearchService, type SearchService } from './search/search-service
 import type { SessionService, Viewer } from './sessions/session-service';
 import { createSourceService, type SourceService } from './sources/source-service';
 
-/** Everything a resolver may touch, built fresh for each request or subscription. */
+/** What a transport knows of a request before any domain code runs. */
+export interface RequestInfo {
+  requestId: string;
+  /** The `Authorization` header, or its equivalent in a WebSocket's `connection_init`. */
+  authorization: string | undefined;
+  /** The client's address: the socket's peer, or X-Forwarded-For's when that peer is a trusted proxy. */
+  clientIp: string;
+}
+
+/**
+ * Everything a resolver, the upload route or a subscription may touch, built fresh for
+ * each request or subscription operation.
+ */
 export interface RequestContext {
   requestId: string;
+  clientIp: string;
   log: Logger;
   viewer: Viewer;
   access: Access;
@@ -24,9 +37,13 @@ export interface RequestContext {
   chat: ChatService;
 }
 
+/** Our tokens are 43 characters; anything far longer is not one, and is not scanned. */
+const AUTHORIZATION_MAX = 512;
+
 /** The token of `Bearer <token>`; undefined without a header, null when the header is malformed. */
 export function bearerToken(header: string | undefined): string | undefined | null {
   if (header === undefined || header === '') return undefined;
+  if (header.length > AUTHORIZATION_MAX) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match ? match[1] : null;
 }
@@ -41,16 +58,14 @@ export async function resolveViewer(
   return viewer ? { viewer, tokenRejected: false } : { viewer: { kind: 'ANONYMOUS' }, tokenRejected: true };
 }
 
-export async function createContext(
-  app: AppDeps,
-  request: { requestId: string; authorization: string | undefined },
-): Promise<RequestContext> {
+export async function createRequestContext(app: AppDeps, request: RequestInfo): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
   const loaders = createLoaders(app.repos);
   const access = createAccess({ viewer, tokenRejected, loaders });
   const { repos } = app;
   return {
     requestId: request.requestId,
+    clientIp: request.clientIp,
     log: app.log.child({ requestId: request.requestId }),
     viewer,
     access,
@@ -65,6 +80,7 @@ export async function createContext(
       loaders,
       bots: repos.bots,
       messages: repos.messages,
+      writePath: app.writePath,
       sessions: app.sessions,
       retriever: app.retriever,
       pubsub: app.pubsub,

@@ -1,8 +1,8 @@
 import type { Logger } from '../src/logger';
-import type { SessionsRepo } from '../src/repos/sessions';
+import type { PostgresSessionStore } from '../src/sessions/postgres-session-store';
 
 export interface SessionSweeperOptions {
-  sessions: SessionsRepo;
+  sessions: Pick<PostgresSessionStore, 'deleteExpired'>;
   log: Logger;
   /** Time between sweeps. */
   intervalMillis: number;

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../src/config/config';
 import type { Logger } from '../src/logger';
+import { isTransientDbError } from '../src/db/pg-errors';
 import type { SourceJob, SourcesRepo } from '../src/repos/sources';
-import { chunkText } from '../src/search/chunker';
 import type { Embedder } from '../src/search/embedder';
-import { detectFormat, extractText, type ContentFormat } from '../src/sources/extract-text';
+import { ExtractionThreadError, ExtractionTimeoutError, extractChunksInThread } from '../src/sources/extract-in-thread';
+import type { ContentFormat } from '../src/sources/extract-text';
 import { FetchUrlError, type UrlFetcher } from '../src/sources/fetch-url';
 
 /** Attempts per source before an unexpected (non-content) failure marks it FAILED. */
 const MAX_ATTEMPTS = 3;
+const UNEXPECTED_FAILURE = 'Processing failed unexpectedly; delete the source and add it again.';
 /** Embedding in slices keeps one huge document from holding a long synchronous stretch. */
 const EMBED_BATCH = 64;
 
@@ -26,9 +28,13 @@ export interface SourceIngesterOptions {
    * From `Config['ingestion']`: `pollMillis` idle wait between polls of an empty queue;
    * `concurrency` sources processed at once by this process; `leaseSeconds` after which a
    * PROCESSING source is taken to belong to a dead worker; `retryBaseMillis` wait before the
-   * first retry after a transient failure, each later retry waiting 4 times longer.
+   * first retry after a transient failure, each later retry waiting 4 times longer;
+   * `extractTimeoutMillis` time a source's extraction and chunking may take before it fails.
    */
-  settings: Pick<Config['ingestion'], 'pollMillis' | 'concurrency' | 'leaseSeconds' | 'retryBaseMillis'>;
+  settings: Pick<
+    Config['ingestion'],
+    'pollMillis' | 'concurrency' | 'leaseSeconds' | 'retryBaseMillis' | 'extractTimeoutMillis'
+  >;
 }
 
 export type SourceIngester = ReturnType<typeof createSourceIngester>;
@@ -44,18 +50,25 @@ export function createSourceIngester(options: SourceIngesterOptions) {
   const idle = new AbortController();
   let loops: Promise<void>[] = [];
 
-  async function textOf(job: SourceJob): Promise<string> {
+  async function contentOf(job: SourceJob): Promise<{ raw: string; format: ContentFormat }> {
     if (job.kind === 'URL') {
+      // The fetcher refuses content types it has no format for, before downloading the body.
       const fetched = await options.fetcher.fetchText(job.url ?? '');
-      const format = detectFormat({ contentType: fetched.contentType, filename: new URL(fetched.finalUrl).pathname });
-      if (!format) {
-        throw new SourceContentError(
-          `The URL returned ${fetched.contentType ?? 'an unknown content type'}; only text, Markdown and HTML pages can be imported.`,
-        );
-      }
-      return extractText(fetched.body, format);
+      return { raw: fetched.body, format: fetched.format };
     }
-    return extractText(job.content ?? '', (job.contentFormat ?? 'text') as ContentFormat);
+    return { raw: job.content ?? '', format: (job.contentFormat ?? 'text') as ContentFormat };
+  }
+
+  /** Extraction and chunking run in a thread: a slow document must not stall the other sources. */
+  async function chunksOf(job: SourceJob): Promise<string[]> {
+    const { raw, format } = await contentOf(job);
+    try {
+      return await extractChunksInThread(raw, format, { timeoutMillis: settings.extractTimeoutMillis });
+    } catch (error: unknown) {
+      // Too slow is a property of the document: another attempt would take as long again.
+      if (error instanceof ExtractionTimeoutError) throw new SourceContentError(error.message);
+      throw error;
+    }
   }
 
   async function embedAll(chunks: string[]): Promise<{ content: string; embedding: number[] }[]> {
@@ -76,23 +89,32 @@ export function createSourceIngester(options: SourceIngesterOptions) {
     const jobLog = log.child({ sourceId: job.id, botId: job.botId, kind: job.kind, attempt: job.attempts });
     const started = performance.now();
     try {
-      const chunks = await embedAll(chunkText(await textOf(job)));
+      const chunks = await embedAll(await chunksOf(job));
       if (chunks.length === 0) throw new SourceContentError('The source contains no words to index.');
-      const stored = await sources.completeWithChunks(job.id, job.botId, chunks);
+      const stored = await sources.completeWithChunks(job, chunks);
       jobLog.info({ chunks: chunks.length, stored, ms: Math.round(performance.now() - started) }, 'source ingested');
     } catch (error: unknown) {
-      if (error instanceof SourceContentError || (error instanceof FetchUrlError && !error.transient)) {
+      // A crashed extraction thread (memory pressure, say) may well succeed on another try.
+      const transient =
+        error instanceof FetchUrlError
+          ? error.transient
+          : error instanceof ExtractionThreadError || isTransientDbError(error);
+      if (error instanceof SourceContentError || (error instanceof FetchUrlError && !transient)) {
         jobLog.info({ reason: error.message }, 'source failed');
-        await sources.markFailed(job.id, error.message);
+        await sources.markFailed(job, error.message);
+      } else if (!transient) {
+        // A bug fails the same way every time: retrying would only hide it for longer.
+        jobLog.error({ err: error }, 'source ingestion failed unexpectedly');
+        await sources.markFailed(job, UNEXPECTED_FAILURE);
       } else if (job.attempts < MAX_ATTEMPTS) {
         // A site mid-deploy or a database fail-over needs time, not an immediate second try.
         const retryAfterMillis = settings.retryBaseMillis * 4 ** (job.attempts - 1);
         jobLog.warn({ err: error, retryAfterMillis }, 'source ingestion failed; will retry');
-        await sources.release(job.id, retryAfterMillis);
+        await sources.release(job, retryAfterMillis);
       } else {
         jobLog.error({ err: error }, 'source ingestion failed for the last time');
         await sources.markFailed(
-          job.id,
+          job,
           error instanceof FetchUrlError
             ? error.message
             : 'Processing failed repeatedly; delete the source and add it again.',
@@ -103,7 +125,7 @@ export function createSourceIngester(options: SourceIngesterOptions) {
 
   /** Claims and ingests one source; false when the queue is empty. */
   async function runOnce(): Promise<boolean> {
-    const job = await sources.claimNext(settings.leaseSeconds);
+    const job = await sources.claimNext(settings.leaseSeconds, MAX_ATTEMPTS);
     if (!job) return false;
     await ingest(job);
     return true;

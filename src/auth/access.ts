@@ -1,7 +1,7 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors';
-import type { Loaders } from '../loaders/create-loaders';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotRecord, ConversationRecord, SourceRecord } from '../repos/records';
-import type { Viewer } from '../sessions/session-service';
+import type { SignedInViewer, Viewer } from '../sessions/session-service';
 import { requireId } from '../validation';
 
 export type Access = ReturnType<typeof createAccess>;
@@ -31,8 +31,7 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
   const ownedBot = async (botId: string, field = 'botId'): Promise<BotRecord> => {
     const userId = requireOwner();
     const id = requireId(botId, field);
-    const bot = await loaders.bot.load(id);
-    if (!bot) throw new NotFoundError('Bot', id);
+    const bot = await loadExisting(loaders.bot, 'Bot', id);
     if (bot.ownerId !== userId) throw new ForbiddenError('This bot belongs to another account.');
     return bot;
   };
@@ -44,7 +43,7 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
     requireOwner,
     ownedBot,
 
-    requireViewer(): Exclude<Viewer, { kind: 'ANONYMOUS' }> {
+    requireViewer(): SignedInViewer {
       if (viewer.kind === 'ANONYMOUS') throw unauthenticated();
       return viewer;
     },
@@ -56,8 +55,7 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
     async ownedSource(sourceId: string, field = 'id'): Promise<SourceRecord> {
       requireOwner();
       const id = requireId(sourceId, field);
-      const source = await loaders.source.load(id);
-      if (!source) throw new NotFoundError('Source', id);
+      const source = await loadExisting(loaders.source, 'Source', id);
       await ownedBot(source.botId);
       return source;
     },
@@ -66,8 +64,7 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
     async readableConversation(conversationId: string, field = 'id'): Promise<ConversationRecord> {
       if (viewer.kind === 'ANONYMOUS') throw unauthenticated();
       const id = requireId(conversationId, field);
-      const conversation = await loaders.conversation.load(id);
-      if (!conversation) throw new NotFoundError('Conversation', id);
+      const conversation = await loadExisting(loaders.conversation, 'Conversation', id);
       if (viewer.kind === 'VISITOR') {
         if (conversation.visitorId !== viewer.visitorId)
           throw new ForbiddenError('This conversation belongs to someone else.');

@@ -1,10 +1,11 @@
 import type { Access } from '../auth/access';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
+import type { ChatWritePath } from './write-path';
 import { newId } from '../ids';
-import type { Loaders } from '../loaders/create-loaders';
+import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotsRepo } from '../repos/bots';
-import { DuplicateClientMessageError, type MessagesRepo, type NewMessage } from '../repos/messages';
-import type { BotRecord, ConversationRecord, MessageRecord } from '../repos/records';
+import type { MessagesRepo, NewMessage } from '../repos/messages';
+import type { BotRecord, ConversationRecord, MessageRecord, MessageStatus } from '../repos/records';
 import type { Retriever } from '../search/retriever';
 import type { SessionService, StartedSession } from '../sessions/session-service';
 import { prepend, type MessageStatusEvent, type MessageStatusPubSub } from '../pubsub/message-status-pubsub';
@@ -34,7 +35,9 @@ export interface ChatDeps {
   access: Access;
   loaders: Loaders;
   bots: BotsRepo;
+  /** Reads of stored messages; writes go through `writePath`. */
   messages: MessagesRepo;
+  writePath: ChatWritePath;
   sessions: SessionService;
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
@@ -58,9 +61,7 @@ export function createChatService(deps: ChatDeps) {
     if (viewer.kind === 'USER') return { bot: await access.ownedBot(botId), senderId: viewer.userId };
     const id = requireId(botId, 'botId');
     if (id !== viewer.botId) throw new ForbiddenError('This widget session belongs to another bot.');
-    const bot = await loaders.bot.load(id);
-    if (!bot) throw new NotFoundError('Bot', id);
-    return { bot, senderId: viewer.visitorId };
+    return { bot: await loadExisting(loaders.bot, 'Bot', id), senderId: viewer.visitorId };
   };
 
   /** An existing conversation the sender may post to, or a new one. */
@@ -89,13 +90,18 @@ export function createChatService(deps: ChatDeps) {
     return conversation;
   };
 
-  const asPersisted = (message: NewMessage, conversationId: string, botId: string): MessageRecord => ({
+  const asRecord = (
+    message: NewMessage,
+    conversationId: string,
+    botId: string,
+    status: MessageStatus,
+  ): MessageRecord => ({
     id: message.id,
     conversationId,
     botId,
     role: message.role,
     content: message.content,
-    status: 'PERSISTED',
+    status,
     createdAt: message.createdAt,
   });
 
@@ -133,25 +139,23 @@ export function createChatService(deps: ChatDeps) {
         replyTo: message.id,
       };
 
-      try {
-        await deps.messages.insertExchange({ conversation, message, reply });
-      } catch (error: unknown) {
-        // A retried send: the unique index on clientMessageId, not a look-up before every
-        // send, decides, so a first send costs no extra query and concurrent retries cannot
-        // both win. The retry gets the stored result; its own attempt was rolled back.
-        if (!(error instanceof DuplicateClientMessageError) || !clientMessageId) throw error;
-        const stored = await deps.messages.findByClientMessageId({ botId: bot.id, senderId, clientMessageId });
-        if (!stored) throw error;
-        return { conversationId: stored.message.conversationId, ...stored, reply: stored.reply ?? null };
+      const outcome = await deps.writePath.write({ conversation, message, reply });
+      if (outcome.kind === 'DUPLICATE') {
+        // An idempotency key names one message: reused for another text, it is a client bug
+        // that would otherwise silently drop what the visitor typed.
+        if (outcome.message.content !== text) {
+          throw new BadUserInputError(
+            'clientMessageId was already used for a different message: send a new id for a new message.',
+            'clientMessageId',
+          );
+        }
+        return { conversationId: outcome.message.conversationId, message: outcome.message, reply: outcome.reply };
       }
-
-      const result = {
+      return {
         conversationId: conversation.id,
-        message: asPersisted(message, conversation.id, bot.id),
-        reply: asPersisted(reply, conversation.id, bot.id),
+        message: asRecord(message, conversation.id, bot.id, outcome.status),
+        reply: asRecord(reply, conversation.id, bot.id, outcome.status),
       };
-      await Promise.all([deps.pubsub.publish(toEvent(result.message)), deps.pubsub.publish(toEvent(result.reply))]);
-      return result;
     },
 
     conversation: (id: string) => access.readableConversation(id),

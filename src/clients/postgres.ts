@@ -5,6 +5,12 @@ import type { Logger } from '../logger';
 export type Db = Knex;
 
 /**
+ * What a repository method runs its SQL on: the pool, or a transaction that the caller
+ * opened so that several repositories' writes commit together.
+ */
+export type Executor = Knex | Knex.Transaction;
+
+/**
  * One pool per process. `minIdle` connections are kept open so a burst does not pay
  * connection set-up; connections are recycled after `maxLifetimeSeconds` so that
  * server-side memory growth and fail-overs are picked up.

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { initialSchema, type MigrationOptions } from './migrations/001-initial-schema';
 import { sourceRetryDelay } from './migrations/002-source-retry-delay';
+import { leasesAndPlans } from './migrations/003-leases-and-plans';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same
@@ -10,6 +11,7 @@ export function createMigrationSource(options: MigrationOptions): Knex.Migration
   const migrations: Record<string, Knex.Migration> = {
     '001-initial-schema': initialSchema(options),
     '002-source-retry-delay': sourceRetryDelay,
+    '003-leases-and-plans': leasesAndPlans,
   };
   return {
     getMigrations: async () => Object.keys(migrations),

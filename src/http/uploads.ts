@@ -1,16 +1,8 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app-deps';
-import { AppError, BadUserInputError, ErrorCode } from '../errors';
-import { createContext } from '../request-context';
-import { errorBody } from './error-body';
-
-const STATUS_BY_CODE: Partial<Record<string, number>> = {
-  [ErrorCode.BAD_USER_INPUT]: 400,
-  [ErrorCode.UNAUTHENTICATED]: 401,
-  [ErrorCode.FORBIDDEN]: 403,
-  [ErrorCode.NOT_FOUND]: 404,
-};
+import { AppError, BadUserInputError } from '../errors';
+import { createRequestContext } from '../request-context';
 
 /**
  * `POST /uploads` (multipart/form-data: `botId`, optional `title`, one `file`) creates a
@@ -21,50 +13,49 @@ export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): voi
   const maxBytes = app.config.http.uploadMaxBytes;
 
   fastify.post('/uploads', async (request, reply: FastifyReply) => {
-    const context = await createContext(app, { requestId: request.id, authorization: request.headers.authorization });
+    // Errors thrown here, AppErrors included, go to the server's error handler: one mapping
+    // from error to status, headers and body for every route.
+    const context = await createRequestContext(app, {
+      requestId: request.id,
+      authorization: request.headers.authorization,
+      clientIp: request.ip,
+    });
+    // Reject a missing or bad token before reading a possibly large body.
+    context.access.requireOwner();
+    if (!request.isMultipart()) {
+      throw new BadUserInputError('Send multipart/form-data with fields botId and file.', 'file');
+    }
+    const fields: Record<string, string> = {};
+    let file: MultipartFile | undefined;
+    let data: Buffer | undefined;
     try {
-      // Reject a missing or bad token before reading a possibly large body.
-      context.access.requireOwner();
-      if (!request.isMultipart()) {
-        throw new BadUserInputError('Send multipart/form-data with fields botId and file.', 'file');
-      }
-      const fields: Record<string, string> = {};
-      let file: MultipartFile | undefined;
-      let data: Buffer | undefined;
-      try {
-        for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 10 } })) {
-          if (part.type === 'field') {
-            fields[part.fieldname] = String(part.value);
-          } else if (part.fieldname !== 'file') {
-            throw new BadUserInputError(`Unexpected file field "${part.fieldname}"; name it "file".`, part.fieldname);
-          } else {
-            file = part;
-            // Throws RequestFileTooLargeError (413) past the limit.
-            data = await part.toBuffer();
-          }
+      for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 10 } })) {
+        if (part.type === 'field') {
+          fields[part.fieldname] = String(part.value);
+        } else if (part.fieldname !== 'file') {
+          throw new BadUserInputError(`Unexpected file field "${part.fieldname}"; name it "file".`, part.fieldname);
+        } else {
+          file = part;
+          // Throws RequestFileTooLargeError (413) past the limit.
+          data = await part.toBuffer();
         }
-      } catch (error: unknown) {
-        // The parser and its streams report a malformed body (no boundary, a truncated part) as
-        // plain errors without a status: that is the client's fault, not ours.
-        if (!(error instanceof AppError) && (error as { statusCode?: unknown } | null)?.statusCode === undefined) {
-          throw new BadUserInputError('The multipart/form-data body is malformed.', 'file');
-        }
-        throw error;
       }
-      if (!fields.botId) throw new BadUserInputError('botId is required.', 'botId');
-      if (!file || !data) throw new BadUserInputError('file is required.', 'file');
-      const source = await context.sources.createFromUpload(
-        fields.botId,
-        { filename: file.filename, contentType: file.mimetype, data },
-        fields.title,
-      );
-      context.log.info({ sourceId: source.id, botId: source.botId, bytes: data.length }, 'file source uploaded');
-      return reply.code(201).send({ source });
     } catch (error: unknown) {
-      if (error instanceof AppError) {
-        return reply.code(STATUS_BY_CODE[error.code] ?? 400).send(errorBody(error.code, error.message, request.id));
+      // The parser and its streams report a malformed body (no boundary, a truncated part) as
+      // plain errors without a status: that is the client's fault, not ours.
+      if (!(error instanceof AppError) && (error as { statusCode?: unknown } | null)?.statusCode === undefined) {
+        throw new BadUserInputError('The multipart/form-data body is malformed.', 'file');
       }
       throw error;
     }
+    if (!fields.botId) throw new BadUserInputError('botId is required.', 'botId');
+    if (!file || !data) throw new BadUserInputError('file is required.', 'file');
+    const source = await context.sources.createFromUpload(
+      fields.botId,
+      { filename: file.filename, contentType: file.mimetype, data },
+      fields.title,
+    );
+    context.log.info({ sourceId: source.id, botId: source.botId, bytes: data.length }, 'file source uploaded');
+    return reply.code(201).send({ source });
   });
 }

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { NotFoundError } from '../errors';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
 import type { BotRecord, ConversationRecord, SourceRecord, UserRecord } from '../repos/records';
@@ -15,6 +16,13 @@ export function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) =
   const groups = new Map<string, T[]>(keys.map((key) => [key, []]));
   for (const row of rows) groups.get(keyOf(row))?.push(row);
   return keys.map((key) => groups.get(key) ?? []);
+}
+
+/** The entity behind `id`, or NOT_FOUND naming it as `entity`. */
+export async function loadExisting<T>(loader: DataLoader<string, T | null>, entity: string, id: string): Promise<T> {
+  const value = await loader.load(id);
+  if (!value) throw new NotFoundError(entity, id);
+  return value;
 }
 
 export interface LoaderRepos {

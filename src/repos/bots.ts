@@ -1,4 +1,4 @@
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
 import type { BotRecord } from './records';
 
 interface BotRow {
@@ -35,15 +35,8 @@ export type BotsRepo = ReturnType<typeof createBotsRepo>;
 
 export function createBotsRepo(db: Db) {
   return {
-    async create(input: {
-      id: string;
-      ownerId: string;
-      name: string;
-      description: string | null;
-      instructions: string | null;
-      publicKey: string;
-    }): Promise<BotRecord> {
-      const [row] = await db<BotRow>('bots')
+    async create(input: Omit<BotRecord, 'createdAt' | 'updatedAt'>, executor: Executor = db): Promise<BotRecord> {
+      const [row] = await executor<BotRow>('bots')
         .insert({
           id: input.id,
           owner_id: input.ownerId,
@@ -56,33 +49,41 @@ export function createBotsRepo(db: Db) {
       return toRecord(row as BotRow);
     },
 
-    async update(id: string, changes: BotChanges): Promise<BotRecord | undefined> {
-      const [row] = await db<BotRow>('bots')
+    async update(id: string, changes: BotChanges, executor: Executor = db): Promise<BotRecord | undefined> {
+      const [row] = await executor<BotRow>('bots')
         .where({ id })
-        .update({ ...changes, updated_at: db.fn.now() })
+        .update({ ...changes, updated_at: executor.fn.now() })
         .returning(COLUMNS);
       return row && toRecord(row as BotRow);
     },
 
-    async delete(id: string): Promise<boolean> {
-      return (await db('bots').where({ id }).delete()) > 0;
+    async delete(id: string, executor: Executor = db): Promise<boolean> {
+      return (await executor('bots').where({ id }).delete()) > 0;
     },
 
-    async findByIds(ids: readonly string[]): Promise<BotRecord[]> {
-      const rows = await db('bots')
+    async findByIds(ids: readonly string[], executor: Executor = db): Promise<BotRecord[]> {
+      const rows = await executor('bots')
         .select<BotRow[]>(COLUMNS)
         .whereIn('id', ids as string[]);
       return rows.map(toRecord);
     },
 
-    async findByPublicKey(publicKey: string): Promise<BotRecord | undefined> {
-      const row = await db('bots').select<BotRow[]>(COLUMNS).where({ public_key: publicKey }).first();
+    async findByPublicKey(publicKey: string, executor: Executor = db): Promise<BotRecord | undefined> {
+      const row = await executor('bots').select<BotRow[]>(COLUMNS).where({ public_key: publicKey }).first();
       return row && toRecord(row);
     },
 
     /** The owner's bots in creation order (ids are UUIDv7), after the `afterId` cursor. */
-    async listByOwner(ownerId: string, page: { first: number; afterId?: string }): Promise<BotRecord[]> {
-      const query = db('bots').select<BotRow[]>(COLUMNS).where({ owner_id: ownerId }).orderBy('id').limit(page.first);
+    async listByOwner(
+      ownerId: string,
+      page: { first: number; afterId?: string },
+      executor: Executor = db,
+    ): Promise<BotRecord[]> {
+      const query = executor('bots')
+        .select<BotRow[]>(COLUMNS)
+        .where({ owner_id: ownerId })
+        .orderBy('id')
+        .limit(page.first);
       if (page.afterId) query.andWhere('id', '>', page.afterId);
       return (await query).map(toRecord);
     },

@@ -1,5 +1,5 @@
 import { toSql } from 'pgvector';
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
 
 export interface ChunkMatch {
   sourceId: string;
@@ -13,8 +13,8 @@ export type ChunksRepo = ReturnType<typeof createChunksRepo>;
 export function createChunksRepo(db: Db) {
   return {
     /** The bot's chunks nearest to `embedding` by cosine distance, through the HNSW index. */
-    async nearest(botId: string, embedding: number[], limit: number): Promise<ChunkMatch[]> {
-      return db.transaction(async (trx) => {
+    async nearest(botId: string, embedding: number[], limit: number, executor: Executor = db): Promise<ChunkMatch[]> {
+      return executor.transaction(async (trx) => {
         // The index is shared by all bots; iterative scans keep walking the graph until
         // `limit` rows of this bot are found instead of returning a short list.
         await trx.raw('SET LOCAL hnsw.iterative_scan = relaxed_order');

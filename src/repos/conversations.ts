@@ -1,4 +1,4 @@
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
 import type { ConversationRecord } from './records';
 
 interface ConversationRow {
@@ -23,8 +23,8 @@ export type ConversationsRepo = ReturnType<typeof createConversationsRepo>;
 
 export function createConversationsRepo(db: Db) {
   return {
-    async findByIds(ids: readonly string[]): Promise<ConversationRecord[]> {
-      const rows = await db<ConversationRow>('conversations').whereIn('id', ids as string[]);
+    async findByIds(ids: readonly string[], executor: Executor = db): Promise<ConversationRecord[]> {
+      const rows = await executor<ConversationRow>('conversations').whereIn('id', ids as string[]);
       return rows.map(toRecord);
     },
   };

@@ -1,4 +1,5 @@
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
+import { isUniqueViolation } from '../db/pg-errors';
 import type { ConversationRecord, MessageRecord, MessageRole } from './records';
 
 interface MessageRow {
@@ -66,10 +67,10 @@ export function createMessagesRepo(db: Db) {
      * bot's counters, in one transaction. Ids are assigned by the api, so a replay of
      * the same exchange (e.g. a write buffer draining after a fail-over) is a no-op.
      */
-    async insertExchange(exchange: Exchange): Promise<void> {
+    async insertExchange(exchange: Exchange, executor: Executor = db): Promise<void> {
       const { conversation } = exchange;
       try {
-        await db.transaction(async (trx) => {
+        await executor.transaction(async (trx) => {
           await trx('conversations')
             .insert({
               id: conversation.id,
@@ -97,8 +98,7 @@ export function createMessagesRepo(db: Db) {
             });
         });
       } catch (error: unknown) {
-        const pg = error as { code?: string; constraint?: string };
-        if (pg.code === '23505' && pg.constraint === 'messages_client_message_id_idx') {
+        if (isUniqueViolation(error, 'messages_client_message_id_idx')) {
           throw new DuplicateClientMessageError(exchange.message.clientMessageId);
         }
         throw error;
@@ -106,22 +106,21 @@ export function createMessagesRepo(db: Db) {
     },
 
     /** The stored message for a retried send and the reply to it. */
-    async findByClientMessageId(key: {
-      botId: string;
-      senderId: string;
-      clientMessageId: string;
-    }): Promise<{ message: MessageRecord; reply: MessageRecord | undefined } | undefined> {
-      const message: MessageRow | undefined = await db('messages')
+    async findByClientMessageId(
+      key: { botId: string; senderId: string; clientMessageId: string },
+      executor: Executor = db,
+    ): Promise<{ message: MessageRecord; reply: MessageRecord | undefined } | undefined> {
+      const message: MessageRow | undefined = await executor('messages')
         .where({ bot_id: key.botId, sender_id: key.senderId, client_message_id: key.clientMessageId })
         .first(COLUMNS);
       if (!message) return undefined;
-      const reply: MessageRow | undefined = await db('messages').where({ reply_to: message.id }).first(COLUMNS);
+      const reply: MessageRow | undefined = await executor('messages').where({ reply_to: message.id }).first(COLUMNS);
       return { message: toRecord(message), reply: reply && toRecord(reply) };
     },
 
     /** The last `last` messages of a conversation, oldest first. */
-    async listLast(conversationId: string, last: number): Promise<MessageRecord[]> {
-      const rows: MessageRow[] = await db('messages')
+    async listLast(conversationId: string, last: number, executor: Executor = db): Promise<MessageRecord[]> {
+      const rows: MessageRow[] = await executor('messages')
         .select(COLUMNS)
         .where({ conversation_id: conversationId })
         .orderBy([
@@ -132,8 +131,8 @@ export function createMessagesRepo(db: Db) {
       return rows.reverse().map(toRecord);
     },
 
-    async findByIds(ids: readonly string[]): Promise<MessageRecord[]> {
-      const rows = await db('messages')
+    async findByIds(ids: readonly string[], executor: Executor = db): Promise<MessageRecord[]> {
+      const rows = await executor('messages')
         .select<MessageRow[]>(COLUMNS)
         .whereIn('id', ids as string[]);
       return rows.map(toRecord);

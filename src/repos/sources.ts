@@ -1,5 +1,6 @@
 import { toSql } from 'pgvector';
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
+import { newId } from '../ids';
 import type { SourceKind, SourceRecord, SourceStatus } from './records';
 
 interface SourceRow {
@@ -15,6 +16,7 @@ interface SourceRow {
   content_format: string | null;
   filename: string | null;
   attempts: number;
+  lease_token: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -58,14 +60,34 @@ export interface SourceJob {
   content: string | null;
   contentFormat: string | null;
   attempts: number;
+  /** This claim's lease: only its holder may complete, fail or release the source. */
+  leaseToken: string;
 }
+
+/** What a source that crashed or stalled its worker on every attempt is marked FAILED with. */
+export const ABANDONED_SOURCE_ERROR = 'Processing stopped repeatedly on this source; delete it and add it again.';
 
 export type SourcesRepo = ReturnType<typeof createSourcesRepo>;
 
+/**
+ * Ends a claim with `changes`, only while the lease is still `job`'s: a worker whose lease
+ * expired (and whose source another worker now holds) changes nothing. False in that case.
+ */
+async function endLease(
+  executor: Executor,
+  job: Pick<SourceJob, 'id' | 'leaseToken'>,
+  changes: Record<string, unknown>,
+): Promise<boolean> {
+  const updated = await executor('sources')
+    .where({ id: job.id, status: 'PROCESSING', lease_token: job.leaseToken })
+    .update({ ...changes, locked_at: null, lease_token: null, updated_at: executor.fn.now() });
+  return updated > 0;
+}
+
 export function createSourcesRepo(db: Db) {
   return {
-    async create(source: NewSource): Promise<SourceRecord> {
-      const [row] = await db<SourceRow>('sources')
+    async create(source: NewSource, executor: Executor = db): Promise<SourceRecord> {
+      const [row] = await executor<SourceRow>('sources')
         .insert({
           id: source.id,
           bot_id: source.botId,
@@ -80,20 +102,20 @@ export function createSourcesRepo(db: Db) {
       return toRecord(row as SourceRow);
     },
 
-    async delete(id: string): Promise<boolean> {
-      return (await db('sources').where({ id }).delete()) > 0;
+    async delete(id: string, executor: Executor = db): Promise<boolean> {
+      return (await executor('sources').where({ id }).delete()) > 0;
     },
 
-    async findByIds(ids: readonly string[]): Promise<SourceRecord[]> {
-      const rows = await db('sources')
+    async findByIds(ids: readonly string[], executor: Executor = db): Promise<SourceRecord[]> {
+      const rows = await executor('sources')
         .select<SourceRow[]>(METADATA)
         .whereIn('id', ids as string[]);
       return rows.map(toRecord);
     },
 
     /** Sources of several bots in one query, oldest first. */
-    async listByBots(botIds: readonly string[]): Promise<SourceRecord[]> {
-      const rows = await db('sources')
+    async listByBots(botIds: readonly string[], executor: Executor = db): Promise<SourceRecord[]> {
+      const rows = await executor('sources')
         .select<SourceRow[]>(METADATA)
         .whereIn('bot_id', botIds as string[])
         .orderBy('id');
@@ -103,10 +125,28 @@ export function createSourcesRepo(db: Db) {
     /**
      * Claims the pending source that has waited longest, or one whose worker died (lease
      * expired). SKIP LOCKED lets any number of workers poll the same table without blocking.
+     * A source whose lease expired after its last allowed attempt is marked FAILED instead:
+     * one that kills its worker (memory, a hang) must not take every worker down in turn.
      */
-    async claimNext(leaseSeconds: number): Promise<SourceJob | undefined> {
-      const result = await db.raw<{ rows: SourceRow[] }>(
-        `UPDATE sources SET status = 'PROCESSING', locked_at = now(), attempts = attempts + 1, updated_at = now()
+    async claimNext(
+      leaseSeconds: number,
+      maxAttempts: number,
+      executor: Executor = db,
+    ): Promise<SourceJob | undefined> {
+      await executor('sources')
+        .where({ status: 'PROCESSING' })
+        .andWhere('attempts', '>=', maxAttempts)
+        .andWhere('locked_at', '<', executor.raw('now() - make_interval(secs => ?)', [leaseSeconds]))
+        .update({
+          status: 'FAILED',
+          error: ABANDONED_SOURCE_ERROR,
+          locked_at: null,
+          lease_token: null,
+          updated_at: executor.fn.now(),
+        });
+      const result = await executor.raw<{ rows: SourceRow[] }>(
+        `UPDATE sources SET status = 'PROCESSING', locked_at = now(), lease_token = ?, attempts = attempts + 1,
+           updated_at = now()
          WHERE id = (
            SELECT id FROM sources
            WHERE (status = 'PENDING' AND available_at <= now())
@@ -115,8 +155,8 @@ export function createSourcesRepo(db: Db) {
            FOR UPDATE SKIP LOCKED
            LIMIT 1
          )
-         RETURNING id, bot_id, kind, url, content, content_format, attempts`,
-        [leaseSeconds],
+         RETURNING id, bot_id, kind, url, content, content_format, attempts, lease_token`,
+        [newId(), leaseSeconds],
       );
       const row = result.rows[0];
       return (
@@ -128,18 +168,26 @@ export function createSourcesRepo(db: Db) {
           content: row.content,
           contentFormat: row.content_format,
           attempts: row.attempts,
+          leaseToken: row.lease_token as string,
         }
       );
     },
 
-    /** Replaces the source's chunks and marks it READY, atomically. False if the source was deleted meanwhile. */
+    /**
+     * Replaces the source's chunks and marks it READY, atomically. False if the source was
+     * deleted meanwhile, or this lease expired and another worker holds the source now.
+     */
     async completeWithChunks(
-      sourceId: string,
-      botId: string,
+      job: Pick<SourceJob, 'id' | 'botId' | 'leaseToken'>,
       chunks: { content: string; embedding: number[] }[],
+      executor: Executor = db,
     ): Promise<boolean> {
-      return db.transaction(async (trx) => {
-        const locked = await trx('sources').where({ id: sourceId, status: 'PROCESSING' }).forUpdate().first('id');
+      const { id: sourceId, botId } = job;
+      return executor.transaction(async (trx) => {
+        const locked = await trx('sources')
+          .where({ id: sourceId, status: 'PROCESSING', lease_token: job.leaseToken })
+          .forUpdate()
+          .first('id');
         if (!locked) return false;
         await trx('source_chunks').where({ source_id: sourceId }).delete();
         // Batches keep each INSERT well under PostgreSQL's 65,535 bind-parameter limit.
@@ -159,28 +207,28 @@ export function createSourcesRepo(db: Db) {
           error: null,
           chunk_count: chunks.length,
           locked_at: null,
+          lease_token: null,
           updated_at: trx.fn.now(),
         });
         return true;
       });
     },
 
-    async markFailed(sourceId: string, error: string): Promise<void> {
-      await db('sources')
-        .where({ id: sourceId, status: 'PROCESSING' })
-        .update({ status: 'FAILED', error, locked_at: null, updated_at: db.fn.now() });
+    /** Marks the source FAILED with `error`; false when the lease is no longer this worker's. */
+    markFailed(job: Pick<SourceJob, 'id' | 'leaseToken'>, error: string, executor: Executor = db): Promise<boolean> {
+      return endLease(executor, job, { status: 'FAILED', error });
     },
 
     /** Gives a claimed source back to the queue after a transient failure, to be retried after a delay. */
-    async release(sourceId: string, retryAfterMillis: number): Promise<void> {
-      await db('sources')
-        .where({ id: sourceId, status: 'PROCESSING' })
-        .update({
-          status: 'PENDING',
-          locked_at: null,
-          available_at: db.raw(`now() + make_interval(secs => ?)`, [retryAfterMillis / 1000]),
-          updated_at: db.fn.now(),
-        });
+    release(
+      job: Pick<SourceJob, 'id' | 'leaseToken'>,
+      retryAfterMillis: number,
+      executor: Executor = db,
+    ): Promise<boolean> {
+      return endLease(executor, job, {
+        status: 'PENDING',
+        available_at: executor.raw(`now() + make_interval(secs => ?)`, [retryAfterMillis / 1000]),
+      });
     },
   };
 }

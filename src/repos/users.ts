@@ -1,4 +1,5 @@
-import type { Db } from '../clients/postgres';
+import type { Db, Executor } from '../clients/postgres';
+import { isUniqueViolation } from '../db/pg-errors';
 import { newId } from '../ids';
 import type { Plan, UserRecord } from './records';
 
@@ -29,26 +30,32 @@ export type UsersRepo = ReturnType<typeof createUsersRepo>;
 
 export function createUsersRepo(db: Db) {
   return {
-    async create(input: { email: string; passwordHash: string; name: string | null }): Promise<UserRecord> {
+    async create(
+      input: { email: string; passwordHash: string; name: string | null },
+      executor: Executor = db,
+    ): Promise<UserRecord> {
       try {
-        const [row] = await db<UserRow>('users')
+        const [row] = await executor<UserRow>('users')
           .insert({ id: newId(), email: input.email, password_hash: input.passwordHash, name: input.name })
           .returning('*');
         return toRecord(row as UserRow);
       } catch (error: unknown) {
-        if ((error as { code?: string }).code === '23505') throw new EmailTakenError(input.email);
+        if (isUniqueViolation(error, 'users_email_unique')) throw new EmailTakenError(input.email);
         throw error;
       }
     },
 
-    async findCredentials(email: string): Promise<{ user: UserRecord; passwordHash: string } | undefined> {
-      const row = await db<UserRow>('users').where({ email }).first();
+    async findCredentials(
+      email: string,
+      executor: Executor = db,
+    ): Promise<{ user: UserRecord; passwordHash: string } | undefined> {
+      const row = await executor<UserRow>('users').where({ email }).first();
       return row && { user: toRecord(row), passwordHash: row.password_hash };
     },
 
     /** Users by id, in one query; the caller orders them. */
-    async findByIds(ids: readonly string[]): Promise<UserRecord[]> {
-      const rows = await db<UserRow>('users').whereIn('id', ids as string[]);
+    async findByIds(ids: readonly string[], executor: Executor = db): Promise<UserRecord[]> {
+      const rows = await executor<UserRow>('users').whereIn('id', ids as string[]);
       return rows.map(toRecord);
     },
   };

@@ -1,15 +1,6 @@
-import type { Db } from '../clients/postgres';
-
-export type SessionKind = 'USER' | 'VISITOR';
-
-export interface SessionRecord {
-  tokenHash: string;
-  kind: SessionKind;
-  userId: string | null;
-  botId: string | null;
-  visitorId: string | null;
-  expiresAt: Date;
-}
+import type { Db, Executor } from '../clients/postgres';
+import type { Plan } from '../repos/records';
+import type { LiveSession, SessionKind, SessionRecord, SessionStore } from './session-store';
 
 interface SessionRow {
   token_hash: string;
@@ -20,13 +11,13 @@ interface SessionRow {
   expires_at: Date;
 }
 
-export type SessionsRepo = ReturnType<typeof createSessionsRepo>;
+export type PostgresSessionStore = ReturnType<typeof createPostgresSessionStore>;
 
 /** Sessions in PostgreSQL: the store of the rollback mode (REDIS_ENABLED=false). */
-export function createSessionsRepo(db: Db) {
-  return {
-    async create(session: SessionRecord): Promise<void> {
-      await db<SessionRow>('sessions').insert({
+export function createPostgresSessionStore(db: Db) {
+  const store = {
+    async create(session: SessionRecord, executor: Executor = db): Promise<void> {
+      await executor<SessionRow>('sessions').insert({
         token_hash: session.tokenHash,
         kind: session.kind,
         user_id: session.userId,
@@ -36,11 +27,13 @@ export function createSessionsRepo(db: Db) {
       });
     },
 
-    async findLive(tokenHash: string): Promise<SessionRecord | undefined> {
-      const row = await db<SessionRow>('sessions')
-        .where({ token_hash: tokenHash })
-        .andWhere('expires_at', '>', db.fn.now())
-        .first();
+    async findLive(tokenHash: string): Promise<LiveSession | undefined> {
+      // The plan is read with the session, so a change of plan applies from the next request.
+      const row: (SessionRow & { plan: Plan | null }) | undefined = await db('sessions')
+        .leftJoin('users', 'users.id', 'sessions.user_id')
+        .where({ 'sessions.token_hash': tokenHash })
+        .andWhere('sessions.expires_at', '>', db.fn.now())
+        .first('sessions.*', 'users.plan');
       return (
         row && {
           tokenHash: row.token_hash,
@@ -49,6 +42,7 @@ export function createSessionsRepo(db: Db) {
           botId: row.bot_id,
           visitorId: row.visitor_id,
           expiresAt: row.expires_at,
+          plan: row.plan,
         }
       );
     },
@@ -57,8 +51,10 @@ export function createSessionsRepo(db: Db) {
       return (await db('sessions').where({ token_hash: tokenHash }).delete()) > 0;
     },
 
+    /** Only the PostgreSQL store needs sweeping: Redis expires keys by itself. */
     async deleteExpired(): Promise<number> {
       return db('sessions').where('expires_at', '<=', db.fn.now()).delete();
     },
-  };
+  } satisfies SessionStore & Record<string, unknown>;
+  return store;
 }

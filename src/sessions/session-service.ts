@@ -1,11 +1,15 @@
+import type { Executor } from '../clients/postgres';
 import { newId } from '../ids';
-import type { SessionRecord, SessionsRepo } from '../repos/sessions';
+import type { Plan } from '../repos/records';
+import type { SessionRecord, SessionStore } from './session-store';
 import { hashToken, newSessionToken } from './tokens';
 
 export type Viewer =
   | { kind: 'ANONYMOUS' }
-  | { kind: 'USER'; userId: string; tokenHash: string }
-  | { kind: 'VISITOR'; botId: string; visitorId: string; tokenHash: string };
+  | { kind: 'USER'; userId: string; plan: Plan; tokenHash: string; expiresAt: Date }
+  | { kind: 'VISITOR'; botId: string; visitorId: string; tokenHash: string; expiresAt: Date };
+
+export type SignedInViewer = Exclude<Viewer, { kind: 'ANONYMOUS' }>;
 
 export interface StartedSession {
   token: string;
@@ -14,34 +18,58 @@ export interface StartedSession {
 
 export type SessionService = ReturnType<typeof createSessionService>;
 
-/** Issues and resolves bearer tokens; the store behind it is PostgreSQL in rollback mode. */
-export function createSessionService(deps: { sessions: SessionsRepo; ttlSeconds: number }) {
-  const start = async (session: Omit<SessionRecord, 'tokenHash' | 'expiresAt'>): Promise<StartedSession> => {
+/** Issues and resolves bearer tokens; which store keeps them is the caller's choice. */
+export function createSessionService(deps: { store: SessionStore; ttlSeconds: number }) {
+  const endedListeners = new Set<(tokenHash: string) => void>();
+
+  const start = async (
+    session: Omit<SessionRecord, 'tokenHash' | 'expiresAt'>,
+    executor?: Executor,
+  ): Promise<StartedSession> => {
     const token = newSessionToken();
     const expiresAt = new Date(Date.now() + deps.ttlSeconds * 1000);
-    await deps.sessions.create({ ...session, tokenHash: hashToken(token), expiresAt });
+    await deps.store.create({ ...session, tokenHash: hashToken(token), expiresAt }, executor);
     return { token, expiresAt };
   };
 
   return {
-    startUserSession: (userId: string) => start({ kind: 'USER', userId, botId: null, visitorId: null }),
+    /** @param executor the transaction of a sign-up, so the account and its first session commit together */
+    startUserSession: (userId: string, executor?: Executor) =>
+      start({ kind: 'USER', userId, botId: null, visitorId: null }, executor),
 
     /** A visitor is anonymous: their identity is the session itself, bound to one bot. */
     startVisitorSession: (botId: string) => start({ kind: 'VISITOR', userId: null, botId, visitorId: newId() }),
 
     /** The viewer a token stands for, or undefined when it is unknown or expired. */
-    async resolve(token: string): Promise<Exclude<Viewer, { kind: 'ANONYMOUS' }> | undefined> {
-      const session = await deps.sessions.findLive(hashToken(token));
+    async resolve(token: string): Promise<SignedInViewer | undefined> {
+      const session = await deps.store.findLive(hashToken(token));
       if (!session) return undefined;
+      const { tokenHash, expiresAt } = session;
       if (session.kind === 'USER' && session.userId) {
-        return { kind: 'USER', userId: session.userId, tokenHash: session.tokenHash };
+        return { kind: 'USER', userId: session.userId, plan: session.plan ?? 'FREE', tokenHash, expiresAt };
       }
       if (session.kind === 'VISITOR' && session.botId && session.visitorId) {
-        return { kind: 'VISITOR', botId: session.botId, visitorId: session.visitorId, tokenHash: session.tokenHash };
+        return { kind: 'VISITOR', botId: session.botId, visitorId: session.visitorId, tokenHash, expiresAt };
       }
       return undefined;
     },
 
-    end: (tokenHash: string) => deps.sessions.delete(tokenHash),
+    /** Whether the session of `tokenHash` is still live: an open subscription asks this to end with it. */
+    async isLive(tokenHash: string): Promise<boolean> {
+      return (await deps.store.findLive(tokenHash)) !== undefined;
+    },
+
+    /** Ends a session; listeners (open sockets of this process) hear of it at once. */
+    async end(tokenHash: string): Promise<boolean> {
+      const ended = await deps.store.delete(tokenHash);
+      for (const listener of endedListeners) listener(tokenHash);
+      return ended;
+    },
+
+    /** Calls `listener` with the token hash of every session ended in this process; returns the unsubscribe. */
+    onEnded(listener: (tokenHash: string) => void): () => void {
+      endedListeners.add(listener);
+      return () => endedListeners.delete(listener);
+    },
   };
 }

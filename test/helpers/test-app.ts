@@ -1,4 +1,5 @@
 import { createAppDeps, type AppDeps } from '../../src/app-deps';
+import { createClients } from '../../src/clients/clients';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
@@ -29,64 +30,87 @@ export interface TestApp {
 }
 
 /**
+ * Runs every step even if an earlier one fails, then rejects with the first failure: a
+ * failed step must not leave later resources (a server, a pool, a database) behind.
+ */
+async function runAll(steps: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error: unknown) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}
+
+/**
  * The real api (Fastify, Apollo, graphql-ws) over this file's own database, on a free
- * port. Set TEST_LOG_LEVEL=debug to see its logs.
+ * port. Set TEST_LOG_LEVEL=debug to see its logs. If a step of start-up fails, what the
+ * earlier steps made is closed and dropped before the error is rethrown.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: database.url,
-    DATABASE_POOL_MIN_IDLE: '0',
-    DATABASE_POOL_MAX: '5',
-    INGEST_POLL_MILLIS: '50',
-    INGEST_RETRY_BASE_MILLIS: '200',
-    URL_FETCH_TIMEOUT_MILLIS: '2000',
-    // Test pages are served from 127.0.0.1.
-    URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
-    ...env,
-  });
-  const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
-  const deps = createAppDeps(config, log);
-  const server = await createHttpServer(deps);
-  const url = await server.listen();
-  const workers: SourceIngester[] = [];
+  /** What has been made so far, undone last first. */
+  const undo: (() => Promise<unknown>)[] = [() => database.drop()];
+  try {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      DATABASE_URL: database.url,
+      DATABASE_POOL_MIN_IDLE: '0',
+      DATABASE_POOL_MAX: '5',
+      INGEST_POLL_MILLIS: '50',
+      INGEST_RETRY_BASE_MILLIS: '200',
+      URL_FETCH_TIMEOUT_MILLIS: '2000',
+      // Test pages are served from 127.0.0.1.
+      URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
+      ...env,
+    });
+    const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
+    const clients = createClients(config, log);
+    undo.unshift(() => clients.close());
+    const deps = createAppDeps(config, log, clients);
+    const server = await createHttpServer(deps);
+    undo.unshift(() => server.close());
+    const url = await server.listen();
+    const workers: SourceIngester[] = [];
 
-  return {
-    url,
-    config,
-    deps,
-    async gql(query, variables, token) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
-      return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<any>;
-    },
-    startWorker() {
-      const ingester = createSourceIngester({
-        sources: deps.repos.sources,
-        fetcher: createUrlFetcher(config.ingestion.fetch),
-        embedder: deps.embedder,
-        log: log.child({ component: 'ingester' }),
-        settings: { ...config.ingestion, concurrency: 1 },
-      });
-      ingester.start();
-      workers.push(ingester);
-      return ingester;
-    },
-    async close() {
-      await Promise.all(workers.map((worker) => worker.stop()));
-      await server.close();
-      await deps.db.destroy();
-      await database.drop();
-    },
-  };
+    return {
+      url,
+      config,
+      deps,
+      async gql(query, variables, token) {
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await response.json()) as Omit<GraphQLResponse, 'status' | 'headers'>;
+        return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<any>;
+      },
+      startWorker() {
+        const ingester = createSourceIngester({
+          sources: deps.repos.sources,
+          fetcher: createUrlFetcher(config.ingestion.fetch),
+          embedder: deps.embedder,
+          log: log.child({ component: 'ingester' }),
+          settings: { ...config.ingestion, concurrency: 1 },
+        });
+        ingester.start();
+        workers.push(ingester);
+        return ingester;
+      },
+      close: () => runAll([...workers.map((worker) => () => worker.stop()), ...undo]),
+    };
+  } catch (error: unknown) {
+    // The start-up error is the one worth seeing; a failed clean-up step does not hide it.
+    await runAll(undo).catch(() => {});
+    throw error;
+  }
 }
 
 let emailCounter = 0;
@@ -123,13 +147,34 @@ export function errorCode(response: GraphQLResponse): string | undefined {
   return response.errors?.[0]?.extensions?.code;
 }
 
-/** Polls until `check` returns a value, for asynchronous outcomes such as ingestion. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMillis = 15_000): Promise<T> {
+/**
+ * Polls `check` until it returns something other than undefined or false, and returns that.
+ * A thrown error counts as "not yet" too. On timeout it fails with what it saw last: the
+ * last value (as JSON) or the last error (also its `cause`, with the stack).
+ */
+export async function eventually<T>(
+  check: () => Promise<T>,
+  timeoutMillis = 15_000,
+): Promise<Exclude<T, undefined | false>> {
   const deadline = Date.now() + timeoutMillis;
+  let last: { value: unknown } | { error: unknown };
   for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMillis} ms`);
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+      last = { value };
+    } catch (error: unknown) {
+      last = { error };
+    }
+    if (Date.now() > deadline) {
+      const seen =
+        'error' in last
+          ? `the last check threw ${String(last.error)}`
+          : `the last check returned ${JSON.stringify(last.value) ?? String(last.value)}`;
+      throw new Error(`condition not met within ${timeoutMillis} ms: ${seen}`, {
+        cause: 'error' in last ? last.error : undefined,
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

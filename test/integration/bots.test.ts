@@ -1,7 +1,8 @@
-import { createBot, errorCode, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 const BOT_FIELDS = `id name description instructions publicKey createdAt updatedAt owner { id email } sources { id }`;
 const UNKNOWN_ID = '01930000-0000-7000-8000-000000000000';
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { conversationId } }`;
 
 describe('bots', () => {
   let app: TestApp;
@@ -156,21 +157,74 @@ describe('bots', () => {
     expect(errorCode(await app.gql(`mutation { createBot(input: { name: "x" }) { id } }`))).toBe('UNAUTHENTICATED');
   });
 
-  it('deletes a bot with its sources, chunks and conversations', async () => {
+  it('deletes a bot with its sources, chunks, conversations, messages and visitor sessions', async () => {
     const bot = await createBot(app, alice.token, 'doomed');
-    await app.gql(
-      `mutation($id: ID!) { createSource(input: { botId: $id, kind: TEXT, title: "t", text: "Refunds take five days." }) { id } }`,
-      { id: bot.id },
-      alice.token,
-    );
-    await app.gql(
-      `mutation($id: ID!) { sendMessage(input: { botId: $id, text: "hello" }) { conversationId } }`,
-      { id: bot.id },
-      alice.token,
-    );
-    await app.gql(`mutation($id: ID!) { deleteBot(id: $id) }`, { id: bot.id }, alice.token);
-    for (const table of ['sources', 'conversations', 'messages']) {
-      expect(await app.deps.db(table).where({ bot_id: bot.id })).toHaveLength(0);
+    // A bystander bot of the same owner, set up the same way: the delete must leave it whole.
+    const kept = await createBot(app, alice.token, 'bystander');
+
+    const setUp = async (botId: string, publicKey: string) => {
+      const source = await app.gql(
+        `mutation($id: ID!) { createSource(input: { botId: $id, kind: TEXT, title: "t", text: "Refunds take five days." }) { id } }`,
+        { id: botId },
+        alice.token,
+      );
+      expect(source.errors).toBeUndefined();
+      const ownerChat = await app.gql(SEND, { input: { botId, text: 'hello' } }, alice.token);
+      expect(ownerChat.errors).toBeUndefined();
+      const widget = await app.gql(`mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`, {
+        k: publicKey,
+      });
+      expect(widget.errors).toBeUndefined();
+      const visitor: string = widget.data!.startWidgetSession.token;
+      const visitorChat = await app.gql(SEND, { input: { botId, text: 'how long do refunds take?' } }, visitor);
+      expect(visitorChat.errors).toBeUndefined();
+      return { sourceId: source.data!.createSource.id as string, visitor };
+    };
+    const doomed = await setUp(bot.id, bot.publicKey);
+    const bystander = await setUp(kept.id, kept.publicKey);
+
+    app.startWorker();
+    for (const { sourceId } of [doomed, bystander]) {
+      const status = await eventually(async () => {
+        const response = await app.gql(`query($id: ID!) { source(id: $id) { status } }`, { id: sourceId }, alice.token);
+        const current = response.data?.source?.status;
+        return current === 'READY' || current === 'FAILED' ? current : undefined;
+      });
+      expect(status).toBe('READY');
     }
+
+    const rowsOf = async (botId: string) => {
+      const counts: Record<string, number> = {};
+      for (const table of ['sources', 'source_chunks', 'conversations', 'messages', 'sessions']) {
+        counts[table] = Number((await app.deps.db(table).where({ bot_id: botId }).count({ n: '*' }))[0]?.n);
+      }
+      return counts;
+    };
+    const before = await rowsOf(bot.id);
+    // One source with its chunks; the owner's and the visitor's conversations, two messages each.
+    expect(before).toEqual({
+      sources: 1,
+      source_chunks: expect.any(Number),
+      conversations: 2,
+      messages: 4,
+      sessions: 1,
+    });
+    expect(before.source_chunks).toBeGreaterThan(0);
+    const bystanderBefore = await rowsOf(kept.id);
+    expect(bystanderBefore).toEqual(before);
+
+    const deleted = await app.gql(`mutation($id: ID!) { deleteBot(id: $id) }`, { id: bot.id }, alice.token);
+    expect(deleted.errors).toBeUndefined();
+    expect(deleted.data).toEqual({ deleteBot: true });
+
+    expect(await rowsOf(bot.id)).toEqual({ sources: 0, source_chunks: 0, conversations: 0, messages: 0, sessions: 0 });
+    expect(await rowsOf(kept.id)).toEqual(bystanderBefore);
+    // The deleted bot's visitors are signed out; the owner and the other bot's visitors are not.
+    expect(errorCode(await app.gql(SEND, { input: { botId: bot.id, text: 'still there?' } }, doomed.visitor))).toBe(
+      'UNAUTHENTICATED',
+    );
+    expect((await app.gql(`{ me { id } }`, {}, alice.token)).data).toEqual({ me: { id: alice.userId } });
+    const stillChatting = await app.gql(SEND, { input: { botId: kept.id, text: 'still there?' } }, bystander.visitor);
+    expect(stillChatting.errors).toBeUndefined();
   });
 });

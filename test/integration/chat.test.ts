@@ -1,4 +1,5 @@
 import { NO_MATCH_REPLY } from '../../src/chat/reply-builder';
+import { createBarrier } from '../helpers/barrier';
 import {
   createBot,
   errorCode,
@@ -51,12 +52,12 @@ describe('chat', () => {
     );
     const sourceId = source.data!.createSource.id;
     app.startWorker();
-    await eventually(async () => {
+    const status = await eventually(async () => {
       const response = await app.gql(`query($id: ID!) { source(id: $id) { status } }`, { id: sourceId }, owner.token);
-      const status = response.data?.source?.status;
-      if (status === 'FAILED') throw new Error('the source failed to ingest');
-      return status === 'READY' ? status : undefined;
+      const current = response.data?.source?.status;
+      return current === 'READY' || current === 'FAILED' ? current : undefined;
     });
+    expect(status).toBe('READY');
   });
   afterAll(() => app.close());
 
@@ -105,6 +106,81 @@ describe('chat', () => {
       const empty = await app.gql(START_WIDGET_SESSION, { publicKey: '' });
       expect(errorCode(empty)).toBe('BAD_USER_INPUT');
       expect(empty.errors![0]!.extensions!.field).toBe('publicKey');
+    });
+
+    describe('owner-only bot fields', () => {
+      const withBotFields = (fields: string) =>
+        `mutation($publicKey: String!) { startWidgetSession(publicKey: $publicKey) { token bot { name publicKey ${fields} } } }`;
+      /** What only the owner may see: none of it may appear anywhere in a visitor's answer. */
+      let secrets: string[];
+      beforeAll(async () => {
+        const updated = await app.gql(
+          `mutation($id: ID!) { updateBot(id: $id, input: { instructions: "Never mention the decaf recall." }) { id } }`,
+          { id: shopBot.id },
+          owner.token,
+        );
+        expect(updated.errors).toBeUndefined();
+        const row = await app.deps.db('users').where({ id: owner.userId }).first('email');
+        secrets = ['Never mention the decaf recall.', row.email, 'Shop hours', owner.userId];
+      });
+
+      it.each([
+        ['an anonymous widget', false],
+        ['a visitor of the bot', true],
+      ])('gives %s FORBIDDEN for instructions, but the name and public key', async (_case, withToken) => {
+        const token = withToken ? await startVisitor(shopBot.publicKey) : undefined;
+        const response = await app.gql(withBotFields('instructions'), { publicKey: shopBot.publicKey }, token);
+        expect(response.errors).toHaveLength(1);
+        expect(response.errors![0]).toMatchObject({
+          path: ['startWidgetSession', 'bot', 'instructions'],
+          extensions: { code: 'FORBIDDEN' },
+        });
+        expect(response.data!.startWidgetSession.token).toEqual(expect.any(String));
+        expect(response.data!.startWidgetSession.bot).toEqual({
+          name: 'Bean There',
+          publicKey: shopBot.publicKey,
+          instructions: null,
+        });
+        for (const secret of secrets) expect(JSON.stringify(response)).not.toContain(secret);
+      });
+
+      it.each([
+        ['owner', 'owner { id email }'],
+        ['sources', 'sources { id title }'],
+      ])('gives a widget FORBIDDEN for %s and none of its data', async (field, selection) => {
+        for (const token of [undefined, await startVisitor(shopBot.publicKey)]) {
+          const response = await app.gql(withBotFields(selection), { publicKey: shopBot.publicKey }, token);
+          expect(response.errors).toHaveLength(1);
+          expect(response.errors![0]).toMatchObject({
+            path: ['startWidgetSession', 'bot', field],
+            extensions: { code: 'FORBIDDEN' },
+          });
+          // The field is nullable: the visitor still gets the session and the bot's public part.
+          expect(response.data!.startWidgetSession.token).toEqual(expect.any(String));
+          expect(response.data!.startWidgetSession.bot).toEqual({
+            name: 'Bean There',
+            publicKey: shopBot.publicKey,
+            [field]: null,
+          });
+          for (const secret of secrets) expect(JSON.stringify(response)).not.toContain(secret);
+        }
+      });
+
+      it('shows the owner all three', async () => {
+        const response = await app.gql(
+          withBotFields('instructions owner { id } sources { title }'),
+          { publicKey: shopBot.publicKey },
+          owner.token,
+        );
+        expect(response.errors).toBeUndefined();
+        expect(response.data!.startWidgetSession.bot).toEqual({
+          name: 'Bean There',
+          publicKey: shopBot.publicKey,
+          instructions: 'Never mention the decaf recall.',
+          owner: { id: owner.userId },
+          sources: [{ title: 'Shop hours' }],
+        });
+      });
     });
   });
 
@@ -197,7 +273,17 @@ describe('chat', () => {
       // The owner's own conversation is theirs: visitors and other owners can neither read nor post.
       const visitor = await startVisitor(shopBot.publicKey);
       expect(errorCode(await app.gql(CONVERSATION, { id: sent.conversationId }, visitor))).toBe('FORBIDDEN');
-      expect(errorCode(await send(otherOwner.token, { botId: shopBot.id, text: 'Hello' }))).toBe('FORBIDDEN');
+      expect(errorCode(await app.gql(CONVERSATION, { id: sent.conversationId }, otherOwner.token))).toBe('FORBIDDEN');
+      const before = await rowCounts();
+      for (const intruder of [visitor, otherOwner.token]) {
+        const post = await send(intruder, { botId: shopBot.id, conversationId: sent.conversationId, text: 'Hello' });
+        expect(errorCode(post)).toBe('FORBIDDEN');
+        expect(post.data).toBeNull();
+      }
+      expect(await rowCounts()).toEqual(before);
+      expect(
+        (await app.gql(CONVERSATION, { id: sent.conversationId }, owner.token)).data!.conversation.messages,
+      ).toHaveLength(4);
     });
   });
 
@@ -353,17 +439,63 @@ describe('chat', () => {
       const visitor = await startVisitor(shopBot.publicKey);
       const before = await rowCounts();
       const input = { botId: shopBot.id, text: 'Is the decaf any good?', clientMessageId: 'race-1' };
-      const [a, b, c] = await Promise.all([sendOk(visitor, input), sendOk(visitor, input), sendOk(visitor, input)]);
-      expect(b.message.id).toBe(a.message.id);
-      expect(c.message.id).toBe(a.message.id);
-      expect(new Set([a.conversationId, b.conversationId, c.conversationId]).size).toBe(1);
-      expect(new Set([a.reply.id, b.reply.id, c.reply.id]).size).toBe(1);
+      // Hold each send at the insert until all three are there, so that none can see
+      // another's committed row first: only the unique index can settle the race.
+      const { messages } = app.deps.repos;
+      const insertExchange = messages.insertExchange.bind(messages);
+      const barrier = createBarrier(3);
+      const spy = jest.spyOn(messages, 'insertExchange').mockImplementation(async (exchange, executor) => {
+        if (exchange.message.clientMessageId === 'race-1') await barrier.wait();
+        return insertExchange(exchange, executor);
+      });
+      let answers: Awaited<ReturnType<typeof sendOk>>[];
+      try {
+        answers = await Promise.all([sendOk(visitor, input), sendOk(visitor, input), sendOk(visitor, input)]);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(barrier.arrived).toBe(3);
+      const [a, b, c] = answers;
+      // Each send made its own conversation and message ids; the two that lost get the winner's.
+      expect(b).toEqual(a);
+      expect(c).toEqual(a);
+      expect(a.message).toMatchObject({ content: 'Is the decaf any good?', status: 'PERSISTED' });
 
       const stored = await storedWith('race-1');
       expect(stored).toHaveLength(1);
       expect(stored[0].id).toBe(a.message.id);
       expect(await app.deps.db('messages').where({ reply_to: a.message.id })).toHaveLength(1);
       expect(await rowCounts()).toEqual({ messages: before.messages + 2, conversations: before.conversations + 1 });
+    });
+
+    it('rejects a clientMessageId reused for a different text and stores nothing new', async () => {
+      const visitor = await startVisitor(shopBot.publicKey);
+      const first = await sendOk(visitor, {
+        botId: shopBot.id,
+        text: 'Do you roast on site?',
+        clientMessageId: 'reuse-1',
+      });
+      const before = await rowCounts();
+      for (const conversationId of [undefined, first.conversationId]) {
+        const reused = await send(visitor, {
+          botId: shopBot.id,
+          conversationId,
+          text: 'Do you deliver?',
+          clientMessageId: 'reuse-1',
+        });
+        expect(errorCode(reused)).toBe('BAD_USER_INPUT');
+        expect(reused.errors![0]!.extensions!.field).toBe('clientMessageId');
+        expect(reused.data).toBeNull();
+      }
+      expect(await rowCounts()).toEqual(before);
+      const stored = await storedWith('reuse-1');
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ id: first.message.id, content: 'Do you roast on site?' });
+      expect(await app.deps.db('messages').where({ content: 'Do you deliver?' })).toHaveLength(0);
+      // The same text under the same id is still an ordinary retry.
+      expect(
+        await sendOk(visitor, { botId: shopBot.id, text: 'Do you roast on site?', clientMessageId: 'reuse-1' }),
+      ).toEqual(first);
     });
 
     it('scopes clientMessageId to the sender', async () => {

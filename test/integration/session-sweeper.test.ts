@@ -1,3 +1,4 @@
+import { createPostgresSessionStore } from '../../src/sessions/postgres-session-store';
 import { createSessionSweeper } from '../../worker/session-sweeper';
 import { signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -15,7 +16,7 @@ describe('session sweeper', () => {
       .where({ user_id: expired.userId })
       .update({ expires_at: new Date(Date.now() - 1000) });
     const sweeper = createSessionSweeper({
-      sessions: app.deps.repos.sessions,
+      sessions: createPostgresSessionStore(app.deps.db),
       log: app.deps.log,
       intervalMillis: 60_000,
     });

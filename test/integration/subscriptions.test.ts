@@ -151,6 +151,41 @@ describe('messageStatusChanged subscription', () => {
     expect(await nextEvents(subscription, 2)).toEqual(persisted(sent.conversationId, sent.message.id, sent.reply.id));
   });
 
+  it("never delivers another conversation's events, the subscriber's own or anyone else's", async () => {
+    const [visitor, stranger] = await Promise.all([startVisitor(), startVisitor()]);
+    const watched = await send(visitor, 'Watched conversation');
+    const ownOther = await send(visitor, 'My other conversation');
+    const strangers = await send(stranger, 'Somebody else entirely');
+    const client = connect(`Bearer ${visitor}`);
+    const subscription = subscribe(client, watched.conversationId);
+    const otherSubscription = subscribe(client, ownOther.conversationId);
+    expect(await nextEvents(subscription, 2)).toEqual(
+      persisted(watched.conversationId, watched.message.id, watched.reply.id),
+    );
+    await nextEvents(otherSubscription, 2);
+
+    // Events of the other conversations are published first: had any leaked, they would
+    // arrive ahead of the watched conversation's own.
+    const elsewhere = [
+      await send(visitor, 'Still the other one', ownOther.conversationId),
+      await send(stranger, 'Still somebody else', strangers.conversationId),
+    ];
+    const mine = await send(visitor, 'Back to the watched one', watched.conversationId);
+    expect(await nextEvents(subscription, 2)).toEqual(
+      expect.arrayContaining(persisted(watched.conversationId, mine.message.id, mine.reply.id)),
+    );
+    // The other conversation's events were published and delivered, just not here.
+    expect(await nextEvents(otherSubscription, 2)).toEqual(
+      expect.arrayContaining(persisted(ownOther.conversationId, elsewhere[0]!.message.id, elsewhere[0]!.reply.id)),
+    );
+    // Nothing else is on its way to the watched subscription.
+    const stray = await Promise.race([
+      subscription.next().then((result) => result.value?.data?.messageStatusChanged),
+      new Promise((resolve) => setTimeout(() => resolve('nothing'), 300)),
+    ]);
+    expect(stray).toBe('nothing');
+  });
+
   it("rejects another visitor's conversation with FORBIDDEN", async () => {
     const [alice, mallory] = await Promise.all([startVisitor(), startVisitor()]);
     const sent = await send(alice, 'Private matters');
@@ -158,13 +193,24 @@ describe('messageStatusChanged subscription', () => {
     expect(error?.extensions?.code).toBe('FORBIDDEN');
   });
 
-  it('rejects a missing or unknown token with UNAUTHENTICATED', async () => {
+  it('rejects a missing token with UNAUTHENTICATED, and closes a socket with an unknown one (4401)', async () => {
     const visitor = await startVisitor();
     const sent = await send(visitor, 'Who is listening?');
     const anonymous = await rejection(subscribe(connect(), sent.conversationId));
     expect(anonymous?.extensions?.code).toBe('UNAUTHENTICATED');
-    const unknown = await rejection(subscribe(connect('Bearer not-a-token'), sent.conversationId));
-    expect(unknown?.extensions?.code).toBe('UNAUTHENTICATED');
+    const unknown: { code: number; reason: string } = await subscribe(
+      connect('Bearer not-a-token'),
+      sent.conversationId,
+    )
+      .next()
+      .then(
+        () => {
+          throw new Error('an unknown token was accepted');
+        },
+        (closed: { code: number; reason: string }) => closed,
+      );
+    expect(unknown.code).toBe(4401);
+    expect(unknown.reason).toMatch(/log in again/);
   });
 
   it('answers NOT_FOUND for an unknown conversation and BAD_USER_INPUT for a malformed id', async () => {

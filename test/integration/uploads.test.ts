@@ -25,7 +25,8 @@ const RETURNS_HTML = `<!doctype html>
 interface UploadFile {
   name: string;
   type?: string;
-  body: string | Uint8Array;
+  /** Backed by a plain ArrayBuffer: a Blob cannot take a view of a SharedArrayBuffer. */
+  body: string | Uint8Array<ArrayBuffer>;
 }
 
 interface UploadResult {

@@ -1,5 +1,6 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { ForbiddenError, NotFoundError } from '../../errors';
+import { ForbiddenError } from '../../errors';
+import { loadExisting } from '../../loaders/create-loaders';
 import type { BotRecord } from '../../repos/records';
 import type { RequestContext } from '../../request-context';
 
@@ -23,11 +24,9 @@ export const botResolvers: Resolvers = {
       ownerOnly(bot, context);
       return bot.instructions;
     },
-    owner: async (bot, _args, context) => {
+    owner: (bot, _args, context) => {
       ownerOnly(bot, context);
-      const owner = await context.loaders.user.load(bot.ownerId);
-      if (!owner) throw new NotFoundError('User', bot.ownerId);
-      return owner;
+      return loadExisting(context.loaders.user, 'User', bot.ownerId);
     },
     sources: (bot, _args, context) => {
       ownerOnly(bot, context);

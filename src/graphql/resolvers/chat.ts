@@ -1,5 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { NotFoundError } from '../../errors';
+import { loadExisting } from '../../loaders/create-loaders';
 import type { MessageStatusEvent } from '../../pubsub/message-status-pubsub';
 
 export const chatResolvers: Resolvers = {
@@ -18,11 +18,7 @@ export const chatResolvers: Resolvers = {
     },
   },
   Conversation: {
-    bot: async (conversation, _args, { loaders }) => {
-      const bot = await loaders.bot.load(conversation.botId);
-      if (!bot) throw new NotFoundError('Bot', conversation.botId);
-      return bot;
-    },
+    bot: (conversation, _args, { loaders }) => loadExisting(loaders.bot, 'Bot', conversation.botId),
     messages: (conversation, { last }, { chat }) => chat.messages(conversation, last),
   },
 };

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { NotFoundError } from '../../errors';
+import { loadExisting } from '../../loaders/create-loaders';
 
 export const sourceResolvers: Resolvers = {
   Query: {
@@ -10,10 +10,6 @@ export const sourceResolvers: Resolvers = {
     deleteSource: (_parent, { id }, { sources }) => sources.delete(id),
   },
   Source: {
-    bot: async (source, _args, { loaders }) => {
-      const bot = await loaders.bot.load(source.botId);
-      if (!bot) throw new NotFoundError('Bot', source.botId);
-      return bot;
-    },
+    bot: (source, _args, { loaders }) => loadExisting(loaders.bot, 'Bot', source.botId),
   },
 };

@@ -1,0 +1,53 @@
+/**
+ * PostgreSQL errors classified by SQLSTATE, in one place: repositories turn unique
+ * violations into domain errors, and retry loops (ingestion, the write buffer) retry only
+ * what is known to be transient, never a bug.
+ */
+
+/** SQLSTATEs after which the same statement may well succeed if tried again. */
+const TRANSIENT_SQLSTATES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+  '57P01', // admin_shutdown: the server is restarting or failing over
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: the server is starting up
+  '53300', // too_many_connections
+  '53400', // configuration_limit_exceeded
+]);
+
+/** Node socket errors that mean the connection, not the statement, failed. */
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (codeOf(error) !== '23505') return false;
+  return constraint === undefined || (error as { constraint?: unknown }).constraint === constraint;
+}
+
+/**
+ * True for errors worth retrying: connection exceptions (class 08), serialization
+ * failures and deadlocks, a server shutting down or starting, too many connections,
+ * broken sockets, and knex's pool or connection time-outs.
+ */
+export function isTransientDbError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code !== undefined && (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)))
+    return true;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'KnexTimeoutError') return true;
+  // pg reports a connection that dropped mid-query without a code.
+  const message = error instanceof Error ? error.message : '';
+  return /^Connection terminated|^Client has encountered a connection error/.test(message);
+}

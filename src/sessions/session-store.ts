@@ -1,0 +1,33 @@
+import type { Executor } from '../clients/postgres';
+import type { Plan } from '../repos/records';
+
+export type SessionKind = 'USER' | 'VISITOR';
+
+export interface SessionRecord {
+  tokenHash: string;
+  kind: SessionKind;
+  userId: string | null;
+  botId: string | null;
+  visitorId: string | null;
+  expiresAt: Date;
+}
+
+/** A live session as resolved for a request; a user's carries their plan, which the limits read. */
+export interface LiveSession extends SessionRecord {
+  plan: Plan | null;
+}
+
+/**
+ * Where sessions live: PostgreSQL in rollback mode, Redis next. Services talk to this,
+ * never to a store, so which one runs is a wiring choice.
+ */
+export interface SessionStore {
+  /**
+   * Stores a new session. `executor` is the transaction of a larger write (sign-up) for a
+   * store that can take part in it; a store that cannot ignores it.
+   */
+  create(session: SessionRecord, executor?: Executor): Promise<void>;
+  /** The session if it exists and has not expired. */
+  findLive(tokenHash: string): Promise<LiveSession | undefined>;
+  delete(tokenHash: string): Promise<boolean>;
+}
