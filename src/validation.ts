@@ -9,6 +9,8 @@ export function requireId(value: string, field: string): string {
 
 /** Trimmed text within bounds (counted in characters as people count them, not UTF-16 units). */
 export function requireText(value: string, field: string, bounds: { min?: number; max: number }): string {
+  // PostgreSQL text cannot store U+0000.
+  if (value.includes('\u0000')) throw new BadUserInputError(`${field} must not contain NUL characters.`, field);
   const text = value.trim();
   const length = [...text].length;
   const min = bounds.min ?? 1;

@@ -1,59 +1,69 @@
+import type { Db } from '../clients/postgres';
 import { AppError, BadUserInputError, ErrorCode } from '../errors';
 import type { UserRecord } from '../repos/records';
 import { EmailTakenError, type UsersRepo } from '../repos/users';
 import type { SessionService, StartedSession } from '../sessions/session-service';
-import { requireText } from '../validation';
+import { optionalText } from '../validation';
+import { isCommonPassword } from './breached-passwords';
+import { parseEmail } from './email';
 import { hashPassword, unknownUserHash, verifyPassword } from './passwords';
 
 export interface AuthResult extends StartedSession {
   user: UserRecord;
 }
 
-// Deliberately loose: the only real check is a confirmation mail, which is out of scope.
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PASSWORD_MIN = 8;
 // scrypt reads the whole password; a cap keeps a megabyte "password" from costing CPU.
 const PASSWORD_MAX = 256;
+const NAME_MAX = 100;
 
-function normaliseEmail(raw: string): string {
-  const email = raw.trim().toLowerCase();
-  if (!EMAIL.test(email) || email.length > 254)
-    throw new BadUserInputError('email must be a valid e-mail address.', 'email');
-  return email;
+/** The password rules of sign-up, checked before any hashing; lengths first, so nothing long is scanned. */
+function checkNewPassword(password: string): void {
+  if (password.length > PASSWORD_MAX * 2 || [...password].length > PASSWORD_MAX) {
+    throw new BadUserInputError(`password must be at most ${PASSWORD_MAX} characters.`, 'password');
+  }
+  if ([...password].length < PASSWORD_MIN) {
+    throw new BadUserInputError(`password must be at least ${PASSWORD_MIN} characters.`, 'password');
+  }
+  if (password.trim() === '') throw new BadUserInputError('password must not be blank.', 'password');
+  if (isCommonPassword(password)) {
+    throw new BadUserInputError(
+      'This password is among the most common in known data breaches: choose another.',
+      'password',
+    );
+  }
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
-export function createAuthService(deps: { users: UsersRepo; sessions: SessionService }) {
+export function createAuthService(deps: { db: Db; users: UsersRepo; sessions: SessionService }) {
   return {
     async signUp(input: { email: string; password: string; name?: string | null }): Promise<AuthResult> {
-      const email = normaliseEmail(input.email);
-      if ([...input.password].length < PASSWORD_MIN) {
-        throw new BadUserInputError(`password must be at least ${PASSWORD_MIN} characters.`, 'password');
-      }
-      if ([...input.password].length > PASSWORD_MAX) {
-        throw new BadUserInputError(`password must be at most ${PASSWORD_MAX} characters.`, 'password');
-      }
-      const name =
-        input.name == null || input.name.trim() === '' ? null : requireText(input.name, 'name', { max: 100 });
+      const email = parseEmail(input.email);
+      if (!email) throw new BadUserInputError('email must be a valid e-mail address.', 'email');
+      checkNewPassword(input.password);
+      const name = optionalText(input.name, 'name', NAME_MAX) ?? null;
       const passwordHash = await hashPassword(input.password);
       try {
-        const user = await deps.users.create({ email, passwordHash, name });
-        return { user, ...(await deps.sessions.startUserSession(user.id)) };
+        // One transaction: an account never exists without the session its sign-up returned.
+        return await deps.db.transaction(async (trx) => {
+          const user = await deps.users.create({ email, passwordHash, name }, trx);
+          return { user, ...(await deps.sessions.startUserSession(user.id, trx)) };
+        });
       } catch (error: unknown) {
         if (error instanceof EmailTakenError) {
-          throw new BadUserInputError('An account with this e-mail already exists.', 'email');
+          throw new BadUserInputError('An account with this e-mail already exists: log in instead.', 'email');
         }
         throw error;
       }
     },
 
     async logIn(rawEmail: string, password: string): Promise<AuthResult> {
-      const found = await deps.users.findCredentials(rawEmail.trim().toLowerCase());
+      const email = parseEmail(rawEmail);
+      const found = email === undefined ? undefined : await deps.users.findCredentials(email);
       // A password longer than sign-up allows cannot match; skip hashing a megabyte of it.
-      const valid =
-        [...password].length <= PASSWORD_MAX &&
-        (await verifyPassword(password, found?.passwordHash ?? (await unknownUserHash())));
+      const plausible = password.length <= PASSWORD_MAX * 2 && [...password].length <= PASSWORD_MAX;
+      const valid = plausible && (await verifyPassword(password, found?.passwordHash ?? (await unknownUserHash())));
       if (!found || !valid) {
         // One message for both cases, so log-in does not reveal which e-mails have accounts.
         throw new AppError(ErrorCode.UNAUTHENTICATED, 'E-mail or password is incorrect.');

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -29,11 +30,37 @@ const urlWithProtocol = (protocols: string[]) =>
     { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
 
+/** Comma-separated addresses or CIDR ranges of the proxies whose X-Forwarded-For is believed. */
+const trustedProxies = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  )
+  .refine(
+    (parts) => parts.every((part) => /^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(part) && isIP(part.split('/')[0] ?? '') !== 0),
+    {
+      error: 'must be a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1',
+    },
+  );
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intFromEnv(0, 65535).default(4000),
+  TRUSTED_PROXIES: trustedProxies.default([]),
+  SHUTDOWN_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
+
+  GRAPHQL_MAX_DEPTH: intFromEnv(1, 100).default(6),
+  GRAPHQL_MAX_ALIASES: intFromEnv(0, 1000).default(10),
+  GRAPHQL_MAX_DIRECTIVES: intFromEnv(0, 1000).default(10),
+  GRAPHQL_MAX_TOKENS: intFromEnv(10).default(1000),
+  GRAPHQL_MAX_COST: intFromEnv(10).default(5000),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: intFromEnv(1, 1000).default(10),
+  WS_MAX_SOCKETS_PER_IP: intFromEnv(1).default(50),
 
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/parley'),
   DATABASE_POOL_MAX: intFromEnv(1, 1000).default(25),
@@ -55,6 +82,7 @@ const envSchema = z.object({
   INGEST_CONCURRENCY: intFromEnv(1, 64).default(2),
   INGEST_LEASE_SECONDS: intFromEnv(10).default(300),
   INGEST_RETRY_BASE_MILLIS: intFromEnv(10).default(15_000),
+  INGEST_EXTRACT_TIMEOUT_MILLIS: intFromEnv(1).default(20_000),
   URL_FETCH_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
   URL_FETCH_MAX_BYTES: intFromEnv(1).default(5 * 1024 * 1024),
   URL_FETCH_ALLOW_PRIVATE_HOSTS: booleanFromEnv.default(false),
@@ -67,7 +95,18 @@ export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
   isProduction: boolean;
   logLevel: string;
-  http: { host: string; port: number; uploadMaxBytes: number };
+  http: {
+    host: string;
+    port: number;
+    uploadMaxBytes: number;
+    /** Proxies whose X-Forwarded-For names the client; empty: the socket's peer is the client. */
+    trustedProxies: string[];
+  };
+  /** How long a stopping process may take to finish what it holds before it exits anyway. */
+  shutdownTimeoutMillis: number;
+  /** Limits checked before a GraphQL operation runs, on HTTP and WebSocket alike. */
+  graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
+  websocket: { maxSubscriptionsPerSocket: number; maxSocketsPerIp: number };
   database: {
     url: string;
     pool: { max: number; minIdle: number; idleTimeoutMillis: number; maxLifetimeSeconds: number };
@@ -80,6 +119,8 @@ export interface Config {
     concurrency: number;
     leaseSeconds: number;
     retryBaseMillis: number;
+    /** Time one source's text extraction and chunking may take (in a worker thread) before the source fails. */
+    extractTimeoutMillis: number;
     fetch: { timeoutMillis: number; maxBytes: number; allowPrivateHosts: boolean };
   };
 }
@@ -114,7 +155,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
-    http: { host: e.HOST, port: e.PORT, uploadMaxBytes: e.UPLOAD_MAX_BYTES },
+    http: { host: e.HOST, port: e.PORT, uploadMaxBytes: e.UPLOAD_MAX_BYTES, trustedProxies: e.TRUSTED_PROXIES },
+    shutdownTimeoutMillis: e.SHUTDOWN_TIMEOUT_MILLIS,
+    graphqlLimits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+    },
+    websocket: {
+      maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSocketsPerIp: e.WS_MAX_SOCKETS_PER_IP,
+    },
     database: {
       url: e.DATABASE_URL,
       pool: {
@@ -138,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.INGEST_CONCURRENCY,
       leaseSeconds: e.INGEST_LEASE_SECONDS,
       retryBaseMillis: e.INGEST_RETRY_BASE_MILLIS,
+      extractTimeoutMillis: e.INGEST_EXTRACT_TIMEOUT_MILLIS,
       fetch: {
         timeoutMillis: e.URL_FETCH_TIMEOUT_MILLIS,
         maxBytes: e.URL_FETCH_MAX_BYTES,

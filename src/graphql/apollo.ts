@@ -1,10 +1,10 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { RequestContext } from '../request-context';
-import { formatError, isClientSafe } from './format-error';
+import { isClientSafe, type ErrorFormatter } from './format-error';
+import type { OperationLimits } from './operation-limits';
 
 /** Logs every unexpected error with its request id, and hands that id to the client. */
 function errorReportingPlugin(): ApolloServerPlugin<RequestContext> {
@@ -37,6 +37,8 @@ export function createApolloServer(deps: {
   schema: GraphQLSchema;
   log: Logger;
   isProduction: boolean;
+  formatError: ErrorFormatter;
+  limits: Pick<OperationLimits, 'validationRules' | 'parseOptions'>;
   plugins: ApolloServerPlugin<RequestContext>[];
 }): ApolloServer<RequestContext> {
   return new ApolloServer<RequestContext>({
@@ -45,13 +47,20 @@ export function createApolloServer(deps: {
     introspection: !deps.isProduction,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
-    formatError,
+    formatError: deps.formatError,
+    validationRules: deps.limits.validationRules,
+    parseOptions: deps.limits.parseOptions,
+    // One POST, one operation: a batch would multiply every per-request limit.
+    allowBatchedHttpRequests: false,
+    // Our own shutdown stops the server: Apollo's handler would re-send SIGTERM and kill
+    // the process before the database pool is closed.
+    stopOnTerminationSignals: false,
     logger: deps.log,
     plugins: [
       errorReportingPlugin(),
-      deps.isProduction
-        ? ApolloServerPluginLandingPageDisabled()
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      // Apollo's own landing pages (Sandbox, Explorer) load from Apollo's CDN; the playground
+      // is ours (src/http/playground.ts), so Apollo never serves one.
+      ApolloServerPluginLandingPageDisabled(),
       ...deps.plugins,
     ],
   });

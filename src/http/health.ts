@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { poolStats, type Db } from '../clients/postgres';
+import type { Logger } from '../logger';
 
 const DB_CHECK_TIMEOUT_MILLIS = 2000;
 
-async function checkDatabase(db: Db): Promise<{ reachable: boolean; latencyMillis: number; error?: string }> {
+async function checkDatabase(
+  db: Db,
+  log: Logger,
+): Promise<{ reachable: boolean; latencyMillis: number; error?: string }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -19,10 +23,13 @@ async function checkDatabase(db: Db): Promise<{ reachable: boolean; latencyMilli
     ]);
     return { reachable: true, latencyMillis: Math.round((performance.now() - started) * 100) / 100 };
   } catch (error: unknown) {
+    // The detail (host names, user names, server messages) is for operators, not for an
+    // unauthenticated caller.
+    log.error({ err: error }, 'database health check failed');
     return {
       reachable: false,
       latencyMillis: Math.round(performance.now() - started),
-      error: error instanceof Error ? error.message : String(error),
+      error: 'The database did not answer; see the api log for the cause.',
     };
   } finally {
     clearTimeout(timer);
@@ -30,11 +37,11 @@ async function checkDatabase(db: Db): Promise<{ reachable: boolean; latencyMilli
 }
 
 /** Liveness without I/O, and a database probe with pool figures. Never rate limited. */
-export function registerHealthRoutes(fastify: FastifyInstance, deps: { db: Db }): void {
+export function registerHealthRoutes(fastify: FastifyInstance, deps: { db: Db; log: Logger }): void {
   fastify.get('/health', async () => ({ status: 'ok' }));
 
   fastify.get('/health/db', async (_request, reply) => {
-    const check = await checkDatabase(deps.db);
+    const check = await checkDatabase(deps.db, deps.log);
     reply.code(check.reachable ? 200 : 503);
     return { status: check.reachable ? 'ok' : 'unavailable', ...check, pool: poolStats(deps.db) };
   });

@@ -5,17 +5,27 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { AppDeps } from '../app-deps';
+import { AppError, BadRequestError, ErrorCode } from '../errors';
 import { createApolloServer } from '../graphql/apollo';
-import { createContext, type RequestContext } from '../request-context';
-import { ErrorCode } from '../errors';
+import { createErrorFormatter } from '../graphql/format-error';
+import { nulGuardPlugin } from '../graphql/nul-guard';
+import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
-import { errorBody } from './error-body';
+import { createRequestContext, type RequestContext } from '../request-context';
+import { sendAppError, sendInternalError } from './error-reply';
+import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
 import { registerHealthRoutes } from './health';
+import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
 import { attachWebSocketServer } from './websocket';
 
-/** A GraphQL request carries at most a TEXT source of 1,000,000 characters (4 MB of UTF-8) plus JSON overhead. */
-const GRAPHQL_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+/** What a client-sent request id must look like to be kept: a UUID, a trace id, a short token. */
+const CLIENT_REQUEST_ID = /^[\w.:-]{8,128}$/;
+
+/** The client's `x-request-id` if it looks like an id (it ends up in logs and headers), else a fresh one. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : randomUUID();
+}
 
 export interface HttpServer {
   fastify: FastifyInstance;
@@ -31,8 +41,10 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     // One line per request from the onResponse hook below instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: GRAPHQL_BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
+    // request.ip is the socket's peer unless that peer is one of these proxies.
+    trustProxy: config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false,
   });
 
   fastify.addHook('onSend', async (request, reply) => {
@@ -46,18 +58,19 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     );
   });
 
-  // Bad JSON, oversized bodies and unknown content types are the client's fault (4xx);
-  // anything else is ours, logged in full and masked.
+  // Our own errors carry their status; bad JSON, oversized bodies and unknown content types
+  // are the client's fault (Fastify's 4xx); anything else is ours, logged in full and masked.
   fastify.setErrorHandler((error, request, reply) => {
+    if (error instanceof AppError) return sendAppError(reply, error, request.id);
     const status = (error as { statusCode?: number }).statusCode ?? 500;
-    if (status < 500) {
-      return reply.code(status).send(errorBody('BAD_REQUEST', (error as Error).message, request.id));
+    if (status >= 400 && status < 500) {
+      return sendAppError(reply, new BadRequestError((error as Error).message, status), request.id);
     }
     request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send(errorBody(ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', request.id));
+    return sendInternalError(reply, request.id);
   });
   fastify.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody('BAD_REQUEST', `No route ${request.method} ${request.url}`, request.id)),
+    sendAppError(reply, new AppError(ErrorCode.NOT_FOUND, `No route ${request.method} ${request.url}`), request.id),
   );
 
   // The widget runs on customers' sites. Tokens travel in a header, never in cookies,
@@ -72,19 +85,32 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   await fastify.register(multipart);
 
   const schema = buildSchema();
-  const ws = attachWebSocketServer({ server: fastify.server, schema, app });
+  const limits = createOperationLimits(config.graphqlLimits);
+  const formatError = createErrorFormatter({ hideSuggestions: config.isProduction });
+  const ws = attachWebSocketServer({ server: fastify.server, schema, app, limits, formatError });
   const apollo = createApolloServer({
     schema,
     log: app.log.child({ component: 'apollo' }),
     isProduction: config.isProduction,
-    plugins: [fastifyApolloDrainPlugin(fastify), { serverWillStart: async () => ({ drainServer: () => ws.close() }) }],
+    formatError,
+    limits,
+    plugins: [
+      ...limits.plugins,
+      nulGuardPlugin(),
+      fastifyApolloDrainPlugin(fastify),
+      { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
+    ],
   });
   await apollo.start();
 
   const graphqlHandler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request) => {
       try {
-        return await createContext(app, { requestId: request.id, authorization: request.headers.authorization });
+        return await createRequestContext(app, {
+          requestId: request.id,
+          authorization: request.headers.authorization,
+          clientIp: request.ip,
+        });
       } catch (error: unknown) {
         request.log.error({ err: error }, 'could not build the request context');
         throw new GraphQLError('Internal server error', {
@@ -93,9 +119,14 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
       }
     },
   });
-  fastify.route({ url: '/graphql', method: ['GET', 'POST'], handler: graphqlHandler });
+  // Outside production a browser's GET gets GraphiQL, served from our own dependencies.
+  fastify.route({
+    url: '/graphql',
+    method: ['GET', 'POST'],
+    handler: config.isProduction ? graphqlHandler : withPlayground(graphqlHandler),
+  });
 
-  registerHealthRoutes(fastify, { db: app.db });
+  registerHealthRoutes(fastify, { db: app.db, log: app.log.child({ component: 'health' }) });
   registerUploadRoute(fastify, app);
 
   return {

@@ -1,11 +1,53 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import proxyAddr from '@fastify/proxy-addr';
+import {
+  getOperationAST,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppDeps } from '../app-deps';
-import { createContext } from '../request-context';
-import { formatError } from '../graphql/format-error';
+import { ErrorCode } from '../errors';
+import { isClientSafe, type ErrorFormatter } from '../graphql/format-error';
+import { assertNoNul } from '../graphql/nul-guard';
+import type { OperationLimits } from '../graphql/operation-limits';
+import { createRequestContext, type RequestContext } from '../request-context';
+import type { SignedInViewer } from '../sessions/session-service';
+import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
+
+/** Close codes a client can act on (graphql-ws keeps 4400–4499 for such reasons). */
+export const WS_CLOSE = {
+  /**
+   * graphql-ws' "Unauthorized": the token sent in connection_init is unknown or expired, or
+   * the socket's session ended (log-out, expiry). Log in again before reconnecting; the
+   * graphql-ws client does not retry on it.
+   */
+  UNAUTHORIZED: 4401,
+  /** graphql-ws' "Internal server error": something failed on our side; the reason carries a request id. */
+  INTERNAL_ERROR: 4500,
+} as const;
+
+/**
+ * How often open sockets re-check their session: expiry, and a log-out on another api
+ * instance, end a socket within this time (a log-out on this instance ends it at once).
+ */
+const SESSION_RECHECK_MILLIS = 30_000;
+
+/** What a socket's `extra` carries besides graphql-ws' own socket and upgrade request. */
+type SocketState = Record<PropertyKey, unknown> & {
+  /** Set at upgrade, before graphql-ws sees the socket. */
+  clientIp?: string;
+  /** From connection_init, checked in onConnect. */
+  authorization?: string;
+};
 
 /** `connection_init` payload: `{ authorization: "Bearer <token>" }`; a bare token is accepted too. */
 function authorizationFrom(params: Record<string, unknown> | undefined): string | undefined {
@@ -14,36 +56,222 @@ function authorizationFrom(params: Record<string, unknown> | undefined): string 
   return /^bearer\s/i.test(value) ? value : `Bearer ${value}`;
 }
 
+function refuseUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+  const head = Object.entries({ connection: 'close', 'content-type': 'text/plain', ...headers })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${head}\r\n${reason}\n`);
+}
+
 /**
- * graphql-ws on the HTTP server's port and path. Each operation gets a fresh context
- * (and loaders), resolved from the token, so a session ended by logOut stops new
- * subscriptions on an open socket.
+ * graphql-ws on the HTTP server's port and path, held to the same rules as HTTP: the
+ * operation limits, error masking and logging with a request id, the body size cap,
+ * and introspection off in production. Only subscriptions are served (queries and
+ * mutations have HTTP, where their limits and status codes live); sockets per client IP
+ * and subscriptions per socket are capped; a socket closes when its session ends.
  */
-export function attachWebSocketServer(deps: { server: Server; schema: GraphQLSchema; app: AppDeps }) {
-  const wsServer = new WebSocketServer({ server: deps.server, path: '/graphql' });
-  const log = deps.app.log.child({ component: 'ws' });
-  const handle = useServer(
+export function attachWebSocketServer(deps: {
+  server: Server;
+  schema: GraphQLSchema;
+  app: AppDeps;
+  limits: Pick<OperationLimits, 'validationRules' | 'parseOptions'>;
+  formatError: ErrorFormatter;
+}) {
+  const { app, schema, limits, formatError } = deps;
+  const { config } = app;
+  const log = app.log.child({ component: 'ws' });
+  const trusted = proxyAddr.compile(config.http.trustedProxies);
+  const socketsPerIp = new Map<string, number>();
+  const rules = [
+    ...specifiedRules,
+    ...limits.validationRules,
+    ...(config.isProduction ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_BODY_LIMIT_BYTES });
+
+  deps.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/graphql') return refuseUpgrade(socket, 404, 'Not Found');
+    const clientIp = proxyAddr(request, trusted);
+    const open = socketsPerIp.get(clientIp) ?? 0;
+    if (open >= config.websocket.maxSocketsPerIp) {
+      log.warn({ clientIp, open }, 'WebSocket refused: too many sockets from one address');
+      return refuseUpgrade(socket, 429, 'Too Many Requests', { 'retry-after': '10' });
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => {
+      socketsPerIp.set(clientIp, open + 1);
+      ws.once('close', () => {
+        const left = (socketsPerIp.get(clientIp) ?? 1) - 1;
+        if (left > 0) socketsPerIp.set(clientIp, left);
+        else socketsPerIp.delete(clientIp);
+      });
+      (request as IncomingMessage & { clientIp?: string }).clientIp = clientIp;
+      wsServer.emit('connection', ws, request);
+    });
+  });
+
+  /** Errors as the client sees them, with the operation's request id; unexpected ones logged in full. */
+  const present = (errors: readonly GraphQLError[], requestId: string) =>
+    errors.map((error) => {
+      const formatted = formatError({ ...error.toJSON(), extensions: { ...error.extensions, requestId } }, error);
+      if (!isClientSafe(error.toJSON(), error)) {
+        log.error(
+          { err: error.originalError ?? error, path: error.path, requestId },
+          'unexpected error in subscription',
+        );
+      }
+      return formatted;
+    });
+
+  const requestIds = new WeakMap<object, Map<string, string>>();
+  const requestIdOf = (ctx: object, id: string) => requestIds.get(ctx)?.get(id) ?? randomUUID();
+
+  const handle = useServer<Record<string, unknown> | undefined, SocketState>(
     {
-      schema: deps.schema,
-      context: (ctx) =>
-        createContext(deps.app, {
-          requestId: randomUUID(),
-          authorization: authorizationFrom(ctx.connectionParams),
-        }),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
-          ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) }
-          : undefined,
-      onError: (_ctx, id, _payload, errors) => {
-        log.warn({ id, errors: errors.map((e) => e.message) }, 'subscription request rejected');
+      schema,
+      async onConnect(ctx) {
+        const extra = ctx.extra;
+        extra.clientIp = (extra.request as IncomingMessage & { clientIp?: string }).clientIp ?? 'unknown';
+        extra.authorization = authorizationFrom(ctx.connectionParams);
+        if (!extra.authorization) return true;
+        const token = extra.authorization.replace(/^bearer\s+/i, '');
+        let viewer: SignedInViewer | undefined;
+        try {
+          viewer = await app.sessions.resolve(token);
+        } catch (error: unknown) {
+          // graphql-ws would close with the raw message as the reason: mask it, log the cause.
+          const requestId = randomUUID();
+          log.error({ err: error, requestId }, 'could not resolve the session of a WebSocket');
+          extra.socket.close(WS_CLOSE.INTERNAL_ERROR, `Internal server error (request ${requestId})`);
+          return false;
+        }
+        if (!viewer) {
+          extra.socket.close(WS_CLOSE.UNAUTHORIZED, 'Your session has expired or the token is not valid: log in again');
+          return false;
+        }
+        socketViewers.set(extra.socket, viewer);
+        return true;
+      },
+
+      async onSubscribe(ctx, id, payload) {
+        const requestId = randomUUID();
+        if (!requestIds.has(ctx)) requestIds.set(ctx, new Map());
+        requestIds.get(ctx)?.set(id, requestId);
+        const refuse = (message: string, code: string = ErrorCode.BAD_REQUEST) => [
+          new GraphQLError(message, { extensions: { code, requestId } }),
+        ];
+
+        // ctx.subscriptions already holds this operation.
+        if (Object.keys(ctx.subscriptions).length > config.websocket.maxSubscriptionsPerSocket) {
+          return refuse(
+            `At most ${config.websocket.maxSubscriptionsPerSocket} subscriptions per socket: complete one first.`,
+            ErrorCode.RATE_LIMITED,
+          );
+        }
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, limits.parseOptions);
+        } catch (error: unknown) {
+          return error instanceof GraphQLError
+            ? [withRequestId(error, requestId)]
+            : refuse('The query does not parse.');
+        }
+        const validationErrors = validate(schema, document, rules);
+        if (validationErrors.length > 0) return validationErrors.map((error) => withRequestId(error, requestId));
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return refuse('Name the operation to run: the document has several or none.');
+        if (operation.operation !== 'subscription') {
+          return refuse('Only subscriptions are served over WebSocket; send queries and mutations with POST /graphql.');
+        }
+        try {
+          assertNoNul(document, payload.variables);
+        } catch (error: unknown) {
+          return [withRequestId(error as GraphQLError, requestId)];
+        }
+
+        let contextValue: RequestContext;
+        try {
+          contextValue = await createRequestContext(app, {
+            requestId,
+            authorization: ctx.extra.authorization,
+            clientIp: ctx.extra.clientIp ?? 'unknown',
+          });
+        } catch (error: unknown) {
+          log.error({ err: error, requestId }, 'could not build the subscription context');
+          return [
+            new GraphQLError('Internal server error', {
+              extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
+            }),
+          ];
+        }
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        };
+      },
+
+      onNext: (ctx, id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: present(result.errors, requestIdOf(ctx, id)) } : undefined,
+
+      onError: (ctx, id, _payload, errors) => {
+        log.info(
+          { id, requestId: requestIdOf(ctx, id), errors: errors.map((e) => e.message) },
+          'subscription rejected',
+        );
+        return present(errors, requestIdOf(ctx, id));
+      },
+
+      onComplete: (ctx, id) => {
+        requestIds.get(ctx)?.delete(id);
       },
     },
     wsServer,
   );
+
+  /** The signed-in viewer of each acknowledged socket, for ending it with its session. */
+  const socketViewers = new WeakMap<WebSocket, SignedInViewer>();
+
+  /**
+   * Closes the sockets of the session `ended`; without it, those whose session expired or is
+   * gone (ended on another instance). A store that cannot answer is no reason to cut clients off.
+   */
+  const closeEnded = async (ended?: string) => {
+    for (const socket of wsServer.clients) {
+      const viewer = socketViewers.get(socket);
+      if (!viewer) continue;
+      const gone =
+        ended !== undefined
+          ? viewer.tokenHash === ended
+          : viewer.expiresAt.getTime() <= Date.now() ||
+            !(await app.sessions.isLive(viewer.tokenHash).catch(() => true));
+      if (gone) socket.close(WS_CLOSE.UNAUTHORIZED, 'Session ended: log in again');
+    }
+  };
+  const unsubscribe = app.sessions.onEnded((tokenHash) => void closeEnded(tokenHash));
+  const recheck = setInterval(
+    () => void closeEnded().catch((error: unknown) => log.warn({ err: error }, 'session re-check failed')),
+    SESSION_RECHECK_MILLIS,
+  );
+  recheck.unref();
+
   return {
     /** Closes every socket (clients reconnect elsewhere) and stops accepting new ones. */
     async close(): Promise<void> {
+      clearInterval(recheck);
+      unsubscribe();
       await handle.dispose();
     },
   };
+}
+
+function withRequestId(error: GraphQLError, requestId: string): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    extensions: { ...error.extensions, code: error.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED', requestId },
+  });
 }

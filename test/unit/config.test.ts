@@ -5,9 +5,28 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.database.pool).toEqual({ max: 25, minIdle: 10, idleTimeoutMillis: 30_000, maxLifetimeSeconds: 3600 });
     expect(config.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', db: 0, ttlSeconds: 3600 });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 4000, uploadMaxBytes: 10 * 1024 * 1024 });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 4000, uploadMaxBytes: 10 * 1024 * 1024, trustedProxies: [] });
+    expect(config.graphqlLimits).toEqual({
+      maxDepth: 6,
+      maxAliases: 10,
+      maxDirectives: 10,
+      maxTokens: 1000,
+      maxCost: 5000,
+    });
+    expect(config.websocket).toEqual({ maxSubscriptionsPerSocket: 10, maxSocketsPerIp: 50 });
     expect(config.sessions.ttlSeconds).toBe(86_400);
     expect(config.isProduction).toBe(false);
+  });
+
+  it('reads trusted proxies as a list of addresses or ranges, and refuses anything else', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1' }).http.trustedProxies).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+    ]);
+    for (const bad of ['proxy.internal', '10.0.0.0/8/8', '*', '300.1.1.1']) {
+      expect(() => loadConfig({ TRUSTED_PROXIES: bad })).toThrow(/TRUSTED_PROXIES/);
+    }
   });
 
   it('reads values from the environment and treats empty ones as unset', () => {

@@ -1,6 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { ForbiddenError } from '../../src/errors';
-import { formatError } from '../../src/graphql/format-error';
+import { createErrorFormatter, withoutSuggestions } from '../../src/graphql/format-error';
+
+const formatError = createErrorFormatter({ hideSuggestions: true });
 
 /** How graphql-js wraps an error thrown inside a resolver. */
 const fromResolver = (error: Error) => new GraphQLError(error.message, { originalError: error, path: ['bot'] });
@@ -33,7 +35,29 @@ describe('formatError', () => {
     const error = new GraphQLError('Cannot query field "x" on type "Query".', {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
-    const formatted = formatError({ message: error.message, extensions: error.extensions }, error);
+    const formatted = createErrorFormatter({ hideSuggestions: false })(
+      { message: error.message, extensions: error.extensions },
+      error,
+    );
     expect(formatted.message).toBe(error.message);
+  });
+
+  it('hides field suggestions when asked to, and only the suggestion', () => {
+    const message = 'Cannot query field "nme" on type "User". Did you mean "name"?';
+    const error = new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect(formatError({ message, extensions: error.extensions }, error).message).toBe(
+      'Cannot query field "nme" on type "User".',
+    );
+    expect(createErrorFormatter({ hideSuggestions: false })({ message }, error).message).toBe(message);
+    expect(withoutSuggestions('Unknown argument "x".')).toBe('Unknown argument "x".');
+  });
+
+  it('never sends the http head or a stack trace', () => {
+    const error = fromResolver(new ForbiddenError('Not yours.'));
+    const formatted = formatError(
+      { message: 'Not yours.', extensions: { code: 'FORBIDDEN', http: { status: 403 }, stacktrace: ['x'] } },
+      error,
+    );
+    expect(formatted.extensions).toEqual({ code: 'FORBIDDEN' });
   });
 });

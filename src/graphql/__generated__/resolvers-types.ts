@@ -32,12 +32,12 @@ export type Bot = {
   /** Owner only. */
   instructions: Maybe<Scalars['String']['output']>;
   name: Scalars['String']['output'];
-  /** Owner only. */
-  owner: User;
+  /** Owner only: null, with a FORBIDDEN error, for anyone else (the rest of the bot still answers). */
+  owner: Maybe<User>;
   /** Identifies the bot to the public widget (`startWidgetSession`). */
   publicKey: Scalars['String']['output'];
-  /** Owner only. Oldest first. */
-  sources: Array<Source>;
+  /** Owner only: null, with a FORBIDDEN error, for anyone else. Oldest first. */
+  sources: Maybe<Array<Source>>;
   updatedAt: Scalars['DateTime']['output'];
 };
 
@@ -513,9 +513,9 @@ export type BotResolvers<ContextType = RequestContext, ParentType extends Resolv
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   instructions?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  owner?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   publicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  sources?: Resolver<Array<ResolversTypes['Source']>, ParentType, ContextType>;
+  sources?: Resolver<Maybe<Array<ResolversTypes['Source']>>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 }>;
 
