@@ -2,7 +2,7 @@
 # Make the pgvector extension available to the locally running Debian PostgreSQL.
 #
 # Debian bookworm has no postgresql-<major>-pgvector package, so (see
-# /work/shared/TOOLCHAIN.md, "pgvector on PostgreSQL 15 / Debian bookworm"):
+# docs/architecture.md, "Local services"):
 #   * the pgvector source comes from Debian trixie through a PRIVATE apt config
 #     (own sources/lists/cache dirs; /etc/apt is never modified),
 #   * postgresql-server-dev-<major> (headers) and, on bookworm, postgresql-client-<major>
