@@ -61,6 +61,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_COST: intFromEnv(10).default(5000),
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: intFromEnv(1, 1000).default(10),
   WS_MAX_SOCKETS_PER_IP: intFromEnv(1).default(50),
+  WS_SESSION_CHECK_SECONDS: intFromEnv(1, 3600).default(30),
 
   DATABASE_URL: urlWithProtocol(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/parley'),
   DATABASE_POOL_MAX: intFromEnv(1, 1000).default(25),
@@ -106,7 +107,12 @@ export interface Config {
   shutdownTimeoutMillis: number;
   /** Limits checked before a GraphQL operation runs, on HTTP and WebSocket alike. */
   graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
-  websocket: { maxSubscriptionsPerSocket: number; maxSocketsPerIp: number };
+  websocket: {
+    maxSubscriptionsPerSocket: number;
+    maxSocketsPerIp: number;
+    /** How often open sockets re-check their session (expiry, a log-out on another instance). */
+    sessionCheckSeconds: number;
+  };
   database: {
     url: string;
     pool: { max: number; minIdle: number; idleTimeoutMillis: number; maxLifetimeSeconds: number };
@@ -167,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     websocket: {
       maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
       maxSocketsPerIp: e.WS_MAX_SOCKETS_PER_IP,
+      sessionCheckSeconds: e.WS_SESSION_CHECK_SECONDS,
     },
     database: {
       url: e.DATABASE_URL,

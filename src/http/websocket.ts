@@ -35,12 +35,6 @@ export const WS_CLOSE = {
   INTERNAL_ERROR: 4500,
 } as const;
 
-/**
- * How often open sockets re-check their session: expiry, and a log-out on another api
- * instance, end a socket within this time (a log-out on this instance ends it at once).
- */
-const SESSION_RECHECK_MILLIS = 30_000;
-
 /** What a socket's `extra` carries besides graphql-ws' own socket and upgrade request. */
 type SocketState = Record<PropertyKey, unknown> & {
   /** Set at upgrade, before graphql-ws sees the socket. */
@@ -234,26 +228,39 @@ export function attachWebSocketServer(deps: {
   /** The signed-in viewer of each acknowledged socket, for ending it with its session. */
   const socketViewers = new WeakMap<WebSocket, SignedInViewer>();
 
-  /**
-   * Closes the sockets of the session `ended`; without it, those whose session expired or is
-   * gone (ended on another instance). A store that cannot answer is no reason to cut clients off.
-   */
-  const closeEnded = async (ended?: string) => {
+  const endSocket = (socket: WebSocket) => socket.close(WS_CLOSE.UNAUTHORIZED, 'Session ended: log in again');
+
+  /** The open sockets of each session, for ending them together. */
+  const socketsBySession = () => {
+    const sessions = new Map<string, { viewer: SignedInViewer; sockets: WebSocket[] }>();
     for (const socket of wsServer.clients) {
       const viewer = socketViewers.get(socket);
       if (!viewer) continue;
-      const gone =
-        ended !== undefined
-          ? viewer.tokenHash === ended
-          : viewer.expiresAt.getTime() <= Date.now() ||
-            !(await app.sessions.isLive(viewer.tokenHash).catch(() => true));
-      if (gone) socket.close(WS_CLOSE.UNAUTHORIZED, 'Session ended: log in again');
+      const entry = sessions.get(viewer.tokenHash) ?? { viewer, sockets: [] };
+      entry.sockets.push(socket);
+      sessions.set(viewer.tokenHash, entry);
+    }
+    return sessions;
+  };
+
+  /**
+   * Ends the sockets whose session expired or is gone (ended on another instance), asking the
+   * store once per session. A store that cannot answer is no reason to cut clients off.
+   */
+  const recheckSessions = async () => {
+    for (const [tokenHash, { viewer, sockets }] of socketsBySession()) {
+      const live = viewer.expiresAt.getTime() > Date.now() && (await app.sessions.isLive(tokenHash).catch(() => true));
+      if (!live) sockets.forEach(endSocket);
     }
   };
-  const unsubscribe = app.sessions.onEnded((tokenHash) => void closeEnded(tokenHash));
+  const unsubscribe = app.sessions.onEnded((tokenHash) =>
+    socketsBySession().get(tokenHash)?.sockets.forEach(endSocket),
+  );
+  // Expiry and a log-out on another api instance end a socket within this time; a log-out
+  // on this instance ends it at once (onEnded above).
   const recheck = setInterval(
-    () => void closeEnded().catch((error: unknown) => log.warn({ err: error }, 'session re-check failed')),
-    SESSION_RECHECK_MILLIS,
+    () => void recheckSessions().catch((error: unknown) => log.warn({ err: error }, 'session re-check failed')),
+    config.websocket.sessionCheckSeconds * 1000,
   );
   recheck.unref();
 

@@ -334,3 +334,57 @@ describe('hardening (behind a trusted proxy)', () => {
     await Promise.all([first, second].map(finish));
   });
 });
+
+describe('sessions ended elsewhere', () => {
+  let app: TestApp;
+  let bot: { id: string; publicKey: string };
+
+  beforeAll(async () => {
+    app = await startTestApp({ WS_SESSION_CHECK_SECONDS: '1' });
+    const owner = await signUpOwner(app, 'elsewhere');
+    bot = await createBot(app, owner.token, 'Elsewhere');
+  });
+  afterAll(() => app.close());
+
+  async function subscribedVisitor() {
+    const session = await app.gql(`mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`, {
+      k: bot.publicKey,
+    });
+    const token = session.data!.startWidgetSession.token as string;
+    const sent = await app.gql(
+      `mutation($i: SendMessageInput!) { sendMessage(input: $i) { conversationId } }`,
+      { i: { botId: bot.id, text: 'Anyone there?' } },
+      token,
+    );
+    const connection = await rawSocket(app, { authorization: `Bearer ${token}` });
+    const query = `subscription($c: ID!) { messageStatusChanged(conversationId: $c) { messageId } }`;
+    expect((await operate(connection, 's', query, { c: sent.data!.sendMessage.conversationId })).type).toBe('next');
+    return { connection, tokenHash: createHash('sha256').update(token).digest('hex') };
+  }
+
+  it('closes a socket whose session another instance deleted (4401)', async () => {
+    const { connection, tokenHash } = await subscribedVisitor();
+    // What a logOut on another api instance leaves behind: the row is gone, no event here.
+    await app.deps.db('sessions').where({ token_hash: tokenHash }).delete();
+    expect((await connection.closed).code).toBe(4401);
+  });
+
+  it('closes a socket whose session expired (4401)', async () => {
+    const { connection, tokenHash } = await subscribedVisitor();
+    await app.deps
+      .db('sessions')
+      .where({ token_hash: tokenHash })
+      .update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await connection.closed).code).toBe(4401);
+  });
+
+  it('keeps a socket whose session is live', async () => {
+    const { connection } = await subscribedVisitor();
+    let closed = false;
+    void connection.closed.then(() => (closed = true));
+    // Three re-checks pass (1 s apart) without closing it.
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    expect(closed).toBe(false);
+    await finish(connection);
+  });
+});

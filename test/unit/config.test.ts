@@ -13,7 +13,7 @@ describe('loadConfig', () => {
       maxTokens: 1000,
       maxCost: 5000,
     });
-    expect(config.websocket).toEqual({ maxSubscriptionsPerSocket: 10, maxSocketsPerIp: 50 });
+    expect(config.websocket).toEqual({ maxSubscriptionsPerSocket: 10, maxSocketsPerIp: 50, sessionCheckSeconds: 30 });
     expect(config.sessions.ttlSeconds).toBe(86_400);
     expect(config.isProduction).toBe(false);
   });
