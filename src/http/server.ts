@@ -139,7 +139,10 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
       return `http://${host}:${port}`;
     },
     async close() {
-      // Apollo's drain plugins stop new requests and close the sockets, then Fastify closes.
+      // WebSockets first: an upgraded socket keeps the HTTP server from closing, so closing
+      // it last (Apollo's drainServer does) waited out the whole shutdown time limit. Then
+      // Fastify stops taking requests and finishes the ones in flight, then Apollo stops.
+      await ws.close();
       await fastify.close();
       await apollo.stop();
     },

@@ -35,6 +35,9 @@ export const WS_CLOSE = {
   INTERNAL_ERROR: 4500,
 } as const;
 
+/** How long clients get to answer our close frame at shutdown before their sockets are cut. */
+const CLOSE_GRACE_MILLIS = 1_000;
+
 /** What a socket's `extra` carries besides graphql-ws' own socket and upgrade request. */
 type SocketState = Record<PropertyKey, unknown> & {
   /** Set at upgrade, before graphql-ws sees the socket. */
@@ -264,12 +267,26 @@ export function attachWebSocketServer(deps: {
   );
   recheck.unref();
 
+  let closing: Promise<void> | undefined;
   return {
     /** Closes every socket (clients reconnect elsewhere) and stops accepting new ones. */
+    /** Idempotent: the server's close and Apollo's drain both call it. */
     async close(): Promise<void> {
       clearInterval(recheck);
       unsubscribe();
-      await handle.dispose();
+      closing ??= (async () => {
+        // graphql-ws sends 1001 "Going away" and waits for every client's close frame; one
+        // that never answers would hold the shutdown, so it is cut off after a grace period.
+        const laggards = setTimeout(() => {
+          for (const socket of wsServer.clients) socket.terminate();
+        }, CLOSE_GRACE_MILLIS);
+        try {
+          await handle.dispose();
+        } finally {
+          clearTimeout(laggards);
+        }
+      })();
+      await closing;
     },
   };
 }
