@@ -1,3 +1,4 @@
+import globals from 'globals';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import regexp from 'eslint-plugin-regexp';
@@ -26,6 +27,13 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts', 'load/**/*.{ts,js}'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    // Operator scripts in load/: plain Node ESM whose output is the point.
+    files: ['load/**/*.mjs'],
+    // WebSocket: Node 20's, behind --experimental-websocket (the replay script turns it on).
+    languageOptions: { sourceType: 'module', globals: { ...globals.node, WebSocket: 'readonly' } },
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['**/*.js', '**/*.cjs'],
