@@ -16,6 +16,8 @@ const MAX_RATIO = 8;
 /** Each measurement repeats the call until it takes at least this long, so timer noise is small. */
 const MIN_SAMPLE_MILLIS = 5;
 const MAX_ROUNDS = 5;
+/** Whole measurements made before a high ratio counts as growth. */
+const MAX_ATTEMPTS = 3;
 /** Rounds stop early once this much time is spent (a quadratic input is slow at 4n). */
 const BUDGET_MILLIS = 3000;
 
@@ -74,6 +76,12 @@ const cases: [string, (n: number) => string, (input: string) => unknown][] = [
 
 describe('time linear in the input', () => {
   it.each(cases)('for %s', (_name, make, run) => {
-    expect(growthRatio(make, run)).toBeLessThan(MAX_RATIO);
+    // This machine is shared and noisy: a linear case may measure high once, a quadratic one
+    // measures high every time. So a high ratio is measured again, and the lowest one counts.
+    let ratio = growthRatio(make, run);
+    for (let attempt = 1; attempt < MAX_ATTEMPTS && ratio >= MAX_RATIO; attempt++) {
+      ratio = Math.min(ratio, growthRatio(make, run));
+    }
+    expect(ratio).toBeLessThan(MAX_RATIO);
   });
 });
