@@ -14,7 +14,9 @@ import { createSourcesRepo } from './repos/sources';
 import { createUsersRepo } from './repos/users';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
+import { createCacheKeys } from './cache/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
+import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService, type SessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
 
@@ -51,7 +53,9 @@ export interface AppDeps {
 export function createAppDeps(config: Config, log: Logger, clients: Clients): AppDeps {
   const { db } = clients;
   const repos = createRepos(db);
-  const sessionStore = createPostgresSessionStore(db);
+  const sessionStore = clients.redis
+    ? createRedisSessionStore({ redis: clients.redis, keys: createCacheKeys(config.redis.keyPrefix) })
+    : createPostgresSessionStore(db);
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
   const pubsub = createInProcessPubSub();

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const clients = createClients(config, log);
   const app = createAppDeps(config, log, clients);
   await assertEmbeddingDimension(app.db, config.embedding.dimension);
+  await clients.ready();
   const server = await createHttpServer(app);
   const url = await server.listen();
   log.info(

@@ -48,7 +48,7 @@ export function createAuthService(deps: { db: Db; users: UsersRepo; sessions: Se
         // One transaction: an account never exists without the session its sign-up returned.
         return await deps.db.transaction(async (trx) => {
           const user = await deps.users.create({ email, passwordHash, name }, trx);
-          return { user, ...(await deps.sessions.startUserSession(user.id, trx)) };
+          return { user, ...(await deps.sessions.startUserSession(user, trx)) };
         });
       } catch (error: unknown) {
         if (error instanceof EmailTakenError) {
@@ -68,7 +68,7 @@ export function createAuthService(deps: { db: Db; users: UsersRepo; sessions: Se
         // One message for both cases, so log-in does not reveal which e-mails have accounts.
         throw new AppError(ErrorCode.UNAUTHENTICATED, 'E-mail or password is incorrect.');
       }
-      return { user: found.user, ...(await deps.sessions.startUserSession(found.user.id)) };
+      return { user: found.user, ...(await deps.sessions.startUserSession(found.user)) };
     },
   };
 }

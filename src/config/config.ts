@@ -74,6 +74,13 @@ const envSchema = z.object({
   REDIS_PASSWORD: z.string().default(''),
   REDIS_DB: intFromEnv(0, 15).default(0),
   REDIS_TTL: intFromEnv(1).default(3600),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .max(64, { error: 'must be at most 64 characters' })
+    .regex(/^[\w:.-]+$/, { error: 'may hold only letters, digits and _ : . -' })
+    .default('parley:'),
+  REDIS_CONNECT_TIMEOUT_MILLIS: intFromEnv(100).default(5000),
+  REDIS_COMMAND_TIMEOUT_MILLIS: intFromEnv(10).default(3000),
 
   EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
   SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
@@ -117,7 +124,17 @@ export interface Config {
     url: string;
     pool: { max: number; minIdle: number; idleTimeoutMillis: number; maxLifetimeSeconds: number };
   };
-  redis: { enabled: boolean; url: string; password: string; db: number; ttlSeconds: number };
+  redis: {
+    enabled: boolean;
+    url: string;
+    password: string;
+    db: number;
+    ttlSeconds: number;
+    /** Starts every key of this deployment, so deployments and test runs can share a Redis. */
+    keyPrefix: string;
+    connectTimeoutMillis: number;
+    commandTimeoutMillis: number;
+  };
   embedding: { dimension: number };
   sessions: { ttlSeconds: number };
   ingestion: {
@@ -190,6 +207,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       password: e.REDIS_PASSWORD,
       db: e.REDIS_DB,
       ttlSeconds: e.REDIS_TTL,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      connectTimeoutMillis: e.REDIS_CONNECT_TIMEOUT_MILLIS,
+      commandTimeoutMillis: e.REDIS_COMMAND_TIMEOUT_MILLIS,
     },
     embedding: { dimension: e.EMBEDDING_DIMENSION },
     sessions: { ttlSeconds: e.SESSION_TTL_SECONDS },

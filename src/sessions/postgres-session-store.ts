@@ -28,7 +28,8 @@ export function createPostgresSessionStore(db: Db) {
     },
 
     async findLive(tokenHash: string): Promise<LiveSession | undefined> {
-      // The plan is read with the session, so a change of plan applies from the next request.
+      // The plan is read with the session (not the one stored at start), so a change of plan
+      // applies from the next request.
       const row: (SessionRow & { plan: Plan | null }) | undefined = await db('sessions')
         .leftJoin('users', 'users.id', 'sessions.user_id')
         .where({ 'sessions.token_hash': tokenHash })
@@ -49,6 +50,16 @@ export function createPostgresSessionStore(db: Db) {
 
     async delete(tokenHash: string): Promise<boolean> {
       return (await db('sessions').where({ token_hash: tokenHash }).delete()) > 0;
+    },
+
+    async deleteAllForUser(userId: string): Promise<string[]> {
+      const rows: { token_hash: string }[] = await db('sessions')
+        .where({ user_id: userId })
+        .andWhere('expires_at', '>', db.fn.now())
+        .delete()
+        .returning('token_hash');
+      await db('sessions').where({ user_id: userId }).delete();
+      return rows.map((row) => row.token_hash);
     },
 
     /** Only the PostgreSQL store needs sweeping: Redis expires keys by itself. */

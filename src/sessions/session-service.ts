@@ -34,11 +34,12 @@ export function createSessionService(deps: { store: SessionStore; ttlSeconds: nu
 
   return {
     /** @param executor the transaction of a sign-up, so the account and its first session commit together */
-    startUserSession: (userId: string, executor?: Executor) =>
-      start({ kind: 'USER', userId, botId: null, visitorId: null }, executor),
+    startUserSession: (user: { id: string; plan: Plan }, executor?: Executor) =>
+      start({ kind: 'USER', userId: user.id, botId: null, visitorId: null, plan: user.plan }, executor),
 
     /** A visitor is anonymous: their identity is the session itself, bound to one bot. */
-    startVisitorSession: (botId: string) => start({ kind: 'VISITOR', userId: null, botId, visitorId: newId() }),
+    startVisitorSession: (botId: string) =>
+      start({ kind: 'VISITOR', userId: null, botId, visitorId: newId(), plan: null }),
 
     /** The viewer a token stands for, or undefined when it is unknown or expired. */
     async resolve(token: string): Promise<SignedInViewer | undefined> {
@@ -64,6 +65,13 @@ export function createSessionService(deps: { store: SessionStore; ttlSeconds: nu
       const ended = await deps.store.delete(tokenHash);
       for (const listener of endedListeners) listener(tokenHash);
       return ended;
+    },
+
+    /** Ends every session of `userId` (logOutEverywhere); resolves to how many were live. */
+    async endAllForUser(userId: string): Promise<number> {
+      const ended = await deps.store.deleteAllForUser(userId);
+      for (const tokenHash of ended) for (const listener of endedListeners) listener(tokenHash);
+      return ended.length;
     },
 
     /** Calls `listener` with the token hash of every session ended in this process; returns the unsubscribe. */

@@ -10,12 +10,12 @@ export interface SessionRecord {
   botId: string | null;
   visitorId: string | null;
   expiresAt: Date;
-}
-
-/** A live session as resolved for a request; a user's carries their plan, which the limits read. */
-export interface LiveSession extends SessionRecord {
+  /** A user's plan when the session started (the limits read it); null for visitors. */
   plan: Plan | null;
 }
+
+/** A live session as resolved for a request. */
+export type LiveSession = SessionRecord;
 
 /**
  * Where sessions live: PostgreSQL in rollback mode, Redis next. Services talk to this,
@@ -30,4 +30,6 @@ export interface SessionStore {
   /** The session if it exists and has not expired. */
   findLive(tokenHash: string): Promise<LiveSession | undefined>;
   delete(tokenHash: string): Promise<boolean>;
+  /** Ends every session of a user; resolves to the token hashes that were live. */
+  deleteAllForUser(userId: string): Promise<string[]>;
 }

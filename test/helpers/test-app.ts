@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger';
 import { createUrlFetcher } from '../../src/sources/fetch-url';
 import { createSourceIngester, type SourceIngester } from '../../worker/source-ingester';
 import { createTestDatabase } from './databases';
+import { deleteKeysWithPrefix, testKeyPrefix } from './redis';
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -60,6 +61,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // With REDIS_ENABLED=true, this app's keys live under a prefix of its own on the shared Redis.
+      REDIS_KEY_PREFIX: testKeyPrefix(),
       DATABASE_URL: database.url,
       DATABASE_POOL_MIN_IDLE: '0',
       DATABASE_POOL_MAX: '5',
@@ -73,6 +76,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
     const clients = createClients(config, log);
     undo.unshift(() => clients.close());
+    await clients.ready();
+    if (clients.redis) undo.unshift(() => deleteKeysWithPrefix(clients.redis!, config.redis.keyPrefix));
     const deps = createAppDeps(config, log, clients);
     const server = await createHttpServer(deps);
     undo.unshift(() => server.close());

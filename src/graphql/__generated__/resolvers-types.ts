@@ -117,6 +117,8 @@ export type Mutation = {
   logIn: AuthPayload;
   /** Ends the session of the token sent with this request. */
   logOut: Scalars['Boolean']['output'];
+  /** Ends every session of the signed-in owner, on every device (this one included); open subscriptions close with code 4401. Returns how many were live. */
+  logOutEverywhere: Scalars['Int']['output'];
   /** For the bot's owner or a widget visitor of that bot. */
   sendMessage: SendMessagePayload;
   signUp: AuthPayload;
@@ -552,6 +554,7 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   deleteSource?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSourceArgs, 'id'>>;
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'email' | 'password'>>;
   logOut?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  logOutEverywhere?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   startWidgetSession?: Resolver<ResolversTypes['WidgetSession'], ParentType, ContextType, RequireFields<MutationStartWidgetSessionArgs, 'publicKey'>>;

@@ -13,5 +13,6 @@ export const userResolvers: Resolvers = {
     signUp: (_parent, { input }, { auth }) => auth.signUp(input),
     logIn: (_parent, { email, password }, { auth }) => auth.logIn(email, password),
     logOut: (_parent, _args, { access, sessions }) => sessions.end(access.requireViewer().tokenHash),
+    logOutEverywhere: (_parent, _args, { access, sessions }) => sessions.endAllForUser(access.requireOwner()),
   },
 };

@@ -1,0 +1,56 @@
+/**
+ * Every Redis key Parley uses, built here and nowhere else, so the deployment prefix
+ * (`REDIS_KEY_PREFIX`) is never forgotten and tests or deployments can share one Redis.
+ *
+ * The id inside `{…}` is a Redis Cluster hash tag: an entity's value key and its
+ * generation key (see `generation`) share a slot, so one script may touch both.
+ */
+export type CacheKeys = ReturnType<typeof createCacheKeys>;
+
+/** The key families whose hits and misses are counted. */
+export const KEY_FAMILIES = [
+  'bot',
+  'botsByUser',
+  'source',
+  'sourcesByBot',
+  'user',
+  'conversation',
+  'session',
+  'vector',
+] as const;
+export type KeyFamily = (typeof KEY_FAMILIES)[number];
+
+export function createCacheKeys(prefix: string) {
+  return {
+    prefix,
+    bot: (botId: string) => `${prefix}bot:{${botId}}`,
+    botsByUser: (userId: string) => `${prefix}bots:user:{${userId}}`,
+    source: (sourceId: string) => `${prefix}source:{${sourceId}}`,
+    sourcesByBot: (botId: string) => `${prefix}sources:bot:{${botId}}`,
+    user: (userId: string) => `${prefix}user:{${userId}}`,
+    conversation: (conversationId: string) => `${prefix}conversation:{${conversationId}}`,
+    session: (tokenHash: string) => `${prefix}session:{${tokenHash}}`,
+    /** A user's session token hashes, for ending them all (logOutEverywhere). */
+    sessionsByUser: (userId: string) => `${prefix}sessions:user:{${userId}}`,
+    /** Bumped on every change to a bot's sources: part of its vector keys, so old results are never read. */
+    vectorVersion: (botId: string) => `${prefix}vector-version:{${botId}}`,
+    vector: (botId: string, version: number, queryHash: string) => `${prefix}vector:{${botId}}:${version}:${queryHash}`,
+    /**
+     * Bumped by every invalidation of `key`: a loader that read the database before the bump
+     * must not write its (now stale) value back. Same hash tag as `key`.
+     */
+    generation: (key: string) => `${key}:gen`,
+    /** Every cache key of this deployment: what `make cache-flush` deletes. Never the write buffer's. */
+    cachePatterns: () =>
+      [
+        'bot:*',
+        'bots:user:*',
+        'source:*',
+        'sources:bot:*',
+        'user:*',
+        'conversation:*',
+        'vector:*',
+        'vector-version:*',
+      ].map((pattern) => `${prefix}${pattern}`),
+  };
+}

@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import { fromCacheJson, toCacheJson } from '../cache/json';
+import type { CacheKeys } from '../cache/keys';
+import type { SessionRecord, SessionStore } from './session-store';
+
+/**
+ * Sessions in Redis: `session:{sha256(token)}` holds the session as JSON and expires with it;
+ * `sessions:user:{userId}` lists a user's token hashes for logOutEverywhere. Every instance
+ * reads the same key and nothing is cached in process, so a deleted session is refused
+ * everywhere at once.
+ */
+export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys }): SessionStore {
+  const { redis, keys } = deps;
+  const secondsUntil = (date: Date) => Math.max(1, Math.ceil((date.getTime() - Date.now()) / 1000));
+
+  return {
+    // Redis cannot join a PostgreSQL transaction: a sign-up whose commit fails leaves a
+    // session of a user that does not exist, which resolves to nobody and expires.
+    async create(session: SessionRecord): Promise<void> {
+      const ttlSeconds = secondsUntil(session.expiresAt);
+      // A pipeline, not MULTI: the two keys have different hash tags (cluster slots).
+      const pipeline = redis.pipeline().set(keys.session(session.tokenHash), toCacheJson(session), 'EX', ttlSeconds);
+      if (session.userId) {
+        const index = keys.sessionsByUser(session.userId);
+        // The index lives as long as the user's newest session (GT lengthens, NX sets the
+        // first expiry); hashes of ended sessions in it are harmless.
+        pipeline.sadd(index, session.tokenHash).expire(index, ttlSeconds, 'GT').expire(index, ttlSeconds, 'NX');
+      }
+      failOnError(await pipeline.exec());
+    },
+
+    async findLive(tokenHash: string) {
+      const text = await redis.get(keys.session(tokenHash));
+      if (text === null) return undefined;
+      const session = fromCacheJson<SessionRecord>(text);
+      return session.expiresAt.getTime() > Date.now() ? session : undefined;
+    },
+
+    async delete(tokenHash: string): Promise<boolean> {
+      return (await redis.unlink(keys.session(tokenHash))) > 0;
+    },
+
+    async deleteAllForUser(userId: string): Promise<string[]> {
+      const index = keys.sessionsByUser(userId);
+      const hashes = await redis.smembers(index);
+      if (hashes.length === 0) return [];
+      // One key a command: each session key has its own hash tag (cluster slot).
+      const results = await Promise.all(hashes.map((hash) => redis.unlink(keys.session(hash))));
+      await redis.unlink(index);
+      return hashes.filter((_, i) => results[i] === 1);
+    },
+  };
+}
+
+function failOnError(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([error]) => error !== null);
+  if (failed?.[0]) throw failed[0];
+}

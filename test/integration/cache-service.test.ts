@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import { createCacheService, type CacheService } from '../../src/cache/cache-service';
+import { createCacheKeys, type CacheKeys } from '../../src/cache/keys';
+import { closeRedis, connectRedis, createRedis } from '../../src/clients/redis';
+import { loadConfig } from '../../src/config/config';
+import { createLogger } from '../../src/logger';
+import { connectTestRedis } from '../helpers/redis';
+
+describe('cache service (real Redis, this file its own prefix)', () => {
+  let redis: Redis;
+  let drop: () => Promise<void>;
+  let cache: CacheService;
+  let keys: CacheKeys;
+
+  beforeAll(async () => {
+    const connection = await connectTestRedis();
+    ({ redis, drop } = connection);
+    cache = createCacheService(redis);
+    keys = createCacheKeys(connection.settings.keyPrefix);
+  });
+  afterAll(() => drop());
+
+  it('sets with a TTL, gets, checks and deletes', async () => {
+    const key = keys.user('u-1');
+    await cache.set(key, 'hello', 60);
+    expect(await cache.get(key)).toBe('hello');
+    expect(await cache.exists(key)).toBe(true);
+    const ttl = await redis.ttl(key);
+    expect(ttl).toBeGreaterThan(55);
+    expect(ttl).toBeLessThanOrEqual(60);
+    expect(await cache.delete(key, keys.user('never-set'))).toBe(1);
+    expect(await cache.get(key)).toBeNull();
+    expect(await cache.exists(key)).toBe(false);
+  });
+
+  it('round-trips JSON with dates kept as dates, and text that only looks like one', async () => {
+    const bot = {
+      id: 'b-1',
+      name: '2026-01-01T00:00:00.000Z',
+      description: { $date: 'not alone', other: 1 },
+      createdAt: new Date('2026-11-26T09:32:18.123Z'),
+      tags: [new Date(0), null],
+    };
+    await cache.setJSON(keys.bot('b-1'), bot, 60);
+    const back = await cache.getJSON<typeof bot>(keys.bot('b-1'));
+    expect(back).toEqual(bot);
+    expect(back!.createdAt).toBeInstanceOf(Date);
+    expect(typeof back!.name).toBe('string');
+    expect(await cache.getJSON(keys.bot('missing'))).toBeUndefined();
+  });
+
+  it('deletes a pattern in batches with SCAN, and nothing outside it', async () => {
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 1_234; i++) pipeline.set(keys.source(`s-${i}`), 'x', 'EX', 60);
+    pipeline.set(keys.bot('kept'), 'x', 'EX', 60);
+    await pipeline.exec();
+    // MONITOR runs on a connection of its own, which shows every command the service sends.
+    const feed = await redis.monitor();
+    const commands: string[] = [];
+    feed.on('monitor', (_time, args: string[]) => commands.push(args[0]!));
+    try {
+      expect(await cache.deletePattern(`${keys.prefix}source:*`)).toBe(1_234);
+    } finally {
+      feed.disconnect();
+    }
+    expect(commands.map((c) => c.toLowerCase())).not.toContain('keys');
+    expect(commands.filter((c) => c.toLowerCase() === 'unlink').length).toBeGreaterThan(1);
+    expect(await cache.exists(keys.bot('kept'))).toBe(true);
+    expect(await cache.exists(keys.source('s-7'))).toBe(false);
+  });
+
+  it('builds every key under the prefix, with the id as the cluster hash tag', () => {
+    const prefixed = createCacheKeys('tenant-a:');
+    expect(prefixed.bot('42')).toBe('tenant-a:bot:{42}');
+    expect(prefixed.botsByUser('7')).toBe('tenant-a:bots:user:{7}');
+    expect(prefixed.session('abc')).toBe('tenant-a:session:{abc}');
+    expect(prefixed.vector('42', 3, 'q')).toBe('tenant-a:vector:{42}:3:q');
+    expect(prefixed.generation(prefixed.bot('42'))).toBe('tenant-a:bot:{42}:gen');
+    for (const pattern of prefixed.cachePatterns()) expect(pattern.startsWith('tenant-a:')).toBe(true);
+  });
+});
+
+describe('Redis client', () => {
+  const log = createLogger({ name: 'test', level: 'silent', pretty: false });
+
+  it('fails start-up with a readable error when Redis does not answer, within the connect timeout', async () => {
+    const settings = loadConfig({
+      REDIS_ENABLED: 'true',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_CONNECT_TIMEOUT_MILLIS: '500',
+    }).redis;
+    const redis = createRedis(settings, log);
+    try {
+      await expect(connectRedis(redis, settings)).rejects.toThrow(
+        /Redis at 127\.0\.0\.1:1 did not answer .*REDIS_ENABLED=false/,
+      );
+    } finally {
+      await closeRedis(redis);
+    }
+  });
+
+  it('fails a command at once while disconnected instead of queueing it', async () => {
+    const { redis, drop } = await connectTestRedis();
+    await drop();
+    await expect(redis.get('anything')).rejects.toThrow();
+  });
+});
