@@ -230,5 +230,15 @@ export function createSourcesRepo(db: Db) {
         available_at: executor.raw(`now() + make_interval(secs => ?)`, [retryAfterMillis / 1000]),
       });
     },
+
+    /**
+     * Gives a claimed source back to the queue unfinished, at once and with the attempt not
+     * counted: its worker stopped it (shutting down), the source did nothing wrong. It keeps
+     * its `available_at`, so it keeps its place in the queue. False when the lease is no longer
+     * this worker's.
+     */
+    giveBack(job: Pick<SourceJob, 'id' | 'leaseToken'>, executor: Executor = db): Promise<boolean> {
+      return endLease(executor, job, { status: 'PENDING', attempts: executor.raw('GREATEST(attempts - 1, 0)') });
+    },
   };
 }

@@ -47,15 +47,25 @@ export class ExtractionThreadError extends Error {
  * A thread per source costs tens of milliseconds to start, little next to embedding; it makes
  * a timeout simple and sure: `terminate()` ends the thread wherever it is.
  *
+ * `signal` (none by default) stops it early the same way, at any point: a worker that is
+ * shutting down gives the source back rather than wait for it.
+ *
  * @throws ExtractionTimeoutError when the limit is reached.
  * @throws ExtractionThreadError when the thread does not start or ends without a result.
+ * @throws the signal's reason (an `AbortError` unless the caller gave another) when `signal`
+ *   aborts first; no thread is started for a signal already aborted.
  */
 export function extractChunksInThread(
   raw: string,
   format: ContentFormat,
-  options: { timeoutMillis: number },
+  options: { timeoutMillis: number; signal?: AbortSignal },
 ): Promise<string[]> {
+  const { signal } = options;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const { port1, port2 } = new MessageChannel();
     const job: ExtractionJob = { raw, format, port: port2 };
     const worker = new Worker(THREAD_FILE, {
@@ -71,10 +81,16 @@ export function extractChunksInThread(
       );
     }, STARTUP_TIMEOUT_MILLIS);
 
+    function onAbort(): void {
+      finish(() => reject(signal?.reason));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+
     function finish(settle: () => void): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       port1.close();
       void worker.terminate();
       settle();
@@ -85,10 +101,15 @@ export function extractChunksInThread(
      * be queued behind the timer or the exit event that calls this); false when there is none.
      */
     function takeQueuedResult(): boolean {
-      const queued = receiveMessageOnPort(port1)?.message as ExtractionMessage | undefined;
-      if (queued?.type !== 'done') return false;
-      finish(() => resolve(queued.chunks));
-      return true;
+      // `started` may be queued ahead of the result: a thread that finished while this thread was
+      // busy reports its exit before either message is delivered.
+      for (let queued = receiveMessageOnPort(port1); queued; queued = receiveMessageOnPort(port1)) {
+        const message = queued.message as ExtractionMessage;
+        if (message.type !== 'done') continue;
+        finish(() => resolve(message.chunks));
+        return true;
+      }
+      return false;
     }
 
     function onMessage(message: ExtractionMessage): void {

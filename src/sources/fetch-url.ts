@@ -43,8 +43,16 @@ export interface FetchedText {
   format: ContentFormat;
 }
 
+export interface FetchTextOptions {
+  /**
+   * Stops the fetch wherever it is (name lookup, connection, body download) when it aborts;
+   * the fetch then rejects with the signal's reason, not with a `FetchUrlError`. None by default.
+   */
+  signal?: AbortSignal;
+}
+
 export interface UrlFetcher {
-  fetchText(url: string): Promise<FetchedText>;
+  fetchText(url: string, options?: FetchTextOptions): Promise<FetchedText>;
 }
 
 export interface UrlFetcherOptions {
@@ -237,7 +245,9 @@ function unsupportedTypeError(contentType: string | undefined): FetchUrlError {
  * only, see `isPublicAddress`), and the connection is pinned to those checked addresses, so
  * a second DNS answer (rebinding) is never used. Unsupported content types (anything but
  * text, Markdown and HTML, by `detectFormat`) are refused from the headers, before any of the
- * body is read. Every failure is a `FetchUrlError`.
+ * body is read. Every failure is a `FetchUrlError`, except an abort by the caller's `signal`,
+ * which rejects with the signal's reason (an `AbortError` unless the caller gave another), as
+ * `fetch` does: the caller stopped it, so it is no fault of the URL's and never a `TIMEOUT`.
  *
  * @throws RangeError when `timeoutMillis` or `maxBytes` is not a positive integer.
  */
@@ -326,24 +336,36 @@ export function createUrlFetcher(options: UrlFetcherOptions): UrlFetcher {
     return { body: decodeBody(bytes, contentType), contentType, finalUrl: url.href, format };
   }
 
-  async function fetchText(rawUrl: string): Promise<FetchedText> {
-    const signal = AbortSignal.timeout(timeoutMillis);
-    let url = requireFetchableUrl(rawUrl);
-    for (let redirects = 0; ; redirects++) {
-      const agent = createPinnedAgent(await resolveAllowed(url, signal));
-      try {
-        const response = await request(url, agent, signal);
-        const location = response.headers.get('location');
-        if (!REDIRECT_STATUSES.has(response.status) || !location) return await readText(url, response, signal);
-        await discardBody(response);
-        if (redirects === MAX_REDIRECTS) {
-          throw new FetchUrlError('TOO_MANY_REDIRECTS', 'URL redirects too many times');
+  async function fetchText(rawUrl: string, fetchOptions: FetchTextOptions = {}): Promise<FetchedText> {
+    const { signal: callerSignal } = fetchOptions;
+    callerSignal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(timeoutMillis);
+    // One signal for every step below; the steps report any abort as a timeout, and the catch
+    // at the end tells the caller's abort apart.
+    const signal = callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
+    try {
+      let url = requireFetchableUrl(rawUrl);
+      for (let redirects = 0; ; redirects++) {
+        const agent = createPinnedAgent(await resolveAllowed(url, signal));
+        try {
+          const response = await request(url, agent, signal);
+          const location = response.headers.get('location');
+          if (!REDIRECT_STATUSES.has(response.status) || !location) return await readText(url, response, signal);
+          await discardBody(response);
+          if (redirects === MAX_REDIRECTS) {
+            throw new FetchUrlError('TOO_MANY_REDIRECTS', 'URL redirects too many times');
+          }
+          url = requireFetchableUrl(location, url);
+        } finally {
+          // One agent per hop: the next hop is resolved, checked and pinned afresh.
+          await agent.destroy().catch(() => undefined);
         }
-        url = requireFetchableUrl(location, url);
-      } finally {
-        // One agent per hop: the next hop is resolved, checked and pinned afresh.
-        await agent.destroy().catch(() => undefined);
       }
+    } catch (error: unknown) {
+      // Stopped by the caller (a worker shutting down, say): the URL did nothing wrong, so this
+      // must not reach the owner as "did not answer within …".
+      if (callerSignal?.aborted) throw callerSignal.reason;
+      throw error;
     }
   }
 

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { chunkText } from '../../src/search/chunker';
 import {
@@ -18,6 +19,16 @@ describe('extractChunksInThread', () => {
     await expect(extractChunksInThread(html, 'html', { timeoutMillis: 10_000 })).resolves.toEqual(
       chunkText(extractText(html, 'html')),
     );
+  });
+
+  it('returns the chunks of a thread that finished while the event loop was busy', async () => {
+    const text = 'Gift cards are valid for two years.';
+    const chunks = extractChunksInThread(text, 'text', { timeoutMillis: 10_000 });
+    // Blocked long enough for the thread to load, report and exit: its exit and both of its
+    // messages then wait together, and the exit may be delivered first.
+    const until = performance.now() + 1500;
+    while (performance.now() < until);
+    await expect(chunks).resolves.toEqual(chunkText(extractText(text, 'text')));
   });
 
   it('keeps the event loop turning while a slow document is processed', async () => {
@@ -51,6 +62,39 @@ describe('extractChunksInThread', () => {
     expect(terminate).toHaveBeenCalledTimes(1);
     await terminate.mock.results[0]!.value;
     expect((terminate.mock.contexts[0] as Worker).threadId).toBe(-1);
+  });
+
+  it('ends the thread when the caller aborts, rejecting with the signal’s reason', async () => {
+    const terminate = jest.spyOn(Worker.prototype, 'terminate');
+    // The thread's own listeners are attached as it is made: the first `on` call is on it.
+    const listen = jest.spyOn(Worker.prototype, 'on');
+    const controller = new AbortController();
+    const failure = extractChunksInThread(SLOW_TEXT, 'text', { timeoutMillis: 60_000, signal: controller.signal });
+    const thread = listen.mock.contexts[0] as Worker;
+    expect(thread).toBeInstanceOf(Worker);
+    // Running (or loading its modules): the abort has a thread to end.
+    await once(thread, 'online');
+    const exited = once(thread, 'exit');
+    controller.abort();
+    const error = await failure.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    // A DOMException, of Node's realm, not jest's: compared by name.
+    expect((error as Error).name).toBe('AbortError');
+    expect(terminate).toHaveBeenCalledTimes(1);
+    await exited;
+    expect(thread.threadId).toBe(-1);
+  });
+
+  it('starts no thread when the signal has already aborted', async () => {
+    const listen = jest.spyOn(Worker.prototype, 'on');
+    const reason = new Error('worker stopping');
+    await expect(
+      extractChunksInThread(SLOW_TEXT, 'text', { timeoutMillis: 60_000, signal: AbortSignal.abort(reason) }),
+    ).rejects.toBe(reason);
+    // No thread was made: none had listeners attached.
+    expect(listen).not.toHaveBeenCalled();
   });
 
   it('reports a crash of the thread as an ExtractionThreadError', async () => {

@@ -535,3 +535,92 @@ describe('createUrlFetcher with an address policy and stubbed DNS', () => {
     }
   });
 });
+
+describe('createUrlFetcher with a caller signal', () => {
+  /** What a fetch rejected with; fails the test if it resolved. */
+  async function rejection(promise: Promise<unknown>): Promise<unknown> {
+    return promise.then(
+      (value) => {
+        throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+      },
+      (caught: unknown) => caught,
+    );
+  }
+
+  /**
+   * A server that answers `/partial` with headers and the start of a body, anything else with
+   * nothing, and never finishes either: only an abort (or a timeout) ends the fetch.
+   */
+  async function holdingServer() {
+    const closed: Promise<void>[] = [];
+    let onRequest!: () => void;
+    const requested = new Promise<void>((resolve) => (onRequest = resolve));
+    const holding = createServer((req, res) => {
+      closed.push(once(res, 'close').then(() => undefined));
+      if (req.url === '/partial') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('The first half of a page');
+      }
+      onRequest();
+    });
+    holding.listen(0, ALLOWED);
+    await once(holding, 'listening');
+    return {
+      url: `http://${ALLOWED}:${(holding.address() as AddressInfo).port}`,
+      requested,
+      /** Resolves once every connection the server saw is closed. */
+      allClosed: () => Promise.all(closed),
+      close: async () => {
+        holding.closeAllConnections();
+        await new Promise((resolve) => holding.close(resolve));
+      },
+    };
+  }
+
+  it.each(['/waiting', '/partial'])(
+    'stops a request in flight (%s) with the caller’s reason, not a timeout, and drops the connection',
+    async (path) => {
+      const holding = await holdingServer();
+      try {
+        const controller = new AbortController();
+        const fetching = rejection(
+          localFetcher({ timeoutMillis: 10_000 }).fetchText(`${holding.url}${path}`, { signal: controller.signal }),
+        );
+        await holding.requested;
+        // A moment for the headers and the first bytes to arrive, so /partial stops mid-body.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        controller.abort();
+        const error = await fetching;
+        expect(error).not.toBeInstanceOf(FetchUrlError);
+        expect((error as Error).name).toBe('AbortError');
+        await holding.allClosed();
+      } finally {
+        await holding.close();
+      }
+    },
+  );
+
+  it('stops a name lookup that never answers', async () => {
+    const { fetcher } = guardedFetcher({}, { timeoutMillis: 10_000, lookup: () => new Promise<string[]>(() => {}) });
+    const controller = new AbortController();
+    const fetching = rejection(fetcher.fetchText('https://docs.example/', { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 20);
+    expect((await fetching) as Error).toMatchObject({ name: 'AbortError' });
+  });
+
+  it('rejects with the reason given, without connecting, when the signal has already aborted', async () => {
+    const reason = new Error('worker stopping');
+    const error = await rejection(localFetcher().fetchText(`${base}/text`, { signal: AbortSignal.abort(reason) }));
+    expect(error).toBe(reason);
+    expect(hits).toEqual([]);
+  });
+
+  it('still reports its own time limit as a TIMEOUT while the caller’s signal has not aborted', async () => {
+    const controller = new AbortController();
+    const error = await fetchError(
+      localFetcher({ timeoutMillis: 200 }).fetchText(`${base}/hang`, { signal: controller.signal }),
+    );
+    expect(error).toMatchObject({ reason: 'TIMEOUT', message: 'URL did not answer within 0.2 s', transient: true });
+    expect(controller.signal.aborted).toBe(false);
+  });
+});
