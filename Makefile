@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: help install services browser migrate seed dev build test check unit load
+.PHONY: help install services browser migrate seed dev build test check unit load redis-cli cache-flush
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,9 +52,20 @@ build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worke
 
 test: install services browser check build ## Install, ensure services and chromium, and run every check and test
 	npm test
+	npm run --silent test:redis
 
 unit: install ## Unit tests only (no services needed)
 	npx jest --selectProjects unit
+
+# The URL's password and database number, when it has them, win over REDIS_PASSWORD and
+# REDIS_DB, as in the api (ioredis). The password goes through the environment, not argv.
+redis-cli: ## Open redis-cli on the configured Redis (REDIS_URL, REDIS_PASSWORD, REDIS_DB)
+	@command -v redis-cli >/dev/null || { echo "redis-cli not found: apt-get install redis-tools, or: docker compose exec redis redis-cli" >&2; exit 1; }
+	@if [ -n "$$REDIS_PASSWORD" ]; then export REDISCLI_AUTH="$$REDIS_PASSWORD"; fi; \
+	  exec redis-cli -n "$${REDIS_DB:-0}" -u "$$REDIS_URL"
+
+cache-flush: install ## Delete this deployment's cache keys (REDIS_KEY_PREFIX); sessions and the write buffer stay
+	npm run --silent cache:flush
 
 load: ## Run a load scenario against a running api (see load/README.md)
 	load/run.sh $(SCENARIO)

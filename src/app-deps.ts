@@ -14,7 +14,12 @@ import { createSourcesRepo } from './repos/sources';
 import { createUsersRepo } from './repos/users';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
-import { createCacheKeys } from './cache/keys';
+import { createCachedRetriever } from './search/cached-retriever';
+import { createVectorCache } from './cache/vector-cache';
+import { createCacheStats, type CacheStatsCollector } from './cache/cache-stats';
+import { createEntityCache, type EntityCache } from './cache/entity-cache';
+import { createCacheInvalidation, noCacheInvalidation, type CacheInvalidation } from './cache/invalidation';
+import { createCacheKeys, type CacheKeys } from './cache/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService, type SessionService } from './sessions/session-service';
@@ -47,17 +52,49 @@ export interface AppDeps {
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
   writePath: ChatWritePath;
+  /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */
+  cacheStats: CacheStatsCollector;
+  /** The entity cache the loaders read through; absent in rollback mode. */
+  cache?: { entities: EntityCache; keys: CacheKeys };
+  /** Told of every committed change, so no cache serves what it replaced. */
+  invalidation: CacheInvalidation;
+  /** Starts what listens in the background (cache invalidations); after `clients.ready()`. */
+  start(): Promise<void>;
+  /** Stops it; before the clients close. */
+  stop(): void;
 }
 
 /** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
 export function createAppDeps(config: Config, log: Logger, clients: Clients): AppDeps {
-  const { db } = clients;
+  const { db, redis, redisSubscriber } = clients;
   const repos = createRepos(db);
-  const sessionStore = clients.redis
-    ? createRedisSessionStore({ redis: clients.redis, keys: createCacheKeys(config.redis.keyPrefix) })
-    : createPostgresSessionStore(db);
+  const keys = createCacheKeys(config.redis.keyPrefix);
+  const cacheStats = createCacheStats({ redis, keys, log: log.child({ component: 'cache-stats' }) });
+  const entityCache =
+    redis && redisSubscriber
+      ? createEntityCache({
+          redis,
+          subscriber: redisSubscriber,
+          keys,
+          stats: cacheStats,
+          log: log.child({ component: 'cache' }),
+          ttlSeconds: config.redis.ttlSeconds,
+          l1: config.redis.l1,
+        })
+      : undefined;
+  const sessionStore = redis ? createRedisSessionStore({ redis, keys }) : createPostgresSessionStore(db);
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
+  const vectorCache = redis
+    ? createVectorCache({
+        redis,
+        keys,
+        ttlSeconds: config.vectorCache.ttlSeconds,
+        stats: cacheStats,
+        log: log.child({ component: 'vector-cache' }),
+      })
+    : undefined;
+  const retriever = createRetriever({ embedder, chunks: repos.chunks });
   const pubsub = createInProcessPubSub();
   return {
     config,
@@ -69,8 +106,19 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     sessions,
     auth: createAuthService({ db, users: repos.users, sessions }),
     embedder,
-    retriever: createRetriever({ embedder, chunks: repos.chunks }),
+    retriever: vectorCache ? createCachedRetriever({ retriever, cache: vectorCache }) : retriever,
     pubsub,
     writePath: createDirectWritePath({ messages: repos.messages, pubsub }),
+    cacheStats,
+    cache: entityCache && { entities: entityCache, keys },
+    invalidation: entityCache
+      ? createCacheInvalidation({
+          keys,
+          invalidate: (dropped) => entityCache.invalidate(dropped),
+          bumpVectorVersion: vectorCache?.bumpVersion,
+        })
+      : noCacheInvalidation,
+    start: async () => entityCache?.start(),
+    stop: () => entityCache?.stop(),
   };
 }

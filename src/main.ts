@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   const app = createAppDeps(config, log, clients);
   await assertEmbeddingDimension(app.db, config.embedding.dimension);
   await clients.ready();
+  await app.start();
   const server = await createHttpServer(app);
   const url = await server.listen();
   log.info(
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
     log,
     [
       { name: 'http', run: () => server.close() },
+      { name: 'cache-stats', run: () => app.cacheStats.stop() },
+      { name: 'cache', run: async () => app.stop() },
       { name: 'clients', run: () => clients.close() },
     ],
     { timeoutMillis: config.shutdownTimeoutMillis },

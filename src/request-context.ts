@@ -60,7 +60,7 @@ export async function resolveViewer(
 
 export async function createRequestContext(app: AppDeps, request: RequestInfo): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
-  const loaders = createLoaders(app.repos);
+  const loaders = createLoaders(app.repos, app.cache);
   const access = createAccess({ viewer, tokenRejected, loaders });
   const { repos } = app;
   return {
@@ -72,8 +72,14 @@ export async function createRequestContext(app: AppDeps, request: RequestInfo): 
     loaders,
     sessions: app.sessions,
     auth: app.auth,
-    bots: createBotService({ bots: repos.bots, access, loaders }),
-    sources: createSourceService({ sources: repos.sources, access, loaders }),
+    bots: createBotService({
+      bots: repos.bots,
+      access,
+      loaders,
+      invalidation: app.invalidation,
+      sessions: app.sessions,
+    }),
+    sources: createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
     search: createSearchService({ access, retriever: app.retriever }),
     chat: createChatService({
       access,

@@ -35,6 +35,20 @@ export interface SourceIngesterOptions {
     Config['ingestion'],
     'pollMillis' | 'concurrency' | 'leaseSeconds' | 'retryBaseMillis' | 'extractTimeoutMillis'
   >;
+  /**
+   * Called after each change of a source's status or chunks has committed (claimed, then
+   * READY, FAILED or back to PENDING), so caches of the source and its bot's searches are
+   * invalidated. Must not throw.
+   */
+  onSourceChanged?: (source: { id: string; botId: string }) => Promise<void>;
+}
+
+export interface StopOptions {
+  /**
+   * How long the sources in hand may take to finish; then their fetch or extraction is aborted
+   * and they go back to the queue with the attempt not counted. Unlimited by default.
+   */
+  graceMillis?: number;
 }
 
 export type SourceIngester = ReturnType<typeof createSourceIngester>;
@@ -49,21 +63,30 @@ export function createSourceIngester(options: SourceIngesterOptions) {
   let stopping = false;
   const idle = new AbortController();
   let loops: Promise<void>[] = [];
+  /** One per source in hand, aborted when `stop`'s grace runs out. */
+  const inHand = new Set<AbortController>();
+  let halted = false;
 
-  async function contentOf(job: SourceJob): Promise<{ raw: string; format: ContentFormat }> {
+  /** Ends the grace: every source in hand (and any still being claimed) stops at its next step. */
+  function halt(): void {
+    halted = true;
+    for (const controller of inHand) controller.abort();
+  }
+
+  async function contentOf(job: SourceJob, signal: AbortSignal): Promise<{ raw: string; format: ContentFormat }> {
     if (job.kind === 'URL') {
       // The fetcher refuses content types it has no format for, before downloading the body.
-      const fetched = await options.fetcher.fetchText(job.url ?? '');
+      const fetched = await options.fetcher.fetchText(job.url ?? '', { signal });
       return { raw: fetched.body, format: fetched.format };
     }
     return { raw: job.content ?? '', format: (job.contentFormat ?? 'text') as ContentFormat };
   }
 
   /** Extraction and chunking run in a thread: a slow document must not stall the other sources. */
-  async function chunksOf(job: SourceJob): Promise<string[]> {
-    const { raw, format } = await contentOf(job);
+  async function chunksOf(job: SourceJob, signal: AbortSignal): Promise<string[]> {
+    const { raw, format } = await contentOf(job, signal);
     try {
-      return await extractChunksInThread(raw, format, { timeoutMillis: settings.extractTimeoutMillis });
+      return await extractChunksInThread(raw, format, { timeoutMillis: settings.extractTimeoutMillis, signal });
     } catch (error: unknown) {
       // Too slow is a property of the document: another attempt would take as long again.
       if (error instanceof ExtractionTimeoutError) throw new SourceContentError(error.message);
@@ -71,9 +94,10 @@ export function createSourceIngester(options: SourceIngesterOptions) {
     }
   }
 
-  async function embedAll(chunks: string[]): Promise<{ content: string; embedding: number[] }[]> {
+  async function embedAll(chunks: string[], signal: AbortSignal): Promise<{ content: string; embedding: number[] }[]> {
     const embedded: { content: string; embedding: number[] }[] = [];
     for (let start = 0; start < chunks.length; start += EMBED_BATCH) {
+      signal.throwIfAborted();
       const batch = chunks.slice(start, start + EMBED_BATCH);
       const vectors = await options.embedder.embed(batch);
       batch.forEach((content, i) => {
@@ -88,12 +112,31 @@ export function createSourceIngester(options: SourceIngesterOptions) {
   async function ingest(job: SourceJob): Promise<void> {
     const jobLog = log.child({ sourceId: job.id, botId: job.botId, kind: job.kind, attempt: job.attempts });
     const started = performance.now();
+    const abort = new AbortController();
+    inHand.add(abort);
+    // Claimed after the grace ran out: it goes straight back.
+    if (halted) abort.abort();
     try {
-      const chunks = await embedAll(await chunksOf(job));
+      abort.signal.throwIfAborted();
+      const chunks = await embedAll(await chunksOf(job, abort.signal), abort.signal);
       if (chunks.length === 0) throw new SourceContentError('The source contains no words to index.');
+      // Not abortable from here on: the work is done, and the write is one short transaction.
       const stored = await sources.completeWithChunks(job, chunks);
+      // The source is READY whatever the cache does: a failure here must not reach the failure handling below.
       jobLog.info({ chunks: chunks.length, stored, ms: Math.round(performance.now() - started) }, 'source ingested');
     } catch (error: unknown) {
+      if (abort.signal.aborted) {
+        // Stopped by `stop`, whatever the step threw: the source is not to blame, so another
+        // worker takes it at once and the interrupted try does not use up one of its attempts.
+        try {
+          const givenBack = await sources.giveBack(job);
+          jobLog.info({ givenBack, ms: Math.round(performance.now() - started) }, 'source given back unfinished');
+        } catch (giveBackError: unknown) {
+          // Shutdown goes on regardless: the lease expires and another worker takes the source then.
+          jobLog.error({ err: giveBackError }, 'could not give the source back; it waits for its lease to expire');
+        }
+        return;
+      }
       // A crashed extraction thread (memory pressure, say) may well succeed on another try.
       const transient =
         error instanceof FetchUrlError
@@ -120,14 +163,24 @@ export function createSourceIngester(options: SourceIngesterOptions) {
             : 'Processing failed repeatedly; delete the source and add it again.',
         );
       }
+    } finally {
+      inHand.delete(abort);
     }
   }
+
+  const changed = async (job: SourceJob) => {
+    await options.onSourceChanged?.({ id: job.id, botId: job.botId }).catch((error: unknown) => {
+      log.error({ err: error, sourceId: job.id }, 'could not invalidate the cached source');
+    });
+  };
 
   /** Claims and ingests one source; false when the queue is empty. */
   async function runOnce(): Promise<boolean> {
     const job = await sources.claimNext(settings.leaseSeconds, MAX_ATTEMPTS);
     if (!job) return false;
+    await changed(job);
     await ingest(job);
+    await changed(job);
     return true;
   }
 
@@ -149,11 +202,23 @@ export function createSourceIngester(options: SourceIngesterOptions) {
     start(): void {
       loops = Array.from({ length: settings.concurrency }, () => loop());
     },
-    /** Finishes the sources in hand, then resolves. */
-    async stop(): Promise<void> {
+    /**
+     * Stops claiming and lets the sources in hand finish for up to `graceMillis`; then aborts
+     * their fetch or extraction and gives them back to the queue. Resolves once every source
+     * in hand is finished or given back.
+     */
+    async stop(stopOptions: StopOptions = {}): Promise<void> {
+      const { graceMillis } = stopOptions;
       stopping = true;
       idle.abort();
-      await Promise.all(loops);
+      // setTimeout would take Infinity as 1 ms.
+      const grace =
+        graceMillis !== undefined && Number.isFinite(graceMillis) ? setTimeout(halt, graceMillis) : undefined;
+      try {
+        await Promise.all(loops);
+      } finally {
+        clearTimeout(grace);
+      }
     },
   };
 }

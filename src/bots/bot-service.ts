@@ -5,6 +5,8 @@ import { isUuid, newId } from '../ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { BotChanges, BotsRepo } from '../repos/bots';
 import type { BotRecord } from '../repos/records';
+import type { CacheInvalidation } from '../cache/invalidation';
+import type { SessionService } from '../sessions/session-service';
 import { optionalText, requireIntInRange, requireText } from '../validation';
 
 const NAME_MAX = 100;
@@ -18,7 +20,13 @@ export function newPublicKey(): string {
 
 export type BotService = ReturnType<typeof createBotService>;
 
-export function createBotService(deps: { bots: BotsRepo; access: Access; loaders: Loaders }) {
+export function createBotService(deps: {
+  bots: BotsRepo;
+  access: Access;
+  loaders: Loaders;
+  invalidation: CacheInvalidation;
+  sessions: Pick<SessionService, 'endAllForBot'>;
+}) {
   const { access } = deps;
   return {
     get: (id: string) => access.ownedBot(id, 'id'),
@@ -28,7 +36,12 @@ export function createBotService(deps: { bots: BotsRepo; access: Access; loaders
       const pageSize = requireIntInRange(first, 'first', { min: 1, max: 100, fallback: 20 });
       if (after != null && !isUuid(after))
         throw new BadUserInputError('after must be the id of a bot from a previous page.', 'after');
-      return deps.bots.listByOwner(ownerId, { first: pageSize, afterId: after ?? undefined });
+      // The owner's bot ids (cached as one list) in creation order, then the page's bots.
+      const ids = (await deps.loaders.botIdsByOwner.load(ownerId)) ?? [];
+      const start = after == null ? 0 : ids.findIndex((id) => id > after.toLowerCase());
+      const page = start === -1 ? [] : ids.slice(start, start + pageSize);
+      const bots = await deps.loaders.bot.loadMany(page);
+      return bots.filter((bot): bot is BotRecord => bot !== null && !(bot instanceof Error));
     },
 
     async create(input: {
@@ -37,7 +50,7 @@ export function createBotService(deps: { bots: BotsRepo; access: Access; loaders
       instructions?: string | null;
     }): Promise<BotRecord> {
       const ownerId = access.requireOwner();
-      return deps.bots.create({
+      const bot = await deps.bots.create({
         id: newId(),
         ownerId,
         name: requireText(input.name, 'name', { max: NAME_MAX }),
@@ -45,6 +58,8 @@ export function createBotService(deps: { bots: BotsRepo; access: Access; loaders
         instructions: optionalText(input.instructions, 'instructions', INSTRUCTIONS_MAX) ?? null,
         publicKey: newPublicKey(),
       });
+      await deps.invalidation.botCreated(bot);
+      return bot;
     },
 
     async update(
@@ -63,14 +78,21 @@ export function createBotService(deps: { bots: BotsRepo; access: Access; loaders
       const updated = await deps.bots.update(bot.id, changes);
       // Deleted between the ownership check and the update.
       if (!updated) throw new NotFoundError('Bot', bot.id);
+      await deps.invalidation.botUpdated(updated);
       deps.loaders.bot.clear(bot.id).prime(bot.id, updated);
       return updated;
     },
 
     async delete(id: string): Promise<boolean> {
       const bot = await access.ownedBot(id, 'id');
+      const sourceIds = (await deps.loaders.sourceIdsByBot.load(bot.id)) ?? [];
+      // Its visitors' sessions end first, on either store, and their open sockets close.
+      await deps.sessions.endAllForBot(bot.id);
+      const deleted = await deps.bots.delete(bot.id);
+      // The cascade took the bot's sources, conversations and (PostgreSQL) visitor sessions.
+      await deps.invalidation.botDeleted(bot, sourceIds);
       deps.loaders.bot.clear(bot.id);
-      return deps.bots.delete(bot.id);
+      return deleted;
     },
   };
 }

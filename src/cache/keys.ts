@@ -32,25 +32,29 @@ export function createCacheKeys(prefix: string) {
     session: (tokenHash: string) => `${prefix}session:{${tokenHash}}`,
     /** A user's session token hashes, for ending them all (logOutEverywhere). */
     sessionsByUser: (userId: string) => `${prefix}sessions:user:{${userId}}`,
+    /** A bot's widget session token hashes, for ending them when the bot is deleted. */
+    sessionsByBot: (botId: string) => `${prefix}sessions:bot:{${botId}}`,
     /** Bumped on every change to a bot's sources: part of its vector keys, so old results are never read. */
     vectorVersion: (botId: string) => `${prefix}vector-version:{${botId}}`,
     vector: (botId: string, version: number, queryHash: string) => `${prefix}vector:{${botId}}:${version}:${queryHash}`,
+    /** Searches counted per (bot, normalised query, limit), one sorted set per deployment: what the worker warms. */
+    vectorPopular: () => `${prefix}vector-popular`,
     /**
      * Bumped by every invalidation of `key`: a loader that read the database before the bump
      * must not write its (now stale) value back. Same hash tag as `key`.
      */
     generation: (key: string) => `${key}:gen`,
-    /** Every cache key of this deployment: what `make cache-flush` deletes. Never the write buffer's. */
+    /** One hash of hit/miss counters (`family:layer:hits|misses`) that every instance adds to. */
+    cacheStats: () => `${prefix}stats:cache`,
+    /**
+     * Every cache key of this deployment: what `make cache-flush` deletes. Never sessions or
+     * the write buffer's keys, and never the vector versions: a version key deleted while a
+     * result stored under it survives (written between two scans) would restart at 0 and
+     * could make that old result reachable again.
+     */
     cachePatterns: () =>
-      [
-        'bot:*',
-        'bots:user:*',
-        'source:*',
-        'sources:bot:*',
-        'user:*',
-        'conversation:*',
-        'vector:*',
-        'vector-version:*',
-      ].map((pattern) => `${prefix}${pattern}`),
+      ['bot:*', 'bots:user:*', 'source:*', 'sources:bot:*', 'user:*', 'conversation:*', 'vector:*'].map(
+        (pattern) => `${prefix}${pattern}`,
+      ),
   };
 }

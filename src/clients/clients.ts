@@ -9,6 +9,8 @@ export interface Clients {
   db: Db;
   /** Commands (cache, sessions); absent in rollback mode (`REDIS_ENABLED=false`). */
   redis?: Redis;
+  /** Subscriptions (cache invalidations): a subscribed connection can run nothing else. */
+  redisSubscriber?: Redis;
   /** Connects what connects lazily and checks it answers; start-up fails with a readable error otherwise. */
   ready(): Promise<void>;
   /** Closes every client, each step even if an earlier one fails; rejects with the first failure. */
@@ -19,14 +21,21 @@ export interface Clients {
 export function createClients(config: Config, log: Logger): Clients {
   const db = createDb(config.database, log);
   const redis = config.redis.enabled ? createRedis(config.redis, log) : undefined;
+  const redisSubscriber = config.redis.enabled ? createRedis(config.redis, log, 'subscriber') : undefined;
   return {
     db,
     redis,
+    redisSubscriber,
     async ready() {
       if (redis) await connectRedis(redis, config.redis);
+      if (redisSubscriber) await connectRedis(redisSubscriber, config.redis);
     },
     async close() {
-      const results = await Promise.allSettled([db.destroy(), redis ? closeRedis(redis) : undefined]);
+      const results = await Promise.allSettled([
+        db.destroy(),
+        redis ? closeRedis(redis) : undefined,
+        redisSubscriber ? closeRedis(redisSubscriber) : undefined,
+      ]);
       const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failed) throw failed.reason;
     },

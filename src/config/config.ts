@@ -81,6 +81,11 @@ const envSchema = z.object({
     .default('parley:'),
   REDIS_CONNECT_TIMEOUT_MILLIS: intFromEnv(100).default(5000),
   REDIS_COMMAND_TIMEOUT_MILLIS: intFromEnv(10).default(3000),
+  CACHE_L1_MAX_ENTRIES: intFromEnv(0, 1_000_000).default(10_000),
+  CACHE_L1_TTL_MILLIS: intFromEnv(100, 5000).default(2000),
+  VECTOR_CACHE_TTL_SECONDS: intFromEnv(60, 3600).default(600),
+  VECTOR_WARM_TOP: intFromEnv(1, 1000).default(50),
+  VECTOR_WARM_INTERVAL_SECONDS: intFromEnv(1, 3600).default(120),
 
   EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
   SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
@@ -134,7 +139,11 @@ export interface Config {
     keyPrefix: string;
     connectTimeoutMillis: number;
     commandTimeoutMillis: number;
+    /** The in-process cache in front of Redis: entries at most, and how long one lives. */
+    l1: { maxEntries: number; ttlMillis: number };
   };
+  /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
+  vectorCache: { ttlSeconds: number; warmTop: number; warmIntervalSeconds: number };
   embedding: { dimension: number };
   sessions: { ttlSeconds: number };
   ingestion: {
@@ -174,6 +183,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `DATABASE_POOL_MIN_IDLE: must not exceed DATABASE_POOL_MAX (${e.DATABASE_POOL_MIN_IDLE} > ${e.DATABASE_POOL_MAX})`,
     ]);
   }
+  // The warmer refreshes results with less than a third of their TTL left: a longer interval lets them expire unseen.
+  if (e.VECTOR_WARM_INTERVAL_SECONDS * 3 >= e.VECTOR_CACHE_TTL_SECONDS) {
+    throw new ConfigError([
+      `VECTOR_WARM_INTERVAL_SECONDS: must be under a third of VECTOR_CACHE_TTL_SECONDS (${e.VECTOR_WARM_INTERVAL_SECONDS} >= ${e.VECTOR_CACHE_TTL_SECONDS} / 3)`,
+    ]);
+  }
   return {
     nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -210,6 +225,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyPrefix: e.REDIS_KEY_PREFIX,
       connectTimeoutMillis: e.REDIS_CONNECT_TIMEOUT_MILLIS,
       commandTimeoutMillis: e.REDIS_COMMAND_TIMEOUT_MILLIS,
+      l1: { maxEntries: e.CACHE_L1_MAX_ENTRIES, ttlMillis: e.CACHE_L1_TTL_MILLIS },
+    },
+    vectorCache: {
+      ttlSeconds: e.VECTOR_CACHE_TTL_SECONDS,
+      warmTop: e.VECTOR_WARM_TOP,
+      warmIntervalSeconds: e.VECTOR_WARM_INTERVAL_SECONDS,
     },
     embedding: { dimension: e.EMBEDDING_DIMENSION },
     sessions: { ttlSeconds: e.SESSION_TTL_SECONDS },

@@ -8,6 +8,7 @@ import type { AppDeps } from '../app-deps';
 import { AppError, BadRequestError, ErrorCode } from '../errors';
 import { createApolloServer } from '../graphql/apollo';
 import { createErrorFormatter } from '../graphql/format-error';
+import { graphqlMetricsPlugin } from '../graphql/metrics-plugin';
 import { nulGuardPlugin } from '../graphql/nul-guard';
 import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
@@ -15,6 +16,8 @@ import { createRequestContext, type RequestContext } from '../request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
 import { registerHealthRoutes } from './health';
+import { registerRedisHealthRoutes } from './health-redis';
+import { createMetrics, registerMetrics } from './metrics';
 import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
 import { attachWebSocketServer } from './websocket';
@@ -57,6 +60,8 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
       'request completed',
     );
   });
+  const metrics = createMetrics({ db: app.db, cacheStats: app.cacheStats });
+  registerMetrics(fastify, metrics);
 
   // Our own errors carry their status; bad JSON, oversized bodies and unknown content types
   // are the client's fault (Fastify's 4xx); anything else is ours, logged in full and masked.
@@ -97,6 +102,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     plugins: [
       ...limits.plugins,
       nulGuardPlugin(),
+      graphqlMetricsPlugin(metrics.graphqlDuration),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
     ],
@@ -127,6 +133,11 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   });
 
   registerHealthRoutes(fastify, { db: app.db, log: app.log.child({ component: 'health' }) });
+  registerRedisHealthRoutes(fastify, {
+    redis: app.clients.redis,
+    cacheStats: app.cacheStats,
+    log: app.log.child({ component: 'health' }),
+  });
   registerUploadRoute(fastify, app);
 
   return {

@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import type { EntityCache } from '../cache/entity-cache';
+import type { CacheKeys, KeyFamily } from '../cache/keys';
 import { NotFoundError } from '../errors';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
@@ -32,21 +34,67 @@ export interface LoaderRepos {
   conversations: ConversationsRepo;
 }
 
+const byId = <T extends { id: string }>(rows: T[]) => new Map(rows.map((row) => [row.id, row]));
+
+/** `ids` grouped by `keyOf`, every requested key present (an empty list when it has none). */
+function idsBy<T extends { id: string }>(keys: readonly string[], rows: T[], keyOf: (row: T) => string) {
+  return new Map(groupBy(keys, rows, keyOf).map((group, i) => [keys[i]!, group.map((row) => row.id)]));
+}
+
 export type Loaders = ReturnType<typeof createLoaders>;
 
-/** Fresh per request, so nothing one viewer loaded is served to another. */
-export function createLoaders(repos: LoaderRepos) {
+/**
+ * Fresh per request, so nothing one viewer loaded is served to another. With an entity
+ * cache (Redis enabled) each batch reads the L1 and Redis first and PostgreSQL only for
+ * misses; access rules are checked on what the loaders return, cached or not.
+ */
+export function createLoaders(repos: LoaderRepos, cache?: { entities: EntityCache; keys: CacheKeys }) {
+  const batch = <V>(
+    family: Exclude<KeyFamily, 'session' | 'vector'>,
+    load: (ids: readonly string[]) => Promise<Map<string, V>>,
+  ): DataLoader.BatchLoadFn<string, V | null> =>
+    cache
+      ? cache.entities.batch({ family, key: cache.keys[family], load })
+      : async (ids) => {
+          const rows = await load(ids);
+          return ids.map((id) => rows.get(id) ?? null);
+        };
+
+  const source = new DataLoader<string, SourceRecord | null>(
+    batch('source', async (ids) => byId(await repos.sources.findByIds(ids))),
+  );
+  const bot = new DataLoader<string, BotRecord | null>(
+    batch('bot', async (ids) => byId(await repos.bots.findByIds(ids))),
+  );
+  /** A bot's source ids, oldest first; the sources themselves come through `source`. */
+  const sourceIdsByBot = new DataLoader<string, string[] | null>(
+    batch('sourcesByBot', async (botIds) => idsBy(botIds, await repos.sources.listByBots(botIds), (row) => row.botId)),
+  );
+  /** An owner's bot ids in creation order. */
+  const botIdsByOwner = new DataLoader<string, string[] | null>(
+    batch('botsByUser', async (ownerIds) =>
+      idsBy(ownerIds, await repos.bots.listByOwners(ownerIds), (row) => row.ownerId),
+    ),
+  );
+
   return {
-    user: new DataLoader<string, UserRecord | null>(async (ids) => orderById(ids, await repos.users.findByIds(ids))),
-    bot: new DataLoader<string, BotRecord | null>(async (ids) => orderById(ids, await repos.bots.findByIds(ids))),
-    source: new DataLoader<string, SourceRecord | null>(async (ids) =>
-      orderById(ids, await repos.sources.findByIds(ids)),
+    user: new DataLoader<string, UserRecord | null>(
+      batch('user', async (ids) => byId(await repos.users.findByIds(ids))),
     ),
-    sourcesByBot: new DataLoader<string, SourceRecord[]>(async (botIds) =>
-      groupBy(botIds, await repos.sources.listByBots(botIds), (source) => source.botId),
-    ),
-    conversation: new DataLoader<string, ConversationRecord | null>(async (ids) =>
-      orderById(ids, await repos.conversations.findByIds(ids)),
+    bot,
+    source,
+    botIdsByOwner,
+    sourceIdsByBot,
+    /** A bot's sources, oldest first (a source deleted meanwhile is left out). */
+    sourcesByBot: {
+      async load(botId: string): Promise<SourceRecord[]> {
+        const ids = (await sourceIdsByBot.load(botId)) ?? [];
+        const sources = await source.loadMany(ids);
+        return sources.filter((item): item is SourceRecord => item !== null && !(item instanceof Error));
+      },
+    },
+    conversation: new DataLoader<string, ConversationRecord | null>(
+      batch('conversation', async (ids) => byId(await repos.conversations.findByIds(ids))),
     ),
   };
 }

@@ -73,19 +73,16 @@ export function createBotsRepo(db: Db) {
       return row && toRecord(row);
     },
 
-    /** The owner's bots in creation order (ids are UUIDv7), after the `afterId` cursor. */
-    async listByOwner(
-      ownerId: string,
-      page: { first: number; afterId?: string },
+    /** The bots of several owners (id and owner only), in creation order: the cached bot lists. */
+    async listByOwners(
+      ownerIds: readonly string[],
       executor: Executor = db,
-    ): Promise<BotRecord[]> {
-      const query = executor('bots')
-        .select<BotRow[]>(COLUMNS)
-        .where({ owner_id: ownerId })
-        .orderBy('id')
-        .limit(page.first);
-      if (page.afterId) query.andWhere('id', '>', page.afterId);
-      return (await query).map(toRecord);
+    ): Promise<{ id: string; ownerId: string }[]> {
+      const rows: { id: string; owner_id: string }[] = await executor('bots')
+        .select('id', 'owner_id')
+        .whereIn('owner_id', ownerIds as string[])
+        .orderBy('id');
+      return rows.map((row) => ({ id: row.id, ownerId: row.owner_id }));
     },
   };
 }

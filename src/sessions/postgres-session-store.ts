@@ -15,6 +15,15 @@ export type PostgresSessionStore = ReturnType<typeof createPostgresSessionStore>
 
 /** Sessions in PostgreSQL: the store of the rollback mode (REDIS_ENABLED=false). */
 export function createPostgresSessionStore(db: Db) {
+  /** Deletes the matching sessions, expired ones too; resolves to the hashes of the live ones. */
+  const deleteWhere = async (match: Partial<SessionRow>): Promise<string[]> => {
+    const rows: { token_hash: string; expires_at: Date }[] = await db('sessions')
+      .where(match)
+      .delete()
+      .returning(['token_hash', 'expires_at']);
+    return rows.filter((row) => row.expires_at.getTime() > Date.now()).map((row) => row.token_hash);
+  };
+
   const store = {
     async create(session: SessionRecord, executor: Executor = db): Promise<void> {
       await executor<SessionRow>('sessions').insert({
@@ -52,15 +61,9 @@ export function createPostgresSessionStore(db: Db) {
       return (await db('sessions').where({ token_hash: tokenHash }).delete()) > 0;
     },
 
-    async deleteAllForUser(userId: string): Promise<string[]> {
-      const rows: { token_hash: string }[] = await db('sessions')
-        .where({ user_id: userId })
-        .andWhere('expires_at', '>', db.fn.now())
-        .delete()
-        .returning('token_hash');
-      await db('sessions').where({ user_id: userId }).delete();
-      return rows.map((row) => row.token_hash);
-    },
+    deleteAllForUser: (userId: string) => deleteWhere({ user_id: userId }),
+
+    deleteAllForBot: (botId: string) => deleteWhere({ bot_id: botId }),
 
     /** Only the PostgreSQL store needs sweeping: Redis expires keys by itself. */
     async deleteExpired(): Promise<number> {

@@ -13,6 +13,16 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
   const { redis, keys } = deps;
   const secondsUntil = (date: Date) => Math.max(1, Math.ceil((date.getTime() - Date.now()) / 1000));
 
+  /** Deletes the sessions an index lists, and the index; resolves to the hashes that were live. */
+  const deleteIndexed = async (index: string): Promise<string[]> => {
+    const hashes = await redis.smembers(index);
+    if (hashes.length === 0) return [];
+    // One key a command: each session key has its own hash tag (cluster slot).
+    const results = await Promise.all(hashes.map((hash) => redis.unlink(keys.session(hash))));
+    await redis.unlink(index);
+    return hashes.filter((_, i) => results[i] === 1);
+  };
+
   return {
     // Redis cannot join a PostgreSQL transaction: a sign-up whose commit fails leaves a
     // session of a user that does not exist, which resolves to nobody and expires.
@@ -20,10 +30,14 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
       const ttlSeconds = secondsUntil(session.expiresAt);
       // A pipeline, not MULTI: the two keys have different hash tags (cluster slots).
       const pipeline = redis.pipeline().set(keys.session(session.tokenHash), toCacheJson(session), 'EX', ttlSeconds);
-      if (session.userId) {
-        const index = keys.sessionsByUser(session.userId);
-        // The index lives as long as the user's newest session (GT lengthens, NX sets the
-        // first expiry); hashes of ended sessions in it are harmless.
+      const index = session.userId
+        ? keys.sessionsByUser(session.userId)
+        : session.botId
+          ? keys.sessionsByBot(session.botId)
+          : undefined;
+      if (index) {
+        // The index lives as long as its newest session (GT lengthens, NX sets the first
+        // expiry); hashes of ended sessions in it are harmless.
         pipeline.sadd(index, session.tokenHash).expire(index, ttlSeconds, 'GT').expire(index, ttlSeconds, 'NX');
       }
       failOnError(await pipeline.exec());
@@ -40,15 +54,9 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
       return (await redis.unlink(keys.session(tokenHash))) > 0;
     },
 
-    async deleteAllForUser(userId: string): Promise<string[]> {
-      const index = keys.sessionsByUser(userId);
-      const hashes = await redis.smembers(index);
-      if (hashes.length === 0) return [];
-      // One key a command: each session key has its own hash tag (cluster slot).
-      const results = await Promise.all(hashes.map((hash) => redis.unlink(keys.session(hash))));
-      await redis.unlink(index);
-      return hashes.filter((_, i) => results[i] === 1);
-    },
+    deleteAllForUser: (userId: string) => deleteIndexed(keys.sessionsByUser(userId)),
+
+    deleteAllForBot: (botId: string) => deleteIndexed(keys.sessionsByBot(botId)),
   };
 }
 

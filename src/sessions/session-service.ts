@@ -21,6 +21,11 @@ export type SessionService = ReturnType<typeof createSessionService>;
 /** Issues and resolves bearer tokens; which store keeps them is the caller's choice. */
 export function createSessionService(deps: { store: SessionStore; ttlSeconds: number }) {
   const endedListeners = new Set<(tokenHash: string) => void>();
+  const endAll = async (deleting: Promise<string[]>): Promise<number> => {
+    const ended = await deleting;
+    for (const tokenHash of ended) for (const listener of endedListeners) listener(tokenHash);
+    return ended.length;
+  };
 
   const start = async (
     session: Omit<SessionRecord, 'tokenHash' | 'expiresAt'>,
@@ -68,11 +73,10 @@ export function createSessionService(deps: { store: SessionStore; ttlSeconds: nu
     },
 
     /** Ends every session of `userId` (logOutEverywhere); resolves to how many were live. */
-    async endAllForUser(userId: string): Promise<number> {
-      const ended = await deps.store.deleteAllForUser(userId);
-      for (const tokenHash of ended) for (const listener of endedListeners) listener(tokenHash);
-      return ended.length;
-    },
+    endAllForUser: (userId: string) => endAll(deps.store.deleteAllForUser(userId)),
+
+    /** Ends the widget sessions of a bot that is being deleted; resolves to how many were live. */
+    endAllForBot: (botId: string) => endAll(deps.store.deleteAllForBot(botId)),
 
     /** Calls `listener` with the token hash of every session ended in this process; returns the unsubscribe. */
     onEnded(listener: (tokenHash: string) => void): () => void {

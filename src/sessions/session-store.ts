@@ -32,4 +32,6 @@ export interface SessionStore {
   delete(tokenHash: string): Promise<boolean>;
   /** Ends every session of a user; resolves to the token hashes that were live. */
   deleteAllForUser(userId: string): Promise<string[]>;
+  /** Ends every widget session of a bot (it is being deleted); resolves to the token hashes that were live. */
+  deleteAllForBot(botId: string): Promise<string[]>;
 }

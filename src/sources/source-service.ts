@@ -3,7 +3,8 @@ import { BadUserInputError } from '../errors';
 import { newId } from '../ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { SourceKind, SourceRecord } from '../repos/records';
-import type { SourcesRepo } from '../repos/sources';
+import type { NewSource, SourcesRepo } from '../repos/sources';
+import type { CacheInvalidation } from '../cache/invalidation';
 import { requireText } from '../validation';
 import { decodeUtf8Strict, detectFormat, extractTitleFromHtml, UnsupportedContentError } from './extract-text';
 import { parseHttpUrl, type HttpUrlProblem } from './http-url';
@@ -48,8 +49,19 @@ function titleOf(sent: string | undefined, filename: string, html: string | unde
 export type SourceService = ReturnType<typeof createSourceService>;
 
 /** Creates and removes sources; the worker turns PENDING ones into searchable chunks. */
-export function createSourceService(deps: { sources: SourcesRepo; access: Access; loaders: Loaders }) {
+export function createSourceService(deps: {
+  sources: SourcesRepo;
+  access: Access;
+  loaders: Loaders;
+  invalidation: CacheInvalidation;
+}) {
   const { access } = deps;
+  /** Stores a new source, then tells the cache its bot's source list changed. */
+  const store = async (source: NewSource): Promise<SourceRecord> => {
+    const created = await deps.sources.create(source);
+    await deps.invalidation.sourceCreated(created);
+    return created;
+  };
   return {
     get: (id: string) => access.ownedSource(id),
 
@@ -63,7 +75,7 @@ export function createSourceService(deps: { sources: SourcesRepo; access: Access
           if (input.url != null) throw new BadUserInputError('url is only for URL sources.', 'url');
           if (input.text == null) throw new BadUserInputError('text is required for a TEXT source.', 'text');
           const text = requireText(input.text, 'text', { max: TEXT_MAX });
-          return deps.sources.create({
+          return store({
             id: newId(),
             botId: bot.id,
             kind: 'TEXT',
@@ -75,7 +87,7 @@ export function createSourceService(deps: { sources: SourcesRepo; access: Access
         case 'URL': {
           if (input.text != null) throw new BadUserInputError('text is only for TEXT sources.', 'text');
           if (input.url == null) throw new BadUserInputError('url is required for a URL source.', 'url');
-          return deps.sources.create({
+          return store({
             id: newId(),
             botId: bot.id,
             kind: 'URL',
@@ -108,7 +120,7 @@ export function createSourceService(deps: { sources: SourcesRepo; access: Access
         throw error;
       }
       if (content.trim() === '') throw new BadUserInputError('The file is empty.', 'file');
-      return deps.sources.create({
+      return store({
         id: newId(),
         botId: bot.id,
         kind: 'FILE',
@@ -123,8 +135,10 @@ export function createSourceService(deps: { sources: SourcesRepo; access: Access
 
     async delete(id: string): Promise<boolean> {
       const source = await access.ownedSource(id);
+      const deleted = await deps.sources.delete(source.id);
+      await deps.invalidation.sourceDeleted(source);
       deps.loaders.source.clear(source.id);
-      return deps.sources.delete(source.id);
+      return deleted;
     },
   };
 }

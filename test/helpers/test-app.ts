@@ -63,6 +63,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       // With REDIS_ENABLED=true, this app's keys live under a prefix of its own on the shared Redis.
       REDIS_KEY_PREFIX: testKeyPrefix(),
+      // The whole suite runs in either mode: TEST_REDIS_ENABLED=true puts the Redis layer on.
+      REDIS_ENABLED: process.env.TEST_REDIS_ENABLED ?? 'false',
       DATABASE_URL: database.url,
       DATABASE_POOL_MIN_IDLE: '0',
       DATABASE_POOL_MAX: '5',
@@ -79,6 +81,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     await clients.ready();
     if (clients.redis) undo.unshift(() => deleteKeysWithPrefix(clients.redis!, config.redis.keyPrefix));
     const deps = createAppDeps(config, log, clients);
+    await deps.start();
+    undo.unshift(async () => deps.stop());
+    // Before the prefix's keys are deleted: a last flush would write the stats hash again.
+    undo.unshift(() => deps.cacheStats.stop());
     const server = await createHttpServer(deps);
     undo.unshift(() => server.close());
     const url = await server.listen();
@@ -103,6 +109,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
           fetcher: createUrlFetcher(config.ingestion.fetch),
           embedder: deps.embedder,
           log: log.child({ component: 'ingester' }),
+          // As worker/main.ts wires it: status changes reach the caches the api reads.
+          onSourceChanged: (source) => deps.invalidation.sourceChanged(source),
           settings: { ...config.ingestion, concurrency: 1 },
         });
         ingester.start();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
+import { sessionBackdoor } from '../helpers/sessions';
 import { createBot, errorCode, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 /** The attacks of issue 5, replayed against the real api: each must be refused before it runs. */
@@ -261,7 +262,7 @@ describe('hardening (development settings)', () => {
       const retried = await signUp(email, 'a fine long passphrase');
       const token = retried.data!.signUp.token as string;
       const hash = createHash('sha256').update(token).digest('hex');
-      expect(await app.deps.db('sessions').where({ token_hash: hash })).toHaveLength(1);
+      expect(await sessionBackdoor(app).stored(hash)).toMatchObject({ kind: 'USER' });
     });
 
     it('answers a pathological e-mail at once, as bad input', async () => {
@@ -364,17 +365,14 @@ describe('sessions ended elsewhere', () => {
 
   it('closes a socket whose session another instance deleted (4401)', async () => {
     const { connection, tokenHash } = await subscribedVisitor();
-    // What a logOut on another api instance leaves behind: the row is gone, no event here.
-    await app.deps.db('sessions').where({ token_hash: tokenHash }).delete();
+    // What a logOut on another api instance leaves behind: the session is gone, no event here.
+    await sessionBackdoor(app).remove(tokenHash);
     expect((await connection.closed).code).toBe(4401);
   });
 
   it('closes a socket whose session expired (4401)', async () => {
     const { connection, tokenHash } = await subscribedVisitor();
-    await app.deps
-      .db('sessions')
-      .where({ token_hash: tokenHash })
-      .update({ expires_at: new Date(Date.now() - 1000) });
+    await sessionBackdoor(app).expire(tokenHash);
     expect((await connection.closed).code).toBe(4401);
   });
 

@@ -7,6 +7,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import knex, { type Knex } from 'knex';
+import WebSocket from 'ws';
 import { newId } from '../../src/ids';
 import { adminConnection, createTestDatabase } from '../helpers/databases';
 import { eventually } from '../helpers/test-app';
@@ -168,6 +169,8 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
       'shutting down',
       'clean-up step done',
       'clean-up step done',
+      'clean-up step done',
+      'clean-up step done',
       'stopped',
     ]);
     expect(
@@ -175,8 +178,36 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         .logs()
         .filter((line) => line.msg === 'clean-up step done')
         .map((line) => line.step),
-    ).toEqual(['http', 'clients']);
+    ).toEqual(['http', 'cache-stats', 'cache', 'clients']);
     await eventually(async () => (await connectionsOf(applicationName)) === 0);
+  });
+
+  it('closes open WebSockets on SIGTERM and still exits 0 well within the time limit', async () => {
+    const applicationName = uniqueName('api-ws');
+    const api = track(
+      start(API, {
+        DATABASE_URL: databaseUrlFor(applicationName),
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SHUTDOWN_TIMEOUT_MILLIS: String(SHUTDOWN_TIMEOUT_MILLIS),
+      }),
+    );
+    const ready = await eventually(async () => api.logged(/^Parley API ready/));
+    const socket = new WebSocket(String(ready.websocket).replace('localhost', '127.0.0.1'), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+      socket.on('message', (data) => {
+        if (JSON.parse(data.toString()).type === 'connection_ack') resolve();
+      });
+      socket.on('error', reject);
+    });
+
+    api.child.kill('SIGTERM');
+    // Before the fix, the upgraded socket held the HTTP server open until the time limit: exit 1.
+    expect(await exited(api.child)).toEqual({ code: 0, signal: null });
+    expect(await closed).toBe(1001);
+    expect(api.logged('shutdown timed out; exiting anyway')).toBeUndefined();
   });
 
   it('gives up after SHUTDOWN_TIMEOUT_MILLIS when a request never finishes, and says so', async () => {
@@ -328,6 +359,67 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         expect(requests).toBe(1);
       } finally {
         answer();
+        page.closeAllConnections();
+        page.close();
+      }
+    });
+
+    it('gives the source in hand back to the queue when its fetch outlasts the time limit, and exits 0', async () => {
+      // The ingester gets the limit less 2 s (worker/main.ts): a 1 s grace here.
+      const timeoutMillis = 3000;
+      // A page that never answers; the fetch's own limit (10 s by default) is far beyond the shutdown's.
+      let requests = 0;
+      const page = createServer(() => {
+        requests += 1;
+      });
+      page.listen(0, '127.0.0.1');
+      await once(page, 'listening');
+      const { port } = page.address() as AddressInfo;
+      const sourceId = newId();
+      try {
+        await db('sources').insert({
+          id: sourceId,
+          bot_id: botId,
+          kind: 'URL',
+          title: 'Never answers',
+          url: `http://127.0.0.1:${port}/hours.txt`,
+        });
+        const worker = track(
+          start(WORKER, {
+            DATABASE_URL: database.url,
+            INGEST_POLL_MILLIS: '50',
+            URL_FETCH_ALLOW_PRIVATE_HOSTS: 'true',
+            SHUTDOWN_TIMEOUT_MILLIS: String(timeoutMillis),
+          }),
+        );
+        await eventually(async () => requests > 0);
+        expect(await db('sources').where({ id: sourceId }).first('status', 'attempts')).toEqual({
+          status: 'PROCESSING',
+          attempts: 1,
+        });
+
+        const signalledAt = Date.now();
+        worker.child.kill('SIGTERM');
+        expect(await exited(worker.child)).toEqual({ code: 0, signal: null });
+        expect(Date.now() - signalledAt).toBeLessThan(timeoutMillis);
+
+        // Back in the queue at once, for the next worker, with the interrupted try not counted.
+        expect(
+          await db('sources').where({ id: sourceId }).first('status', 'attempts', 'lease_token', 'locked_at', 'error'),
+        ).toEqual({ status: 'PENDING', attempts: 0, lease_token: null, locked_at: null, error: null });
+        expect(messagesFrom(worker, 'shutting down')).toEqual([
+          'shutting down',
+          'source given back unfinished',
+          'clean-up step done',
+          'clean-up step done',
+          'clean-up step done',
+          'stopped',
+        ]);
+        expect(worker.logged('source given back unfinished')).toMatchObject({ sourceId, givenBack: true });
+        expect(worker.logged('shutdown timed out; exiting anyway')).toBeUndefined();
+      } finally {
+        // Out of the queue: no later worker in this file should find it.
+        await db('sources').where({ id: sourceId }).delete();
         page.closeAllConnections();
         page.close();
       }

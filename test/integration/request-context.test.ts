@@ -5,7 +5,8 @@ import { signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 describe('createRequestContext', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp();
+    // PostgreSQL sessions read the plan on every request; a Redis session keeps the plan it started with.
+    app = await startTestApp({ REDIS_ENABLED: 'false' });
   });
   afterAll(() => app.close());
 

@@ -15,7 +15,22 @@ describe('loadConfig', () => {
     });
     expect(config.websocket).toEqual({ maxSubscriptionsPerSocket: 10, maxSocketsPerIp: 50, sessionCheckSeconds: 30 });
     expect(config.sessions.ttlSeconds).toBe(86_400);
+    expect(config.vectorCache).toEqual({ ttlSeconds: 600, warmTop: 50, warmIntervalSeconds: 120 });
     expect(config.isProduction).toBe(false);
+  });
+
+  it('keeps cached search results 1 to 60 minutes, warmed often enough that they do not expire unseen', () => {
+    expect(loadConfig({ VECTOR_CACHE_TTL_SECONDS: '60', VECTOR_WARM_INTERVAL_SECONDS: '19' }).vectorCache).toEqual({
+      ttlSeconds: 60,
+      warmTop: 50,
+      warmIntervalSeconds: 19,
+    });
+    for (const ttl of ['59', '3601']) {
+      expect(() => loadConfig({ VECTOR_CACHE_TTL_SECONDS: ttl })).toThrow(/VECTOR_CACHE_TTL_SECONDS/);
+    }
+    expect(() => loadConfig({ VECTOR_CACHE_TTL_SECONDS: '60', VECTOR_WARM_INTERVAL_SECONDS: '20' })).toThrow(
+      /VECTOR_WARM_INTERVAL_SECONDS: must be under a third/,
+    );
   });
 
   it('reads trusted proxies as a list of addresses or ranges, and refuses anything else', () => {

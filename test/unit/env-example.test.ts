@@ -8,7 +8,7 @@ function readExample(): Record<string, string> {
   return Object.fromEntries(
     text
       .split('\n')
-      .filter((line) => /^[A-Z_]+=/.test(line))
+      .filter((line) => /^[A-Z0-9_]+=/.test(line))
       .map((line) => {
         const [name, ...value] = line.split('=');
         return [

@@ -1,0 +1,309 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../logger';
+import type { CacheStats } from './cache-stats';
+import { fromCacheJson, toCacheJson } from './json';
+import type { CacheKeys, KeyFamily } from './keys';
+import { defineCacheScripts } from './scripts';
+
+/** How long "this id does not exist" is cached: long enough to absorb probing, short enough not to matter. */
+const NOT_FOUND_TTL_SECONDS = 30;
+/** A generation key outlives any database read that could race with it by far. */
+const GENERATION_TTL_SECONDS = 24 * 60 * 60;
+/** Invalidations that failed (Redis down) are retried this often until they succeed. */
+const INVALIDATION_RETRY_MILLIS = 1_000;
+/** Warnings about a failing Redis are logged at most this often. */
+const WARN_EVERY_MILLIS = 60_000;
+
+export interface EntitySpec<V> {
+  family: KeyFamily;
+  /** The cache key of an id (from CacheKeys). */
+  key(id: string): string;
+  /** The ids' values from PostgreSQL, in one query; ids without a row are absent from the map. */
+  load(ids: readonly string[]): Promise<Map<string, V>>;
+}
+
+export interface EntityCacheOptions {
+  redis: Redis;
+  /** A connection of its own: a subscribed connection can run nothing else. */
+  subscriber: Redis;
+  keys: CacheKeys;
+  stats: CacheStats;
+  log: Logger;
+  ttlSeconds: number;
+  l1: { maxEntries: number; ttlMillis: number };
+}
+
+export type EntityCache = ReturnType<typeof createEntityCache>;
+
+/**
+ * Cache-aside for entities, used inside DataLoader batch functions: an in-process L1 (a
+ * bounded LRU with a TTL of a few seconds), then one MGET to Redis, then one query to
+ * PostgreSQL for what is still missing, written back with a TTL in one round of
+ * pipelined scripts. "Not found" is cached briefly.
+ *
+ * Never stale after an invalidation:
+ * - a value loaded from PostgreSQL is written back only if the key's generation is still
+ *   the one read before the query (`set-if-generation`), and `invalidate` moves it on;
+ * - concurrent misses of one key share one query (single-flight), and an invalidation here
+ *   drops that shared load, so a request that starts after a commit never joins a read
+ *   made before it;
+ * - every instance's L1 hears invalidations on Redis pub/sub; while that connection is
+ *   down the L1 is emptied and bypassed, since messages may be missed.
+ * A Redis failure never fails a read: it falls through to PostgreSQL.
+ */
+export function createEntityCache(options: EntityCacheOptions) {
+  const { redis, subscriber, keys, stats, log, ttlSeconds } = options;
+  const scripts = defineCacheScripts(redis);
+  const channel = invalidationChannel(keys);
+  const instanceId = randomUUID();
+  const l1Enabled = options.l1.maxEntries > 0;
+  const l1 = new LRUCache<string, { value: unknown }>({
+    max: Math.max(1, options.l1.maxEntries),
+    ttl: options.l1.ttlMillis,
+  });
+  const inFlight = new Map<string, Promise<unknown>>();
+  /** Moves on with every invalidation heard here: a load that saw it move does not fill the L1. */
+  let epoch = 0;
+  let l1Usable = false;
+  let lastWarning = 0;
+
+  const warn = (error: unknown, message: string) => {
+    const now = Date.now();
+    if (now - lastWarning < WARN_EVERY_MILLIS) return;
+    lastWarning = now;
+    log.warn({ err: error }, message);
+  };
+
+  const forget = (key: string) => {
+    l1.delete(key);
+    inFlight.delete(key);
+  };
+
+  const disableL1 = () => {
+    l1Usable = false;
+    l1.clear();
+    epoch++;
+  };
+
+  subscriber.on('message', (_channel: string, message: string) => {
+    try {
+      const { origin, keys: invalidated } = JSON.parse(message) as { origin: string; keys: string[] };
+      if (origin === instanceId) return;
+      for (const key of invalidated) forget(key);
+      epoch++;
+    } catch (error: unknown) {
+      warn(error, 'unreadable cache invalidation message');
+    }
+  });
+  subscriber.on('close', disableL1);
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        l1Usable = l1Enabled;
+      },
+      (error: unknown) => warn(error, 'could not subscribe to cache invalidations'),
+    );
+  });
+
+  async function fromRedis(
+    keysToRead: string[],
+  ): Promise<{ values: (string | null)[]; generations: string[] } | undefined> {
+    try {
+      const replies = await redis.mget(...keysToRead, ...keysToRead.map(keys.generation));
+      return {
+        values: replies.slice(0, keysToRead.length),
+        generations: replies.slice(keysToRead.length).map((generation) => generation ?? ''),
+      };
+    } catch (error: unknown) {
+      warn(error, 'cache read failed; reading from PostgreSQL');
+      return undefined;
+    }
+  }
+
+  /** Resolves when every write has settled (failures are logged, never thrown). */
+  function writeBack(entries: { key: string; generation: string; value: unknown }[]): Promise<unknown> {
+    return Promise.all(
+      entries.map(({ key, generation, value }) =>
+        scripts
+          .setIfGeneration(
+            key,
+            keys.generation(key),
+            generation,
+            toCacheJson(value),
+            value === null ? NOT_FOUND_TTL_SECONDS : ttlSeconds,
+          )
+          .catch((error: unknown) => warn(error, 'cache write-back failed')),
+      ),
+    );
+  }
+
+  function batch<V>(spec: EntitySpec<V>): (ids: readonly string[]) => Promise<(V | null)[]> {
+    return async (ids) => {
+      const results = new Map<string, V | null>();
+      const cacheKeys = new Map(ids.map((id) => [id, spec.key(id)]));
+
+      // L1, only while invalidations can reach it.
+      let l1Hits = 0;
+      if (l1Usable) {
+        for (const [id, key] of cacheKeys) {
+          const entry = l1.get(key);
+          if (entry) {
+            results.set(id, entry.value as V | null);
+            l1Hits++;
+          }
+        }
+        stats.record(spec.family, 'l1', l1Hits, ids.length - l1Hits);
+      }
+
+      // Redis: one MGET for the values and their generations.
+      const startEpoch = epoch;
+      const afterL1 = ids.filter((id) => !results.has(id));
+      const generations = new Map<string, string>();
+      if (afterL1.length > 0) {
+        const read = await fromRedis(afterL1.map((id) => cacheKeys.get(id)!));
+        let hits = 0;
+        afterL1.forEach((id, i) => {
+          const text = read?.values[i];
+          if (read) generations.set(id, read.generations[i] ?? '');
+          if (text === null || text === undefined) return;
+          const value = fromCacheJson<V | null>(text);
+          results.set(id, value);
+          hits++;
+          if (l1Usable && epoch === startEpoch) l1.set(cacheKeys.get(id)!, { value });
+        });
+        stats.record(spec.family, 'redis', hits, afterL1.length - hits);
+      }
+
+      // PostgreSQL: one query for the misses nobody on this instance is loading already.
+      const misses = ids.filter((id) => !results.has(id));
+      // Misses another request of this instance is loading already: join those loads.
+      const joined = misses.flatMap((id) => {
+        const shared = inFlight.get(cacheKeys.get(id)!);
+        return shared ? [{ id, shared }] : [];
+      });
+      const toLoad = misses.filter((id) => !inFlight.has(cacheKeys.get(id)!));
+      if (toLoad.length > 0) {
+        const loading = spec.load(toLoad);
+        // Shared until the values are in Redis too, so a miss that was waiting on its MGET
+        // meanwhile joins this load instead of starting another. Only this load's own entries
+        // are removed: an invalidation may have dropped or replaced them.
+        let settle!: () => void;
+        const settled = new Promise<void>((resolve) => (settle = resolve));
+        for (const id of toLoad) {
+          const key = cacheKeys.get(id)!;
+          const one = loading.then((rows) => rows.get(id) ?? null);
+          one.catch(() => undefined);
+          inFlight.set(key, one);
+          void settled.then(() => {
+            if (inFlight.get(key) === one) inFlight.delete(key);
+          });
+        }
+        let rows: Map<string, V>;
+        try {
+          rows = await loading;
+        } catch (error: unknown) {
+          settle();
+          throw error;
+        }
+        const redisAnswered = generations.size > 0;
+        const entries: { key: string; generation: string; value: unknown }[] = [];
+        for (const id of toLoad) {
+          const value = rows.get(id) ?? null;
+          const key = cacheKeys.get(id)!;
+          results.set(id, value);
+          if (redisAnswered) entries.push({ key, generation: generations.get(id) ?? '', value });
+          if (l1Usable && epoch === startEpoch) l1.set(key, { value });
+        }
+        void writeBack(entries).then(settle);
+      }
+      for (const { id, shared } of joined) results.set(id, (await shared) as V | null);
+      return ids.map((id) => results.get(id) ?? null);
+    };
+  }
+
+  const remote = createRemoteInvalidator({ redis, keys, log, origin: instanceId });
+
+  return {
+    batch,
+
+    /**
+     * After a commit: drops the keys from Redis (moving their generations on), from this
+     * instance's L1 and shared loads, and from every other instance's L1. An invalidation
+     * Redis cannot take now is retried every second until it can.
+     */
+    async invalidate(keysToDrop: string[]): Promise<void> {
+      if (keysToDrop.length === 0) return;
+      for (const key of keysToDrop) forget(key);
+      epoch++;
+      await remote.invalidate(keysToDrop);
+    },
+
+    /** Starts listening for invalidations; the L1 is used from the moment the subscription stands. */
+    async start(): Promise<void> {
+      if (subscriber.status === 'wait') await subscriber.connect();
+      await subscriber.subscribe(channel);
+      l1Usable = l1Enabled;
+    },
+
+    stop(): void {
+      remote.stop();
+      disableL1();
+    },
+  };
+}
+
+/** The Redis channel on which instances tell each other which keys to drop from their L1. */
+export const invalidationChannel = (keys: CacheKeys) => `${keys.prefix}invalidations`;
+
+/**
+ * Invalidation without an L1 of its own, as the worker needs it: drops the keys in Redis
+ * (moving their generations on) and tells every api instance to drop them from its L1. What
+ * Redis cannot take now is retried every second until it can: the commit has happened, and
+ * the cached value must not outlive it by its whole TTL.
+ */
+export function createRemoteInvalidator(options: { redis: Redis; keys: CacheKeys; log: Logger; origin?: string }) {
+  const { redis, keys, log } = options;
+  const scripts = defineCacheScripts(redis);
+  const origin = options.origin ?? randomUUID();
+  const pending = new Set<string>();
+  let lastWarning = 0;
+  const warn = (error: unknown, message: string) => {
+    const now = Date.now();
+    if (now - lastWarning < WARN_EVERY_MILLIS) return;
+    lastWarning = now;
+    log.warn({ err: error, pending: pending.size }, message);
+  };
+  const dropInRedis = (key: string) => scripts.invalidate(key, keys.generation(key), GENERATION_TTL_SECONDS);
+
+  const retry = setInterval(() => {
+    for (const key of pending) {
+      dropInRedis(key).then(
+        () => pending.delete(key),
+        () => undefined,
+      );
+    }
+  }, INVALIDATION_RETRY_MILLIS);
+  retry.unref();
+
+  return {
+    async invalidate(keysToDrop: string[]): Promise<void> {
+      const outcomes = await Promise.allSettled(keysToDrop.map(dropInRedis));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'rejected') {
+          pending.add(keysToDrop[i]!);
+          warn(outcome.reason, 'cache invalidation failed; retrying every second');
+        }
+      });
+      await redis
+        .publish(invalidationChannel(keys), JSON.stringify({ origin, keys: keysToDrop }))
+        .catch((error: unknown) => warn(error, 'could not publish a cache invalidation'));
+    },
+    /** Keys whose invalidation still waits for Redis. */
+    pendingCount: () => pending.size,
+    stop(): void {
+      clearInterval(retry);
+    },
+  };
+}

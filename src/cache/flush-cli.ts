@@ -1,0 +1,35 @@
+import { closeRedis, connectRedis, createRedis } from '../clients/redis';
+import { loadConfig } from '../config/config';
+import { createLogger } from '../logger';
+import { runMain } from '../run-main';
+import { createCacheService } from './cache-service';
+import { createCacheKeys } from './keys';
+
+/**
+ * `npm run cache:flush` (`make cache-flush`): deletes this deployment's cache keys
+ * (`REDIS_KEY_PREFIX` + the patterns of `keys.cachePatterns()`) with SCAN + UNLINK. Sessions,
+ * the write buffer, the counters and every other deployment's keys stay. Readers refill the
+ * cache from PostgreSQL; an instance's L1 forgets its copies within its TTL.
+ */
+runMain(async () => {
+  const config = loadConfig();
+  const log = createLogger({ name: 'cache-flush', level: config.logLevel, pretty: !config.isProduction });
+  // Whatever REDIS_ENABLED says: an operator may flush before turning the cache (back) on.
+  const redis = createRedis(config.redis, log);
+  try {
+    await connectRedis(redis, config.redis);
+    const cache = createCacheService(redis);
+    let deleted = 0;
+    for (const pattern of createCacheKeys(config.redis.keyPrefix).cachePatterns()) {
+      // Generation keys stay: one deleted while a loader reads the database could let that
+      // loader write a value back that an invalidation had already dropped.
+      const count = await cache.deletePattern(pattern, { keep: (key) => key.endsWith(':gen') });
+      log.debug({ pattern, deleted: count }, 'pattern flushed');
+      deleted += count;
+    }
+    // The result is the command's output, whatever the log level.
+    process.stdout.write(`Deleted ${deleted} cache keys under "${config.redis.keyPrefix}".\n`);
+  } finally {
+    await closeRedis(redis);
+  }
+});
