@@ -1,4 +1,5 @@
 import { createAppDeps } from './app-deps';
+import { warmUpCache } from './cache/warm-up';
 import { createClients } from './clients/clients';
 import { loadConfig } from './config/config';
 import { runMain } from './run-main';
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
   await assertEmbeddingDimension(app.db, config.embedding.dimension);
   await clients.ready();
   await app.start();
+  if (app.cache) {
+    await warmUpCache({ db: app.db, repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
+  }
   const server = await createHttpServer(app);
   const url = await server.listen();
   log.info(
