@@ -115,6 +115,8 @@ export class OverloadedError extends AppError {
   constructor(
     readonly retryAfter: number,
     message = `The service is busy: try again in ${retryAfter} s.`,
+    /** `cause`: what failed underneath, for the log only. */
+    options: { cause?: unknown } = {},
   ) {
     super(
       ErrorCode.OVERLOADED,
@@ -122,5 +124,6 @@ export class OverloadedError extends AppError {
       { retryAfter },
       { headers: { 'retry-after': String(retryAfter) }, wholeRequest: true },
     );
+    if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
 }

@@ -118,6 +118,11 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
           clientIp: request.ip,
         });
       } catch (error: unknown) {
+        // A client error (a store telling us to come back later) goes out as it is.
+        if (error instanceof AppError) {
+          request.log.warn({ err: error }, 'request refused while building its context');
+          throw error;
+        }
         request.log.error({ err: error }, 'could not build the request context');
         throw new GraphQLError('Internal server error', {
           extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: request.id, http: { status: 500 } },

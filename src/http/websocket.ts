@@ -15,7 +15,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppDeps } from '../app-deps';
-import { ErrorCode } from '../errors';
+import { AppError, ErrorCode, OverloadedError } from '../errors';
 import { isClientSafe, type ErrorFormatter } from '../graphql/format-error';
 import { assertNoNul } from '../graphql/nul-guard';
 import type { OperationLimits } from '../graphql/operation-limits';
@@ -33,6 +33,8 @@ export const WS_CLOSE = {
   UNAUTHORIZED: 4401,
   /** graphql-ws' "Internal server error": something failed on our side; the reason carries a request id. */
   INTERNAL_ERROR: 4500,
+  /** WebSocket's "Try Again Later": a dependency (the session store) is unreachable for a moment. */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 /** How long clients get to answer our close frame at shutdown before their sockets are cut. */
@@ -136,6 +138,12 @@ export function attachWebSocketServer(deps: {
         try {
           viewer = await app.sessions.resolve(token);
         } catch (error: unknown) {
+          if (error instanceof OverloadedError) {
+            // The session store is unreachable for now: a close the client retries later.
+            log.warn({ err: error }, 'WebSocket refused while sessions are unavailable');
+            extra.socket.close(WS_CLOSE.TRY_AGAIN_LATER, error.message);
+            return false;
+          }
           // graphql-ws would close with the raw message as the reason: mask it, log the cause.
           const requestId = randomUUID();
           log.error({ err: error, requestId }, 'could not resolve the session of a WebSocket');
@@ -194,6 +202,7 @@ export function attachWebSocketServer(deps: {
             clientIp: ctx.extra.clientIp ?? 'unknown',
           });
         } catch (error: unknown) {
+          if (error instanceof AppError) return [withRequestId(error, requestId)];
           log.error({ err: error, requestId }, 'could not build the subscription context');
           return [
             new GraphQLError('Internal server error', {

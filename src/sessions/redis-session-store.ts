@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { fromCacheJson, toCacheJson } from '../cache/json';
 import type { CacheKeys } from '../cache/keys';
+import { OverloadedError } from '../errors';
 import type { SessionRecord, SessionStore } from './session-store';
 
 /**
@@ -9,13 +10,28 @@ import type { SessionRecord, SessionStore } from './session-store';
  * reads the same key and nothing is cached in process, so a deleted session is refused
  * everywhere at once.
  */
+/** How long a client should wait before retrying while Redis, and with it every session, is unreachable. */
+const SESSIONS_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Redis holds the sessions, so while it is unreachable no token can be checked: that is a
+ * retryable 503 for the client, not a 500 and not "your session expired".
+ */
+function unavailable(error: unknown): never {
+  throw new OverloadedError(
+    SESSIONS_RETRY_AFTER_SECONDS,
+    `Sign-in is unavailable for a moment: try again in ${SESSIONS_RETRY_AFTER_SECONDS} s.`,
+    { cause: error },
+  );
+}
+
 export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys }): SessionStore {
   const { redis, keys } = deps;
   const secondsUntil = (date: Date) => Math.max(1, Math.ceil((date.getTime() - Date.now()) / 1000));
 
   /** Deletes the sessions an index lists, and the index; resolves to the hashes that were live. */
   const deleteIndexed = async (index: string): Promise<string[]> => {
-    const hashes = await redis.smembers(index);
+    const hashes = await redis.smembers(index).catch(unavailable);
     if (hashes.length === 0) return [];
     // One key a command: each session key has its own hash tag (cluster slot).
     const results = await Promise.all(hashes.map((hash) => redis.unlink(keys.session(hash))));
@@ -40,18 +56,18 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
         // expiry); hashes of ended sessions in it are harmless.
         pipeline.sadd(index, session.tokenHash).expire(index, ttlSeconds, 'GT').expire(index, ttlSeconds, 'NX');
       }
-      failOnError(await pipeline.exec());
+      failOnError(await pipeline.exec().catch(unavailable));
     },
 
     async findLive(tokenHash: string) {
-      const text = await redis.get(keys.session(tokenHash));
+      const text = await redis.get(keys.session(tokenHash)).catch(unavailable);
       if (text === null) return undefined;
       const session = fromCacheJson<SessionRecord>(text);
       return session.expiresAt.getTime() > Date.now() ? session : undefined;
     },
 
     async delete(tokenHash: string): Promise<boolean> {
-      return (await redis.unlink(keys.session(tokenHash))) > 0;
+      return (await redis.unlink(keys.session(tokenHash)).catch(unavailable)) > 0;
     },
 
     deleteAllForUser: (userId: string) => deleteIndexed(keys.sessionsByUser(userId)),
@@ -60,7 +76,8 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
   };
 }
 
+/** A pipeline reports failures per command instead of rejecting. */
 function failOnError(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([error]) => error !== null);
-  if (failed?.[0]) throw failed[0];
+  if (failed?.[0]) unavailable(failed[0]);
 }

@@ -94,3 +94,62 @@ describe.each([
     expect(await app.deps.sessions.resolve(owner.token)).toMatchObject({ kind: 'USER', plan: 'FREE' });
   });
 });
+
+describe('sessions while Redis is unreachable', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ REDIS_ENABLED: 'true' });
+  });
+  afterAll(() => app.close());
+
+  it('answers signed-in requests with a retryable 503, and recovers by itself', async () => {
+    const owner = await signUpOwner(app, 'outage');
+    const bot = await createBot(app, owner.token, 'Outage bot');
+    const redis = app.deps.clients.redis!;
+    redis.disconnect();
+    try {
+      const response = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      const body = (await response.json()) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+      expect(body.errors[0]!.extensions).toMatchObject({ code: 'OVERLOADED', retryAfter: 5 });
+      expect(body.errors[0]!.message).toMatch(/try again in 5 s/);
+
+      const upload = new FormData();
+      upload.append('botId', bot.id);
+      upload.append('file', new Blob(['Open nine to five.'], { type: 'text/plain' }), 'hours.txt');
+      const uploaded = await fetch(`${app.url}/uploads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.token}` },
+        body: upload,
+      });
+      expect(uploaded.status).toBe(503);
+      expect(uploaded.headers.get('retry-after')).toBe('5');
+
+      // A new widget session cannot be stored either: the same retryable answer.
+      const widget = await app.gql(`mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`, {
+        k: bot.publicKey,
+      });
+      expect({ status: widget.status, errors: widget.errors }).toMatchObject({
+        status: 503,
+        errors: [{ extensions: { code: 'OVERLOADED' } }],
+      });
+
+      const socket = new WebSocket(`${app.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      socket.on('open', () =>
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${owner.token}` } })),
+      );
+      expect(await closed).toBe(1013);
+    } finally {
+      await redis.connect();
+    }
+    expect((await me(app, owner.token)).data!.me.id).toBe(owner.userId);
+  });
+});
+
+const me = (app: TestApp, token: string) => app.gql('{ me { id } }', {}, token);
