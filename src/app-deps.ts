@@ -119,6 +119,9 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
         })
       : noCacheInvalidation,
     start: async () => entityCache?.start(),
-    stop: () => entityCache?.stop(),
+    stop: () => {
+      entityCache?.stop();
+      vectorCache?.stop();
+    },
   };
 }

@@ -87,6 +87,18 @@ export function createEntityCache(options: EntityCacheOptions) {
     epoch++;
   };
 
+  const remote = createRemoteInvalidator({
+    redis,
+    keys,
+    log,
+    origin: instanceId,
+    // A retried invalidation landed late: what this instance read meanwhile (Redis still held the old value) goes too.
+    onDropped: (dropped) => {
+      for (const key of dropped) forget(key);
+      epoch++;
+    },
+  });
+
   subscriber.on('message', (_channel: string, message: string) => {
     try {
       const { origin, keys: invalidated } = JSON.parse(message) as { origin: string; keys: string[] };
@@ -101,6 +113,9 @@ export function createEntityCache(options: EntityCacheOptions) {
   subscriber.on('ready', () => {
     subscriber.subscribe(channel).then(
       () => {
+        // A read that began before the subscription stood may have missed an invalidation
+        // meanwhile: moving the epoch on keeps what it loaded out of the L1.
+        epoch++;
         l1Usable = l1Enabled;
       },
       (error: unknown) => warn(error, 'could not subscribe to cache invalidations'),
@@ -143,11 +158,14 @@ export function createEntityCache(options: EntityCacheOptions) {
     return async (ids) => {
       const results = new Map<string, V | null>();
       const cacheKeys = new Map(ids.map((id) => [id, spec.key(id)]));
+      // Keys whose invalidation Redis has not taken yet: Redis (and so the L1) may hold the old value.
+      const pendingIds = new Set(ids.filter((id) => remote.isPending(cacheKeys.get(id)!)));
 
       // L1, only while invalidations can reach it.
       let l1Hits = 0;
       if (l1Usable) {
         for (const [id, key] of cacheKeys) {
+          if (pendingIds.has(id)) continue;
           const entry = l1.get(key);
           if (entry) {
             results.set(id, entry.value as V | null);
@@ -159,7 +177,7 @@ export function createEntityCache(options: EntityCacheOptions) {
 
       // Redis: one MGET for the values and their generations.
       const startEpoch = epoch;
-      const afterL1 = ids.filter((id) => !results.has(id));
+      const afterL1 = ids.filter((id) => !results.has(id) && !pendingIds.has(id));
       const generations = new Map<string, string>();
       if (afterL1.length > 0) {
         const read = await fromRedis(afterL1.map((id) => cacheKeys.get(id)!));
@@ -207,14 +225,14 @@ export function createEntityCache(options: EntityCacheOptions) {
           settle();
           throw error;
         }
-        const redisAnswered = generations.size > 0;
         const entries: { key: string; generation: string; value: unknown }[] = [];
         for (const id of toLoad) {
           const value = rows.get(id) ?? null;
           const key = cacheKeys.get(id)!;
           results.set(id, value);
-          if (redisAnswered) entries.push({ key, generation: generations.get(id) ?? '', value });
-          if (l1Usable && epoch === startEpoch) l1.set(key, { value });
+          const generation = generations.get(id);
+          if (generation !== undefined) entries.push({ key, generation, value });
+          if (l1Usable && epoch === startEpoch && !pendingIds.has(id)) l1.set(key, { value });
         }
         void writeBack(entries).then(settle);
       }
@@ -222,8 +240,6 @@ export function createEntityCache(options: EntityCacheOptions) {
       return ids.map((id) => results.get(id) ?? null);
     };
   }
-
-  const remote = createRemoteInvalidator({ redis, keys, log, origin: instanceId });
 
   return {
     batch,
@@ -263,7 +279,14 @@ export const invalidationChannel = (keys: CacheKeys) => `${keys.prefix}invalidat
  * Redis cannot take now is retried every second until it can: the commit has happened, and
  * the cached value must not outlive it by its whole TTL.
  */
-export function createRemoteInvalidator(options: { redis: Redis; keys: CacheKeys; log: Logger; origin?: string }) {
+export function createRemoteInvalidator(options: {
+  redis: Redis;
+  keys: CacheKeys;
+  log: Logger;
+  origin?: string;
+  /** Called with the keys a retry has dropped in Redis at last. */
+  onDropped?: (keys: string[]) => void;
+}) {
   const { redis, keys, log } = options;
   const scripts = defineCacheScripts(redis);
   const origin = options.origin ?? randomUUID();
@@ -277,14 +300,30 @@ export function createRemoteInvalidator(options: { redis: Redis; keys: CacheKeys
   };
   const dropInRedis = (key: string) => scripts.invalidate(key, keys.generation(key), GENERATION_TTL_SECONDS);
 
-  const retry = setInterval(() => {
-    for (const key of pending) {
-      dropInRedis(key).then(
-        () => pending.delete(key),
-        () => undefined,
-      );
-    }
-  }, INVALIDATION_RETRY_MILLIS);
+  const publish = (keysToDrop: string[]) =>
+    redis
+      .publish(invalidationChannel(keys), JSON.stringify({ origin, keys: keysToDrop }))
+      .catch((error: unknown) => warn(error, 'could not publish a cache invalidation'));
+
+  let retrying: Promise<void> | undefined;
+  const retryPending = () => {
+    if (pending.size === 0) return;
+    retrying ??= (async () => {
+      const keysToRetry = [...pending];
+      const outcomes = await Promise.allSettled(keysToRetry.map(dropInRedis));
+      const dropped = keysToRetry.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+      if (dropped.length === 0) return;
+      for (const key of dropped) pending.delete(key);
+      options.onDropped?.(dropped);
+      // Every instance's L1 may have read the old value from Redis meanwhile.
+      await publish(dropped);
+    })().finally(() => {
+      retrying = undefined;
+    });
+  };
+  // At once when the connection is back, not up to a second later.
+  redis.on('ready', retryPending);
+  const retry = setInterval(retryPending, INVALIDATION_RETRY_MILLIS);
   retry.unref();
 
   return {
@@ -296,14 +335,14 @@ export function createRemoteInvalidator(options: { redis: Redis; keys: CacheKeys
           warn(outcome.reason, 'cache invalidation failed; retrying every second');
         }
       });
-      await redis
-        .publish(invalidationChannel(keys), JSON.stringify({ origin, keys: keysToDrop }))
-        .catch((error: unknown) => warn(error, 'could not publish a cache invalidation'));
+      await publish(keysToDrop);
     },
     /** Keys whose invalidation still waits for Redis. */
     pendingCount: () => pending.size,
+    isPending: (key: string) => pending.has(key),
     stop(): void {
       clearInterval(retry);
+      redis.off('ready', retryPending);
     },
   };
 }

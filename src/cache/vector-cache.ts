@@ -25,6 +25,9 @@ const POPULAR_FORGET_BELOW = 0.1;
  * What the cache keys a search by: NFKC, lowercased, runs of whitespace as one space, trimmed.
  * The embedder reads text the same way, so the variants get the same results anyway.
  */
+/** Version bumps that failed are retried this often until Redis takes them. */
+const BUMP_RETRY_MILLIS = 1_000;
+
 export function normaliseQuery(query: string): string {
   return query.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 }
@@ -86,6 +89,25 @@ export function createVectorCache(options: VectorCacheOptions) {
   let failures = 0;
   let failuresSinceWarning = 0;
   let lastWarningAt = -Infinity;
+  /**
+   * Bots whose version bump Redis has not taken yet: their old results may still be there, so
+   * their searches skip the cache until a retry (every second, and at once on reconnect) lands.
+   */
+  const pendingBumps = new Set<string>();
+  const bump = async (botId: string) => {
+    knownVersions.set(botId, await scripts.bump(keys.vectorVersion(botId), versionTtlMillis));
+  };
+  const retryBumps = () => {
+    for (const botId of pendingBumps) {
+      bump(botId).then(
+        () => pendingBumps.delete(botId),
+        () => undefined,
+      );
+    }
+  };
+  redis.on('ready', retryBumps);
+  const retry = setInterval(retryBumps, BUMP_RETRY_MILLIS);
+  retry.unref();
 
   function failed(error: unknown, operation: string): void {
     failures += 1;
@@ -138,6 +160,7 @@ export function createVectorCache(options: VectorCacheOptions) {
      * the bot's version is the one last seen here. Undefined when Redis failed.
      */
     async lookup(botId: string, normalisedQuery: string, limit: number): Promise<VectorLookup | undefined> {
+      if (pendingBumps.has(botId)) return undefined;
       const hash = vectorQueryHash(normalisedQuery, limit);
       const expected = knownVersions.get(botId) ?? 0;
       try {
@@ -180,19 +203,23 @@ export function createVectorCache(options: VectorCacheOptions) {
 
     /**
      * Makes every cached result of the bot unreachable, in O(1). Call after the change to its
-     * sources (or the bot) committed. Never rejects: a failure is logged at error (the bot's
-     * old results may then be served until their TTL runs out) and counted.
+     * sources (or the bot) committed. Never rejects: a bump Redis cannot take now is retried
+     * until it can, and this instance's searches of the bot skip the cache meanwhile.
      */
     bumpVersion: async (botId: string): Promise<void> => {
       try {
-        knownVersions.set(botId, await scripts.bump(keys.vectorVersion(botId), versionTtlMillis));
+        await bump(botId);
       } catch (error: unknown) {
         failures += 1;
-        log.error(
-          { err: error, botId, ttlSeconds },
-          'could not invalidate the bot’s cached search results; they may be served until they expire',
-        );
+        pendingBumps.add(botId);
+        log.error({ err: error, botId }, 'could not invalidate the bot’s cached search results; retrying');
       }
+    },
+
+    /** Stops the retries of pending bumps. */
+    stop(): void {
+      clearInterval(retry);
+      redis.off('ready', retryBumps);
     },
 
     /** Counts one search for the warmer. Never rejects. */
