@@ -5,6 +5,7 @@ import { closeRedis, connectRedis, createRedis } from '../../src/clients/redis';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/logger';
 import { connectTestRedis } from '../helpers/redis';
+import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 
 describe('cache service (real Redis, this file its own prefix)', () => {
   let redis: Redis;
@@ -50,23 +51,33 @@ describe('cache service (real Redis, this file its own prefix)', () => {
   });
 
   it('deletes a pattern in batches with SCAN, and nothing outside it', async () => {
-    const pipeline = redis.pipeline();
-    for (let i = 0; i < 1_234; i++) pipeline.set(keys.source(`s-${i}`), 'x', 'EX', 60);
-    pipeline.set(keys.bot('kept'), 'x', 'EX', 60);
-    await pipeline.exec();
-    // MONITOR runs on a connection of its own, which shows every command the service sends.
-    const feed = await redis.monitor();
-    const commands: string[] = [];
-    feed.on('monitor', (_time, args: string[]) => commands.push(args[0]!));
+    // A Redis of this test's own: MONITOR there shows only the commands this test causes.
+    const server = await startRedisServer();
+    const settings = loadConfig({ REDIS_ENABLED: 'true', REDIS_URL: server.url }).redis;
+    const own = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false }));
     try {
-      expect(await cache.deletePattern(`${keys.prefix}source:*`)).toBe(1_234);
+      await connectRedis(own, settings);
+      const ownCache = createCacheService(own);
+      const pipeline = own.pipeline();
+      for (let i = 0; i < 1_234; i++) pipeline.set(keys.source(`s-${i}`), 'x', 'EX', 60);
+      pipeline.set(keys.bot('kept'), 'x', 'EX', 60);
+      await pipeline.exec();
+      const feed = await own.monitor();
+      const commands: string[] = [];
+      feed.on('monitor', (_time, args: string[]) => commands.push(args[0]!));
+      try {
+        expect(await ownCache.deletePattern(`${keys.prefix}source:*`)).toBe(1_234);
+      } finally {
+        feed.disconnect();
+      }
+      expect(commands.map((c) => c.toLowerCase())).not.toContain('keys');
+      expect(commands.filter((c) => c.toLowerCase() === 'unlink').length).toBeGreaterThan(1);
+      expect(await ownCache.exists(keys.bot('kept'))).toBe(true);
+      expect(await ownCache.exists(keys.source('s-7'))).toBe(false);
     } finally {
-      feed.disconnect();
+      await closeRedis(own);
+      await stopRedisServers();
     }
-    expect(commands.map((c) => c.toLowerCase())).not.toContain('keys');
-    expect(commands.filter((c) => c.toLowerCase() === 'unlink').length).toBeGreaterThan(1);
-    expect(await cache.exists(keys.bot('kept'))).toBe(true);
-    expect(await cache.exists(keys.source('s-7'))).toBe(false);
   });
 
   it('builds every key under the prefix, with the id as the cluster hash tag', () => {
