@@ -11,13 +11,20 @@ const NUL = '\u0000';
  * it knows it.
  */
 export function assertNoNul(document: DocumentNode, variables: Record<string, unknown> | null | undefined): void {
-  visit(document, {
-    [Kind.STRING](node) {
-      if (node.value.includes(NUL)) throw nulError();
-    },
-  });
+  // Apollo hands the same parsed document to every request of a query: walk it once.
+  if (!cleanDocuments.has(document)) {
+    visit(document, {
+      [Kind.STRING](node) {
+        if (node.value.includes(NUL)) throw nulError();
+      },
+    });
+    cleanDocuments.add(document);
+  }
   if (variables && containsNul(variables)) throw nulError();
 }
+
+/** Documents whose literals were checked and hold no NUL. */
+const cleanDocuments = new WeakSet<DocumentNode>();
 
 // The whole request is refused before it runs: a 400, not Apollo's default 500 for plugin errors.
 function nulError(): AppError {
