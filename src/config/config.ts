@@ -69,7 +69,7 @@ const envSchema = z.object({
   DATABASE_POOL_IDLE_TIMEOUT_MILLIS: intFromEnv(1000).default(30_000),
   DATABASE_POOL_MAX_LIFETIME_SECONDS: intFromEnv(1).default(3600),
 
-  REDIS_ENABLED: booleanFromEnv.default(false),
+  REDIS_ENABLED: booleanFromEnv.default(true),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_PASSWORD: z.string().default(''),
   REDIS_DB: intFromEnv(0, 15).default(0),

@@ -10,6 +10,7 @@ import knex, { type Knex } from 'knex';
 import WebSocket from 'ws';
 import { newId } from '../../src/ids';
 import { adminConnection, createTestDatabase } from '../helpers/databases';
+import { connectTestRedis, testKeyPrefix } from '../helpers/redis';
 import { eventually } from '../helpers/test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -56,12 +57,16 @@ interface Started {
 }
 
 /** An api or worker process as an operator runs it in production: configured only by its environment. */
+/** The processes' keys on the machine's Redis, deleted when the file is done. */
+const REDIS_KEY_PREFIX = testKeyPrefix();
+
 function start(entry: string, env: Record<string, string>): Started {
   let output = '';
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
     // Only what the test sets, so nothing from the developer's shell changes the outcome.
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    // With the defaults otherwise (the Redis layer on), under this file's own key prefix.
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', REDIS_KEY_PREFIX, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -132,6 +137,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await admin?.destroy();
     await database?.drop();
+    await (await connectTestRedis({ REDIS_KEY_PREFIX })).drop();
   });
 
   it('refuses to start with invalid settings, naming every problem in one message', async () => {
@@ -292,7 +298,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           .logs()
           .filter((line) => line.msg === 'clean-up step done')
           .map((line) => line.step),
-      ).toEqual(['ingester', 'session-sweeper', 'clients']);
+      ).toEqual(['ingester', 'session-sweeper', 'vector-warmer', 'clients']);
       expect(worker.logs().at(-1)).toMatchObject({ msg: 'stopped' });
       await eventually(async () => (await connectionsOf(applicationName)) === 0);
     });
@@ -354,6 +360,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           'clean-up step done',
           'clean-up step done',
           'clean-up step done',
+          'clean-up step done',
           'stopped',
         ]);
         expect(requests).toBe(1);
@@ -410,6 +417,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         expect(messagesFrom(worker, 'shutting down')).toEqual([
           'shutting down',
           'source given back unfinished',
+          'clean-up step done',
           'clean-up step done',
           'clean-up step done',
           'clean-up step done',
