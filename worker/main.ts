@@ -25,7 +25,7 @@ const SESSION_SWEEP_INTERVAL_MILLIS = 60 * 60 * 1000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ name: 'worker', level: config.logLevel, pretty: config.nodeEnv === 'development' });
-  const clients = createClients(config, log);
+  const clients = createClients(config, log, { subscriber: false });
   const { db } = clients;
   await assertEmbeddingDimension(db, config.embedding.dimension);
   await clients.ready();

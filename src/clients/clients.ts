@@ -18,10 +18,12 @@ export interface Clients {
 }
 
 /** One place builds the clients for the api, the worker and the tests. */
-export function createClients(config: Config, log: Logger): Clients {
+/** @param options.subscriber whether the process listens on pub/sub (the api's L1 does; the worker only publishes). Default true. */
+export function createClients(config: Config, log: Logger, options: { subscriber?: boolean } = {}): Clients {
   const db = createDb(config.database, log);
   const redis = config.redis.enabled ? createRedis(config.redis, log) : undefined;
-  const redisSubscriber = config.redis.enabled ? createRedis(config.redis, log, 'subscriber') : undefined;
+  const redisSubscriber =
+    config.redis.enabled && (options.subscriber ?? true) ? createRedis(config.redis, log, 'subscriber') : undefined;
   return {
     db,
     redis,
