@@ -60,8 +60,8 @@ export interface AppDeps {
   invalidation: CacheInvalidation;
   /** Starts what listens in the background (cache invalidations); after `clients.ready()`. */
   start(): Promise<void>;
-  /** Stops it; before the clients close. */
-  stop(): void;
+  /** Stops it, letting cache writes in flight land; before the clients close. */
+  stop(): Promise<void>;
 }
 
 /** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
@@ -119,9 +119,9 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
         })
       : noCacheInvalidation,
     start: async () => entityCache?.start(),
-    stop: () => {
-      entityCache?.stop();
+    async stop() {
       vectorCache?.stop();
+      await entityCache?.stop();
     },
   };
 }

@@ -137,9 +137,12 @@ export function createEntityCache(options: EntityCacheOptions) {
     }
   }
 
+  /** Write-backs not yet answered, so that `stop` can let them land before the connection closes. */
+  const pendingWrites = new Set<Promise<unknown>>();
+
   /** Resolves when every write has settled (failures are logged, never thrown). */
   function writeBack(entries: { key: string; generation: string; value: unknown }[]): Promise<unknown> {
-    return Promise.all(
+    const writing = Promise.all(
       entries.map(({ key, generation, value }) =>
         scripts
           .setIfGeneration(
@@ -152,6 +155,9 @@ export function createEntityCache(options: EntityCacheOptions) {
           .catch((error: unknown) => warn(error, 'cache write-back failed')),
       ),
     );
+    pendingWrites.add(writing);
+    void writing.then(() => pendingWrites.delete(writing));
+    return writing;
   }
 
   function batch<V>(spec: EntitySpec<V>): (ids: readonly string[]) => Promise<(V | null)[]> {
@@ -263,9 +269,11 @@ export function createEntityCache(options: EntityCacheOptions) {
       l1Usable = l1Enabled;
     },
 
-    stop(): void {
+    /** Stops listening and retrying; resolves once the write-backs in flight have landed. */
+    async stop(): Promise<void> {
       remote.stop();
       disableL1();
+      await Promise.allSettled([...pendingWrites]);
     },
   };
 }

@@ -9,6 +9,8 @@ export interface WarmUpResult {
   millis: number;
   /** False when the budget ran out first; the loads then go on in the background. */
   complete: boolean;
+  /** Settles when the loads are done, in time or not. */
+  done: Promise<unknown>;
 }
 
 /**
@@ -58,5 +60,5 @@ export async function warmUpCache(deps: {
   clearTimeout(timer);
   const result = { bots, millis: Math.round(performance.now() - started), complete };
   deps.log.info(result, complete ? 'cache warmed up' : 'cache warm-up goes on in the background');
-  return result;
+  return { ...result, done: work };
 }

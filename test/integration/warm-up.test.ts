@@ -63,6 +63,9 @@ describe('cache warm-up at start-up', () => {
         budgetMillis: 100,
       });
       expect(result.complete).toBe(false);
+      release();
+      // It goes on in the background: let it finish before the app closes.
+      await result.done;
     } finally {
       app.deps.repos.bots.findByIds = findByIds;
       release();
