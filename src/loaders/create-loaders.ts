@@ -8,12 +8,7 @@ import type { BotRecord, ConversationRecord, SourceRecord, UserRecord } from '..
 import type { SourcesRepo } from '../repos/sources';
 import type { UsersRepo } from '../repos/users';
 
-/** DataLoader's contract: one result per key, in key order. Built through a Map, never a scan per key. */
-export function orderById<T extends { id: string }>(keys: readonly string[], rows: T[]): (T | null)[] {
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return keys.map((key) => byId.get(key) ?? null);
-}
-
+/** Rows grouped by `keyOf`, one group per key in key order (DataLoader's contract), through a Map. */
 export function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
   const groups = new Map<string, T[]>(keys.map((key) => [key, []]));
   for (const row of rows) groups.get(keyOf(row))?.push(row);
