@@ -1,4 +1,4 @@
-import { ForbiddenError, UnauthenticatedError } from '../errors';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors';
 import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotRecord, ConversationRecord, SourceRecord } from '../repos/records';
 import type { SignedInViewer, Viewer } from '../sessions/session-service';
@@ -70,8 +70,10 @@ export function createAccess(deps: { viewer: Viewer; tokenRejected: boolean; loa
           throw new ForbiddenError('This conversation belongs to someone else.');
         return conversation;
       }
+      // A conversation outlives its bot only in a cache: with the bot gone, it is gone too.
       const bot = await loaders.bot.load(conversation.botId);
-      if (!bot || bot.ownerId !== viewer.userId) throw new ForbiddenError('This conversation belongs to someone else.');
+      if (!bot) throw new NotFoundError('Conversation', id);
+      if (bot.ownerId !== viewer.userId) throw new ForbiddenError('This conversation belongs to someone else.');
       return conversation;
     },
   };

@@ -76,10 +76,23 @@ describe('entity cache (Redis + L1 in front of PostgreSQL)', () => {
     expect((await app.gql(BOT_QUERY, { id: bot.id }, owner.token)).data!.bot.sources).toEqual([
       { id: sourceId, title: 'Hours', status: 'PENDING' },
     ]);
+    const sent = await app.gql(
+      `mutation($i: SendMessageInput!) { sendMessage(input: $i) { conversationId } }`,
+      { i: { botId: bot.id, text: 'Are you open?' } },
+      owner.token,
+    );
+    const conversationId = sent.data!.sendMessage.conversationId as string;
+    const conversation = `query($id: ID!) { conversation(id: $id) { id } }`;
+    expect((await app.gql(conversation, { id: conversationId }, owner.token)).data!.conversation.id).toBe(
+      conversationId,
+    );
     await app.gql(`mutation($id: ID!) { deleteBot(id: $id) }`, { id: bot.id }, owner.token);
     expect(await list()).toEqual(before);
-    const gone = await app.gql(`query($id: ID!) { source(id: $id) { id } }`, { id: sourceId }, owner.token);
+    // The cached conversation outlives its bot's cascade, but not as something to read.
+    const gone = await app.gql(conversation, { id: conversationId }, owner.token);
     expect(gone.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    const sourceGone = await app.gql(`query($id: ID!) { source(id: $id) { id } }`, { id: sourceId }, owner.token);
+    expect(sourceGone.errors![0]!.extensions!.code).toBe('NOT_FOUND');
   });
 
   it('shows the worker’s status changes of a source', async () => {
