@@ -6,6 +6,7 @@ import type { CacheStats } from './cache-stats';
 import { fromCacheJson, toCacheJson } from './json';
 import type { CacheKeys, KeyFamily } from './keys';
 import { defineCacheScripts } from './scripts';
+import { createThrottledWarn } from './throttled-warn';
 
 /** How long "this id does not exist" is cached: long enough to absorb probing, short enough not to matter. */
 const NOT_FOUND_TTL_SECONDS = 30;
@@ -67,18 +68,15 @@ export function createEntityCache(options: EntityCacheOptions) {
   /** Moves on with every invalidation heard here: a load that saw it move does not fill the L1. */
   let epoch = 0;
   let l1Usable = false;
-  let lastWarning = 0;
+  const warn = createThrottledWarn(log, WARN_EVERY_MILLIS);
 
-  const warn = (error: unknown, message: string) => {
-    const now = Date.now();
-    if (now - lastWarning < WARN_EVERY_MILLIS) return;
-    lastWarning = now;
-    log.warn({ err: error }, message);
-  };
-
-  const forget = (key: string) => {
-    l1.delete(key);
-    inFlight.delete(key);
+  /** Drops keys from the L1 and from the loads this instance shares, and keeps loads under way out of the L1. */
+  const forget = (dropped: string[]) => {
+    for (const key of dropped) {
+      l1.delete(key);
+      inFlight.delete(key);
+    }
+    epoch++;
   };
 
   const disableL1 = () => {
@@ -93,33 +91,35 @@ export function createEntityCache(options: EntityCacheOptions) {
     log,
     origin: instanceId,
     // A retried invalidation landed late: what this instance read meanwhile (Redis still held the old value) goes too.
-    onDropped: (dropped) => {
-      for (const key of dropped) forget(key);
-      epoch++;
-    },
+    onDropped: forget,
   });
 
   subscriber.on('message', (_channel: string, message: string) => {
     try {
       const { origin, keys: invalidated } = JSON.parse(message) as { origin: string; keys: string[] };
       if (origin === instanceId) return;
-      for (const key of invalidated) forget(key);
-      epoch++;
+      forget(invalidated);
     } catch (error: unknown) {
       warn(error, 'unreadable cache invalidation message');
     }
   });
   subscriber.on('close', disableL1);
-  subscriber.on('ready', () => {
-    subscriber.subscribe(channel).then(
-      () => {
+  /** The subscription under way, shared by the connection's 'ready' and `start`, so it is asked for once. */
+  let subscribing: Promise<void> | undefined;
+  const subscribe = (): Promise<void> =>
+    (subscribing ??= subscriber
+      .subscribe(channel)
+      .then(() => {
         // A read that began before the subscription stood may have missed an invalidation
         // meanwhile: moving the epoch on keeps what it loaded out of the L1.
         epoch++;
         l1Usable = l1Enabled;
-      },
-      (error: unknown) => warn(error, 'could not subscribe to cache invalidations'),
-    );
+      })
+      .finally(() => {
+        subscribing = undefined;
+      }));
+  subscriber.on('ready', () => {
+    subscribe().catch((error: unknown) => warn(error, 'could not subscribe to cache invalidations'));
   });
 
   async function fromRedis(
@@ -257,16 +257,14 @@ export function createEntityCache(options: EntityCacheOptions) {
      */
     async invalidate(keysToDrop: string[]): Promise<void> {
       if (keysToDrop.length === 0) return;
-      for (const key of keysToDrop) forget(key);
-      epoch++;
+      forget(keysToDrop);
       await remote.invalidate(keysToDrop);
     },
 
     /** Starts listening for invalidations; the L1 is used from the moment the subscription stands. */
     async start(): Promise<void> {
       if (subscriber.status === 'wait') await subscriber.connect();
-      await subscriber.subscribe(channel);
-      l1Usable = l1Enabled;
+      if (!l1Usable) await subscribe();
     },
 
     /** Stops listening and retrying; resolves once the write-backs in flight have landed. */
@@ -299,13 +297,8 @@ export function createRemoteInvalidator(options: {
   const scripts = defineCacheScripts(redis);
   const origin = options.origin ?? randomUUID();
   const pending = new Set<string>();
-  let lastWarning = 0;
-  const warn = (error: unknown, message: string) => {
-    const now = Date.now();
-    if (now - lastWarning < WARN_EVERY_MILLIS) return;
-    lastWarning = now;
-    log.warn({ err: error, pending: pending.size }, message);
-  };
+  const throttledWarn = createThrottledWarn(log, WARN_EVERY_MILLIS);
+  const warn = (error: unknown, message: string) => throttledWarn(error, message, { pending: pending.size });
   const dropInRedis = (key: string) => scripts.invalidate(key, keys.generation(key), GENERATION_TTL_SECONDS);
 
   const publish = (keysToDrop: string[]) =>

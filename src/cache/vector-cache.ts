@@ -6,6 +6,7 @@ import type { ChunkMatch } from '../repos/chunks';
 import type { CacheStats } from './cache-stats';
 import type { CacheKeys } from './keys';
 import { defineVectorScripts } from './scripts';
+import { createThrottledWarn } from './throttled-warn';
 
 /** A Redis failure is logged at most this often; every one is counted. */
 const WARN_INTERVAL_MILLIS = 60_000;
@@ -87,8 +88,6 @@ export function createVectorCache(options: VectorCacheOptions) {
   const versionTtlMillis = 2 * ttlSeconds * 1000;
   const knownVersions = new LRUCache<string, number>({ max: KNOWN_VERSIONS_MAX });
   let failures = 0;
-  let failuresSinceWarning = 0;
-  let lastWarningAt = -Infinity;
   /**
    * Bots whose version bump Redis has not taken yet: their old results may still be there, so
    * their searches skip the cache until a retry (every second, and at once on reconnect) lands.
@@ -109,17 +108,10 @@ export function createVectorCache(options: VectorCacheOptions) {
   const retry = setInterval(retryBumps, BUMP_RETRY_MILLIS);
   retry.unref();
 
+  const warn = createThrottledWarn(log, WARN_INTERVAL_MILLIS);
   function failed(error: unknown, operation: string): void {
     failures += 1;
-    failuresSinceWarning += 1;
-    const now = Date.now();
-    if (now - lastWarningAt < WARN_INTERVAL_MILLIS) return;
-    log.warn(
-      { err: error, operation, failures: failuresSinceWarning },
-      'vector cache unavailable; searching PostgreSQL',
-    );
-    lastWarningAt = now;
-    failuresSinceWarning = 0;
+    warn(error, 'vector cache unavailable; searching PostgreSQL', { operation });
   }
 
   const popularMember = (query: PopularQuery) => JSON.stringify([query.botId, query.limit, query.normalisedQuery]);
