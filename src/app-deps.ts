@@ -15,10 +15,10 @@ import { createUsersRepo } from './repos/users';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
 import { createCachedRetriever } from './search/cached-retriever';
-import { createVectorCache } from './cache/vector-cache';
 import { createCacheStats, type CacheStatsCollector } from './cache/cache-stats';
-import { createEntityCache, type EntityCache } from './cache/entity-cache';
-import { createCacheInvalidation, noCacheInvalidation, type CacheInvalidation } from './cache/invalidation';
+import { createCacheLayer } from './cache/cache-layer';
+import type { EntityCache } from './cache/entity-cache';
+import type { CacheInvalidation } from './cache/invalidation';
 import { createCacheKeys, type CacheKeys } from './cache/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { createRedisSessionStore } from './sessions/redis-session-store';
@@ -70,30 +70,10 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
   const repos = createRepos(db);
   const keys = createCacheKeys(config.redis.keyPrefix);
   const cacheStats = createCacheStats({ redis, keys, log: log.child({ component: 'cache-stats' }) });
-  const entityCache =
-    redis && redisSubscriber
-      ? createEntityCache({
-          redis,
-          subscriber: redisSubscriber,
-          keys,
-          stats: cacheStats,
-          log: log.child({ component: 'cache' }),
-          ttlSeconds: config.redis.ttlSeconds,
-          l1: config.redis.l1,
-        })
-      : undefined;
+  const cache = createCacheLayer({ config, log, redis, subscriber: redisSubscriber, stats: cacheStats });
   const sessionStore = redis ? createRedisSessionStore({ redis, keys }) : createPostgresSessionStore(db);
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
-  const vectorCache = redis
-    ? createVectorCache({
-        redis,
-        keys,
-        ttlSeconds: config.vectorCache.ttlSeconds,
-        stats: cacheStats,
-        log: log.child({ component: 'vector-cache' }),
-      })
-    : undefined;
   const retriever = createRetriever({ embedder, chunks: repos.chunks });
   const pubsub = createInProcessPubSub();
   return {
@@ -106,22 +86,13 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     sessions,
     auth: createAuthService({ db, users: repos.users, sessions }),
     embedder,
-    retriever: vectorCache ? createCachedRetriever({ retriever, cache: vectorCache }) : retriever,
+    retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
     pubsub,
     writePath: createDirectWritePath({ messages: repos.messages, pubsub }),
     cacheStats,
-    cache: entityCache && { entities: entityCache, keys },
-    invalidation: entityCache
-      ? createCacheInvalidation({
-          keys,
-          invalidate: (dropped) => entityCache.invalidate(dropped),
-          bumpVectorVersion: vectorCache?.bumpVersion,
-        })
-      : noCacheInvalidation,
-    start: async () => entityCache?.start(),
-    async stop() {
-      vectorCache?.stop();
-      await entityCache?.stop();
-    },
+    cache: cache.entities && { entities: cache.entities, keys: cache.keys },
+    invalidation: cache.invalidation,
+    start: cache.start,
+    stop: cache.stop,
   };
 }

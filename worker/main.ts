@@ -1,8 +1,5 @@
+import { createCacheLayer } from '../src/cache/cache-layer';
 import { noCacheStats } from '../src/cache/cache-stats';
-import { createRemoteInvalidator } from '../src/cache/entity-cache';
-import { createCacheInvalidation, noCacheInvalidation } from '../src/cache/invalidation';
-import { createCacheKeys } from '../src/cache/keys';
-import { createVectorCache } from '../src/cache/vector-cache';
 import { createClients } from '../src/clients/clients';
 import { loadConfig } from '../src/config/config';
 import { runMain } from '../src/run-main';
@@ -29,34 +26,16 @@ async function main(): Promise<void> {
   const { db } = clients;
   await assertEmbeddingDimension(db, config.embedding.dimension);
   await clients.ready();
-  // With Redis, searches are cached there: an ingested source invalidates its bot's, and the
-  // warmer recomputes the most asked ones before they expire.
-  const vectorCache = clients.redis
-    ? createVectorCache({
-        redis: clients.redis,
-        keys: createCacheKeys(config.redis.keyPrefix),
-        ttlSeconds: config.vectorCache.ttlSeconds,
-        stats: noCacheStats,
-        log: log.child({ component: 'vector-cache' }),
-      })
-    : undefined;
-  // The api instances hear of each source's changes: Redis drops the cached source (and every
-  // L1 its copy), and the bot's cached searches become unreachable.
-  const keys = createCacheKeys(config.redis.keyPrefix);
-  const remote = clients.redis
-    ? createRemoteInvalidator({ redis: clients.redis, keys, log: log.child({ component: 'cache' }) })
-    : undefined;
-  const invalidation = remote
-    ? createCacheInvalidation({ keys, invalidate: remote.invalidate, bumpVectorVersion: vectorCache?.bumpVersion })
-    : noCacheInvalidation;
+  const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
+  // With Redis, each source change drops the cached source (in Redis and every api's L1) and
+  // makes its bot's cached searches unreachable; the warmer recomputes the most asked ones
+  // before they expire.
+  const cache = createCacheLayer({ config, log, redis: clients.redis, stats: noCacheStats });
   const warmer =
-    vectorCache &&
+    cache.vectors &&
     createVectorWarmer({
-      cache: vectorCache,
-      retriever: createRetriever({
-        embedder: createLocalEmbedder({ dimension: config.embedding.dimension }),
-        chunks: createChunksRepo(db),
-      }),
+      cache: cache.vectors,
+      retriever: createRetriever({ embedder, chunks: createChunksRepo(db) }),
       log: log.child({ component: 'vector-warmer' }),
       top: config.vectorCache.warmTop,
       intervalMillis: config.vectorCache.warmIntervalSeconds * 1000,
@@ -64,10 +43,10 @@ async function main(): Promise<void> {
   const ingester = createSourceIngester({
     sources: createSourcesRepo(db),
     fetcher: createUrlFetcher(config.ingestion.fetch),
-    embedder: createLocalEmbedder({ dimension: config.embedding.dimension }),
+    embedder,
     log: log.child({ component: 'ingester' }),
     settings: config.ingestion,
-    onSourceChanged: invalidation.sourceChanged,
+    onSourceChanged: cache.invalidation.sourceChanged,
   });
   const sweeper = createSessionSweeper({
     sessions: createPostgresSessionStore(db),
