@@ -5,7 +5,13 @@ import type { Clients } from './clients/clients';
 import type { Db } from './clients/postgres';
 import type { Config } from './config/config';
 import type { Logger } from './logger';
-import { createInProcessPubSub, type MessageStatusPubSub } from './pubsub/message-status-pubsub';
+import { PubSub } from 'graphql-subscriptions';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { createMessageStatusPubSub, type MessageStatusPubSub } from './pubsub/message-status-pubsub';
+import { createBufferedWritePath } from './buffer/buffered-write-path';
+import { createPendingWrites, noPendingWrites, type PendingWrites } from './buffer/pending-writes';
+import { createWriteBuffer, type WriteBuffer } from './buffer/write-buffer';
+import { createEventLoopPressure, type EventLoopPressure } from './chat/event-loop-pressure';
 import { createBotsRepo } from './repos/bots';
 import { createChunksRepo } from './repos/chunks';
 import { createConversationsRepo } from './repos/conversations';
@@ -52,6 +58,12 @@ export interface AppDeps {
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
   writePath: ChatWritePath;
+  /** The Redis write buffer sends go to; absent in rollback mode. */
+  buffer?: WriteBuffer;
+  /** What reads add from sends not yet stored (read-your-writes); nothing in rollback mode. */
+  pendingWrites: PendingWrites;
+  /** Refuses sends while the event loop lags. */
+  eventLoopPressure: EventLoopPressure;
   /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */
   cacheStats: CacheStatsCollector;
   /** The entity cache the loaders read through; absent in rollback mode. */
@@ -75,7 +87,17 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
   const retriever = createRetriever({ embedder, chunks: repos.chunks });
-  const pubsub = createInProcessPubSub();
+  // Status events cross instances over Redis pub/sub, on the subscriber connection the L1's
+  // invalidations use (RedisPubSub ignores channels it did not subscribe to).
+  const pubsub = createMessageStatusPubSub({
+    engine:
+      redis && redisSubscriber ? new RedisPubSub({ publisher: redis, subscriber: redisSubscriber }) : new PubSub(),
+    channelPrefix: config.redis.keyPrefix,
+    log: log.child({ component: 'pubsub' }),
+  });
+  const direct = createDirectWritePath({ messages: repos.messages, pubsub });
+  const buffer = redis ? createWriteBuffer({ redis, keys, maxDepth: config.buffer.maxDepth }) : undefined;
+  const eventLoopPressure = createEventLoopPressure(config.writeMaxEventLoopDelayMillis);
   return {
     config,
     log,
@@ -88,11 +110,21 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     embedder,
     retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
     pubsub,
-    writePath: createDirectWritePath({ messages: repos.messages, pubsub }),
+    writePath: buffer
+      ? createBufferedWritePath({ buffer, direct, log: log.child({ component: 'write-buffer' }) })
+      : direct,
+    buffer,
+    pendingWrites: buffer
+      ? createPendingWrites({ buffer, log: log.child({ component: 'write-buffer' }) })
+      : noPendingWrites,
+    eventLoopPressure,
     cacheStats,
     cache: cache.entities && { entities: cache.entities, keys: cache.keys },
     invalidation: cache.invalidation,
     start: cache.start,
-    stop: cache.stop,
+    async stop() {
+      eventLoopPressure.stop();
+      await cache.stop();
+    },
   };
 }

@@ -60,7 +60,7 @@ export async function resolveViewer(
 
 export async function createRequestContext(app: AppDeps, request: RequestInfo): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
-  const loaders = createLoaders(app.repos, app.cache);
+  const loaders = createLoaders(app.repos, app.cache, app.pendingWrites);
   const access = createAccess({ viewer, tokenRejected, loaders });
   const { repos } = app;
   return {
@@ -87,6 +87,8 @@ export async function createRequestContext(app: AppDeps, request: RequestInfo): 
       bots: repos.bots,
       messages: repos.messages,
       writePath: app.writePath,
+      pending: app.pendingWrites,
+      pressure: app.eventLoopPressure,
       sessions: app.sessions,
       retriever: app.retriever,
       pubsub: app.pubsub,

@@ -1,6 +1,13 @@
 import { createCacheLayer } from '../src/cache/cache-layer';
 import { noCacheStats } from '../src/cache/cache-stats';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { createWriteBuffer } from '../src/buffer/write-buffer';
+import { createCacheKeys } from '../src/cache/keys';
 import { createClients } from '../src/clients/clients';
+import { closeRedis, createRedis } from '../src/clients/redis';
+import { createMessagesRepo } from '../src/repos/messages';
+import { createMessageStatusPubSub } from '../src/pubsub/message-status-pubsub';
+import { createBufferFlusher } from './buffer-flusher';
 import { loadConfig } from '../src/config/config';
 import { runMain } from '../src/run-main';
 import { assertEmbeddingDimension } from '../src/db/schema-check';
@@ -53,16 +60,45 @@ async function main(): Promise<void> {
     log: log.child({ component: 'session-sweeper' }),
     intervalMillis: SESSION_SWEEP_INTERVAL_MILLIS,
   });
+  const { redis } = clients;
+  // The only writer of buffered chat data. The worker publishes status events and never
+  // subscribes, so RedisPubSub's subscriber side is the command connection, left idle.
+  const flusher =
+    redis &&
+    createBufferFlusher({
+      buffer: createWriteBuffer({
+        redis,
+        keys: createCacheKeys(config.redis.keyPrefix),
+        maxDepth: config.buffer.maxDepth,
+      }),
+      messages: createMessagesRepo(db),
+      pubsub: createMessageStatusPubSub({
+        engine: new RedisPubSub({ publisher: redis, subscriber: redis }),
+        channelPrefix: config.redis.keyPrefix,
+        log: log.child({ component: 'pubsub' }),
+      }),
+      createBlockingRedis: () => createRedis(config.redis, log, 'blocking'),
+      closeRedis,
+      log: log.child({ component: 'flusher' }),
+      settings: config.buffer,
+    });
   ingester.start();
   sweeper.start();
   warmer?.start();
+  flusher?.start();
   log.info(
-    { concurrency: config.ingestion.concurrency, pollMillis: config.ingestion.pollMillis },
-    'Parley worker ingesting sources',
+    {
+      concurrency: config.ingestion.concurrency,
+      pollMillis: config.ingestion.pollMillis,
+      flushLoops: flusher ? config.buffer.flushConcurrency : 0,
+    },
+    flusher ? 'Parley worker flushing the write buffer and ingesting sources' : 'Parley worker ingesting sources',
   );
   onShutdown(
     log,
     [
+      // A flush in hand finishes (a transaction takes milliseconds), or goes back to the queue.
+      ...(flusher ? [{ name: 'flusher', run: () => flusher.stop() }] : []),
       // Sources in hand get the time limit less 2 s, then go back to the queue unfinished: giving
       // them back and the steps below take well under the 2 s left, so the exit stays 0.
       { name: 'ingester', run: () => ingester.stop({ graceMillis: Math.max(0, config.shutdownTimeoutMillis - 2000) }) },

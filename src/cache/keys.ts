@@ -44,6 +44,31 @@ export function createCacheKeys(prefix: string) {
      * must not write its (now stale) value back. Same hash tag as `key`.
      */
     generation: (key: string) => `${key}:gen`,
+    /**
+     * The chat write buffer (see src/buffer/). Every key carries the one hash tag `{buffer}`:
+     * its scripts move intents between lists and indexes atomically, which in a Redis
+     * Cluster needs one slot. One slot also means one shard holds the buffer.
+     */
+    buffer: {
+      /** Acknowledged intents waiting for a worker; pushed on the left, claimed from the right. */
+      pending: () => `${prefix}buffer:{buffer}:pending`,
+      /** Claim id -> lease deadline (epoch ms): claims the reaper returns once their worker is gone. */
+      claims: () => `${prefix}buffer:{buffer}:claims`,
+      /** The intents one worker claimed and has not yet acknowledged. */
+      claim: (claimId: string) => `${prefix}buffer:{buffer}:claim:${claimId}`,
+      /** Message id -> conversation id, for every message still queued. */
+      queued: () => `${prefix}buffer:{buffer}:queued`,
+      /** Message id -> { conversationId, error } for the messages of dead-lettered intents. */
+      failed: () => `${prefix}buffer:{buffer}:failed`,
+      /** Intent id -> { intent, error, failedAt }: what an operator inspects and replays. */
+      dead: () => `${prefix}buffer:{buffer}:dead`,
+      /** Intent id -> intent, for one conversation's queued and failed intents (read-your-writes). */
+      conversation: (conversationId: string) => `${prefix}buffer:{buffer}:conversation:${conversationId}`,
+      /** The first answer to a send with this idempotency key (a hash of bot, sender and clientMessageId). */
+      idempotency: (hash: string) => `${prefix}buffer:{buffer}:idempotency:${hash}`,
+      /** Flush counters: totals, the last lag, and intents flushed per second (`s:<epoch second>`). */
+      stats: () => `${prefix}buffer:{buffer}:stats`,
+    },
     /** One hash of hit/miss counters (`family:layer:hits|misses`) that every instance adds to. */
     cacheStats: () => `${prefix}stats:cache`,
     /**

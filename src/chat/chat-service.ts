@@ -9,12 +9,16 @@ import type { BotRecord, ConversationRecord, MessageRecord, MessageStatus } from
 import type { Retriever } from '../search/retriever';
 import type { SessionService, StartedSession } from '../sessions/session-service';
 import { prepend, type MessageStatusEvent, type MessageStatusPubSub } from '../pubsub/message-status-pubsub';
+import { mergeMessages, type PendingWrites } from '../buffer/pending-writes';
+import type { EventLoopPressure } from './event-loop-pressure';
 import { requireId, requireIntInRange, requireText } from '../validation';
 import { buildReply } from './reply-builder';
 
 const MESSAGE_MAX = 4000;
 const CLIENT_MESSAGE_ID_MAX = 100;
 const STATUS_IDS_MAX = 100;
+/** How many recent messages a status subscription starts with. */
+const SNAPSHOT_MESSAGES = 50;
 /** How many of the best chunks the reply is chosen from. */
 const REPLY_CANDIDATES = 3;
 
@@ -38,6 +42,10 @@ export interface ChatDeps {
   /** Reads of stored messages; writes go through `writePath`. */
   messages: MessagesRepo;
   writePath: ChatWritePath;
+  /** Sent messages not yet in PostgreSQL (the write buffer's), shown with the stored ones. */
+  pending: PendingWrites;
+  /** Refuses sends while this process is saturated. */
+  pressure: Pick<EventLoopPressure, 'check'>;
   sessions: SessionService;
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
@@ -105,6 +113,15 @@ export function createChatService(deps: ChatDeps) {
     createdAt: message.createdAt,
   });
 
+  /** Stored and still buffered messages together, oldest first. */
+  const recentMessages = async (conversationId: string, count: number): Promise<MessageRecord[]> => {
+    const [stored, pending] = await Promise.all([
+      deps.messages.listLast(conversationId, count),
+      deps.pending.messages(conversationId),
+    ]);
+    return mergeMessages(stored, pending, count);
+  };
+
   return {
     async startWidgetSession(publicKey: string): Promise<StartedSession & { bot: BotRecord }> {
       const key = requireText(publicKey, 'publicKey', { max: 100 });
@@ -114,6 +131,7 @@ export function createChatService(deps: ChatDeps) {
     },
 
     async sendMessage(input: SendMessageInput): Promise<SendMessageResult> {
+      deps.pressure.check();
       const text = requireText(input.text, 'text', { max: MESSAGE_MAX });
       const clientMessageId =
         input.clientMessageId == null
@@ -160,9 +178,9 @@ export function createChatService(deps: ChatDeps) {
 
     conversation: (id: string) => access.readableConversation(id),
 
-    messages(conversation: ConversationRecord, last: number | null | undefined): Promise<MessageRecord[]> {
+    async messages(conversation: ConversationRecord, last: number | null | undefined): Promise<MessageRecord[]> {
       const count = requireIntInRange(last, 'last', { min: 1, max: 500, fallback: 50 });
-      return deps.messages.listLast(conversation.id, count);
+      return recentMessages(conversation.id, count);
     },
 
     /** Statuses of the viewer's messages; ids the viewer may not see are left out like unknown ones. */
@@ -171,33 +189,46 @@ export function createChatService(deps: ChatDeps) {
       if (ids.length > STATUS_IDS_MAX) throw new BadUserInputError(`ids takes at most ${STATUS_IDS_MAX} ids.`, 'ids');
       const valid = [...new Set(ids.map((id) => requireId(id, 'ids')))];
       if (valid.length === 0) return [];
-      const messages = await deps.messages.findByIds(valid);
-      const readable = await Promise.all(
-        messages.map((message) =>
-          access.readableConversation(message.conversationId).then(
-            () => true,
-            () => false,
-          ),
-        ),
+      // The buffer first: what it holds is QUEUED or FAILED; the rest is stored, or unknown.
+      const held = await deps.pending.statuses(valid);
+      const stored = await deps.messages.findByIds(valid.filter((id) => !held.has(id)));
+      const found = new Map<string, MessageStatusEvent>([
+        ...[...held].map(([messageId, { conversationId, status, error }]): [string, MessageStatusEvent] => [
+          messageId,
+          { messageId, conversationId, status, error },
+        ]),
+        ...stored.map((message): [string, MessageStatusEvent] => [message.id, toEvent(message)]),
+      ]);
+      const conversations = [...new Set([...found.values()].map((event) => event.conversationId))];
+      const readable = new Set(
+        (
+          await Promise.all(
+            conversations.map((id) =>
+              access.readableConversation(id).then(
+                () => id,
+                () => undefined,
+              ),
+            ),
+          )
+        ).filter((id) => id !== undefined),
       );
-      const visible = new Map(messages.filter((_, i) => readable[i]).map((message) => [message.id, message]));
       return valid.flatMap((id) => {
-        const message = visible.get(id);
-        return message ? [toEvent(message)] : [];
+        const event = found.get(id);
+        return event && readable.has(event.conversationId) ? [event] : [];
       });
     },
 
     /**
      * Live status events for a conversation, preceded by the current status of its
      * recent messages: pub/sub is at-most-once, so a client that missed an event
-     * learns the outcome on (re)subscribing. Subscribes before reading, so nothing
-     * falls between the snapshot and the live stream.
+     * learns the outcome on (re)subscribing. The subscription is live before the snapshot
+     * is read, so nothing falls between the two.
      */
     async subscribeToStatuses(conversationId: string): Promise<AsyncIterableIterator<MessageStatusEvent>> {
       const conversation = await access.readableConversation(conversationId, 'conversationId');
-      const live = deps.pubsub.subscribe(conversation.id);
+      const live = await deps.pubsub.subscribe(conversation.id);
       try {
-        const recent = await deps.messages.listLast(conversation.id, 50);
+        const recent = await recentMessages(conversation.id, SNAPSHOT_MESSAGES);
         return prepend(recent.map(toEvent), live);
       } catch (error: unknown) {
         await live.return?.();

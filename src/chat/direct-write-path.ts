@@ -1,26 +1,27 @@
+import { NotFoundError } from '../errors';
 import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
-import { DuplicateClientMessageError, type MessagesRepo } from '../repos/messages';
+import type { MessagesRepo } from '../repos/messages';
 import type { ChatWritePath } from './write-path';
 
-/** The rollback mode's write path: one PostgreSQL transaction per exchange, then PERSISTED events. */
+/**
+ * The rollback mode's write path, and the buffered path's fallback while Redis is down: one
+ * PostgreSQL transaction per exchange, then PERSISTED events.
+ */
 export function createDirectWritePath(deps: { messages: MessagesRepo; pubsub: MessageStatusPubSub }): ChatWritePath {
   return {
     async write(exchange) {
       const { conversation, message, reply } = exchange;
-      try {
-        await deps.messages.insertExchange(exchange);
-      } catch (error: unknown) {
-        // A retried send: the unique index on clientMessageId, not a look-up before every
-        // send, decides, so a first send costs no extra query and concurrent retries cannot
-        // both win. The retry gets the stored result; its own attempt was rolled back.
-        if (!(error instanceof DuplicateClientMessageError) || !message.clientMessageId || !message.senderId)
-          throw error;
+      const [outcome] = await deps.messages.persistExchanges([exchange]);
+      if (outcome === 'BOT_GONE') throw new NotFoundError('Bot', conversation.botId);
+      if (outcome === 'DUPLICATE') {
+        // A retried send: the unique index decided, and the retry gets the stored answer.
         const stored = await deps.messages.findByClientMessageId({
           botId: conversation.botId,
-          senderId: message.senderId,
-          clientMessageId: message.clientMessageId,
+          senderId: message.senderId!,
+          clientMessageId: message.clientMessageId!,
         });
-        if (!stored) throw error;
+        if (!stored)
+          throw new Error('A send was refused as a retry, but no earlier send with its clientMessageId exists.');
         return { kind: 'DUPLICATE', message: stored.message, reply: stored.reply ?? null };
       }
       await Promise.all(

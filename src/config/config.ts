@@ -87,6 +87,15 @@ const envSchema = z.object({
   VECTOR_WARM_TOP: intFromEnv(1, 1000).default(50),
   VECTOR_WARM_INTERVAL_SECONDS: intFromEnv(1, 3600).default(120),
 
+  BUFFER_MAX_DEPTH: intFromEnv(1).default(100_000),
+  BUFFER_BATCH_SIZE: intFromEnv(1, 1000).default(100),
+  BUFFER_IDLE_WAIT_MILLIS: intFromEnv(10, 10_000).default(100),
+  BUFFER_LEASE_MILLIS: intFromEnv(500).default(30_000),
+  BUFFER_MAX_ATTEMPTS: intFromEnv(1, 100).default(3),
+  BUFFER_FLUSH_CONCURRENCY: intFromEnv(1, 64).default(2),
+  BUFFER_RETRY_MAX_MILLIS: intFromEnv(10).default(5_000),
+  WRITE_MAX_EVENT_LOOP_DELAY_MILLIS: intFromEnv(0).default(500),
+
   EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
   SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
   UPLOAD_MAX_BYTES: intFromEnv(1).default(10 * 1024 * 1024),
@@ -144,6 +153,24 @@ export interface Config {
   };
   /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
   vectorCache: { ttlSeconds: number; warmTop: number; warmIntervalSeconds: number };
+  /** The chat write buffer: what the api lets it hold, and how workers flush it (src/buffer/). */
+  buffer: {
+    /** Intents the pending list may hold; a send beyond it is refused OVERLOADED (503). */
+    maxDepth: number;
+    batchSize: number;
+    /** How long an idle flusher blocks waiting for an intent. */
+    idleWaitMillis: number;
+    /** A claim not renewed within this goes back to the pending list (its worker is gone). */
+    leaseMillis: number;
+    /** Failed attempts on data after which an intent is dead-lettered. */
+    maxAttempts: number;
+    /** Flush loops per worker process. */
+    flushConcurrency: number;
+    /** The longest back-off between retries of a transient failure (PostgreSQL down). */
+    retryMaxMillis: number;
+  };
+  /** Sends are refused OVERLOADED (503) while the event loop lags more than this; 0: never. */
+  writeMaxEventLoopDelayMillis: number;
   embedding: { dimension: number };
   sessions: { ttlSeconds: number };
   ingestion: {
@@ -232,6 +259,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       warmTop: e.VECTOR_WARM_TOP,
       warmIntervalSeconds: e.VECTOR_WARM_INTERVAL_SECONDS,
     },
+    buffer: {
+      maxDepth: e.BUFFER_MAX_DEPTH,
+      batchSize: e.BUFFER_BATCH_SIZE,
+      idleWaitMillis: e.BUFFER_IDLE_WAIT_MILLIS,
+      leaseMillis: e.BUFFER_LEASE_MILLIS,
+      maxAttempts: e.BUFFER_MAX_ATTEMPTS,
+      flushConcurrency: e.BUFFER_FLUSH_CONCURRENCY,
+      retryMaxMillis: e.BUFFER_RETRY_MAX_MILLIS,
+    },
+    writeMaxEventLoopDelayMillis: e.WRITE_MAX_EVENT_LOOP_DELAY_MILLIS,
     embedding: { dimension: e.EMBEDDING_DIMENSION },
     sessions: { ttlSeconds: e.SESSION_TTL_SECONDS },
     ingestion: {

@@ -9,6 +9,7 @@ const TRANSIENT_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '55P03', // lock_not_available
+  '57014', // query_canceled: a statement timeout
   '57P01', // admin_shutdown: the server is restarting or failing over
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: the server is starting up
@@ -50,4 +51,14 @@ export function isTransientDbError(error: unknown): boolean {
   // pg reports a connection that dropped mid-query without a code.
   const message = error instanceof Error ? error.message : '';
   return /^Connection terminated|^Client has encountered a connection error/.test(message);
+}
+
+/**
+ * True for errors the data itself caused (SQLSTATE classes 22, data exception, and 23,
+ * integrity constraint violation): trying the same rows again fails the same way. The write
+ * buffer isolates and dead-letters what fails like this, and retries everything else.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityCache } from '../cache/entity-cache';
 import type { CacheKeys, KeyFamily } from '../cache/keys';
+import { noPendingWrites, type PendingWrites } from '../buffer/pending-writes';
 import { NotFoundError } from '../errors';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
@@ -43,7 +44,11 @@ export type Loaders = ReturnType<typeof createLoaders>;
  * cache (Redis enabled) each batch reads the L1 and Redis first and PostgreSQL only for
  * misses; access rules are checked on what the loaders return, cached or not.
  */
-export function createLoaders(repos: LoaderRepos, cache?: { entities: EntityCache; keys: CacheKeys }) {
+export function createLoaders(
+  repos: LoaderRepos,
+  cache?: { entities: EntityCache; keys: CacheKeys },
+  pending: Pick<PendingWrites, 'conversations'> = noPendingWrites,
+) {
   const batch = <V>(
     family: Exclude<KeyFamily, 'session' | 'vector'>,
     load: (ids: readonly string[]) => Promise<Map<string, V>>,
@@ -89,7 +94,13 @@ export function createLoaders(repos: LoaderRepos, cache?: { entities: EntityCach
       },
     },
     conversation: new DataLoader<string, ConversationRecord | null>(
-      batch('conversation', async (ids) => byId(await repos.conversations.findByIds(ids))),
+      batch('conversation', async (ids) => {
+        const stored = byId(await repos.conversations.findByIds(ids));
+        // A conversation whose first exchange is still in the write buffer exists for its sender already.
+        const missing = ids.filter((id) => !stored.has(id));
+        if (missing.length === 0) return stored;
+        return new Map([...(await pending.conversations(missing)), ...stored]);
+      }),
     ),
   };
 }

@@ -1,4 +1,6 @@
-import { PubSub } from 'graphql-subscriptions';
+import type { PubSubEngine } from 'graphql-subscriptions';
+import { createThrottledWarn } from '../cache/throttled-warn';
+import type { Logger } from '../logger';
 import type { MessageStatus } from '../repos/records';
 
 export interface MessageStatusEvent {
@@ -8,47 +10,106 @@ export interface MessageStatusEvent {
   error: string | null;
 }
 
-/** Status events by conversation. In-process for now; a Redis-backed one replaces it for scale-out. */
+/** Status events by conversation: in-process in rollback mode, over Redis pub/sub across instances otherwise. */
 export interface MessageStatusPubSub {
+  /**
+   * Best effort, never rejects: pub/sub is at-most-once anyway, and a subscriber learns a
+   * missed outcome from the snapshot it gets on (re)subscribing. A write that committed must
+   * not fail because its announcement did.
+   */
   publish(event: MessageStatusEvent): Promise<void>;
-  /** Listens from the moment it returns: events published before the first `next()` are queued, not lost. */
-  subscribe(conversationId: string): AsyncIterableIterator<MessageStatusEvent>;
+  /** Resolves once the subscription is live (Redis confirmed it): every event published afterwards arrives. */
+  subscribe(conversationId: string): Promise<AsyncIterableIterator<MessageStatusEvent>>;
 }
 
-const topic = (conversationId: string) => `MESSAGE_STATUS.${conversationId}`;
-
-export function createInProcessPubSub(): MessageStatusPubSub {
-  const pubsub = new PubSub<Record<string, MessageStatusEvent>>();
-  return {
-    publish: (event) => pubsub.publish(topic(event.conversationId), event),
-    subscribe: (conversationId) => listening(pubsub.asyncIterableIterator(topic(conversationId))),
-  };
-}
+/** The pub/sub channel of a conversation's status events; the write buffer's push script publishes on it too. */
+export const messageStatusChannel = (prefix: string, conversationId: string) =>
+  `${prefix}message-status:${conversationId}`;
 
 /**
- * graphql-subscriptions' iterators subscribe on their first `next()`, which the caller
- * makes only after it has read and sent its snapshot: an event published in between was
- * dropped. Pulling once right away starts the subscription now; that pull is the first result.
+ * Events a slow subscriber may leave unread before its stream ends: it then re-subscribes
+ * and gets a fresh snapshot, instead of this process buffering without bound.
  */
-function listening<T>(iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
-  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
-  const started: AsyncIterableIterator<T> = {
-    next: () => {
-      const result = first ?? iterator.next();
-      first = undefined;
-      return result;
+const MAX_UNREAD_EVENTS = 1000;
+
+/**
+ * Over any graphql-subscriptions engine: `PubSub` (in-process) or graphql-redis-subscriptions'
+ * `RedisPubSub`. Channels carry the deployment's key prefix, so deployments sharing a Redis
+ * never hear each other.
+ */
+export function createMessageStatusPubSub(deps: {
+  engine: PubSubEngine;
+  channelPrefix: string;
+  log: Logger;
+}): MessageStatusPubSub {
+  const { engine, log } = deps;
+  const channel = (conversationId: string) => messageStatusChannel(deps.channelPrefix, conversationId);
+  const warn = createThrottledWarn(log, 10_000);
+  return {
+    async publish(event) {
+      try {
+        await engine.publish(channel(event.conversationId), event);
+      } catch (error: unknown) {
+        warn(error, 'could not publish a message status event; subscribers catch up on re-subscribing');
+      }
     },
-    return: (value?: unknown) => {
-      first = undefined;
-      return iterator.return ? iterator.return(value) : Promise.resolve({ value: undefined, done: true });
+    async subscribe(conversationId) {
+      const queue = new EventQueue<MessageStatusEvent>(MAX_UNREAD_EVENTS);
+      const id = await engine.subscribe(channel(conversationId), (event: MessageStatusEvent) => queue.push(event), {});
+      queue.onClose(() => engine.unsubscribe(id));
+      return queue.iterator();
     },
-    throw: (error?: unknown) => {
-      first = undefined;
-      return iterator.throw ? iterator.throw(error) : Promise.reject(error);
-    },
-    [Symbol.asyncIterator]: () => started,
   };
-  return started;
+}
+
+/** A pushed-to queue read as an async iterator; closing it (return) runs `onClose` once. */
+class EventQueue<T> {
+  private readonly values: T[] = [];
+  private readonly waiting: ((result: IteratorResult<T>) => void)[] = [];
+  private closed = false;
+  private closeListener: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  push(value: T): void {
+    if (this.closed) return;
+    const waiter = this.waiting.shift();
+    if (waiter) waiter({ value, done: false });
+    else if (this.values.length < this.capacity) this.values.push(value);
+    else this.close();
+  }
+
+  onClose(listener: () => void): void {
+    this.closeListener = listener;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.values.length = 0;
+    for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
+    this.closeListener?.();
+  }
+
+  iterator(): AsyncIterableIterator<T> {
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => {
+        if (this.values.length > 0) return Promise.resolve({ value: this.values.shift() as T, done: false });
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.waiting.push(resolve));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      throw: (error?: unknown) => {
+        this.close();
+        return Promise.reject(error);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { Db, Executor } from '../clients/postgres';
-import { isUniqueViolation } from '../db/pg-errors';
 import type { ConversationRecord, MessageRecord, MessageRole } from './records';
 
 interface MessageRow {
@@ -41,10 +40,13 @@ export interface Exchange {
   reply: NewMessage;
 }
 
-/** A retried send: the clientMessageId was already stored for this sender. */
-export class DuplicateClientMessageError extends Error {
-  override readonly name = 'DuplicateClientMessageError';
-}
+/**
+ * What became of one exchange in `persistExchanges`: stored (now or by an earlier attempt:
+ * ids are assigned by the api, so a replay is a no-op), dropped as a retry whose
+ * clientMessageId this sender had already used, or dropped because its bot was deleted
+ * (its conversations went with it).
+ */
+export type PersistOutcome = 'STORED' | 'DUPLICATE' | 'BOT_GONE';
 
 export type MessagesRepo = ReturnType<typeof createMessagesRepo>;
 
@@ -61,48 +63,134 @@ export function createMessagesRepo(db: Db) {
     created_at: message.createdAt,
   });
 
+  const latest = (a: Date | undefined, b: Date) => (a && a > b ? a : b);
+
   return {
     /**
-     * Writes both messages, creating the conversation on first use and bumping the
-     * bot's counters, in one transaction. Ids are assigned by the api, so a replay of
-     * the same exchange (e.g. a write buffer draining after a fail-over) is a no-op.
+     * Stores exchanges in one transaction with a fixed number of statements, however many
+     * there are: the write buffer flushes a hundred at a time, the direct path one. Counters
+     * (the bot's message count and last activity, the conversation's last message) are
+     * added up from the rows actually inserted, in one update per table, so a replayed
+     * exchange never counts twice. A retry under an already used clientMessageId is settled
+     * by the unique index, not by a look-up first: concurrent retries cannot both win.
      */
-    async insertExchange(exchange: Exchange, executor: Executor = db): Promise<void> {
-      const { conversation } = exchange;
-      try {
-        await executor.transaction(async (trx) => {
-          await trx('conversations')
-            .insert({
-              id: conversation.id,
-              bot_id: conversation.botId,
-              owner_user_id: conversation.ownerUserId,
-              visitor_id: conversation.visitorId,
-              created_at: exchange.message.createdAt,
-            })
-            .onConflict('id')
-            .ignore();
-          const inserted = await trx('messages')
-            .insert([toRow(exchange, exchange.message), toRow(exchange, exchange.reply)])
-            .onConflict('id')
-            .ignore()
-            .returning('id');
-          if (inserted.length === 0) return;
-          await trx('conversations')
-            .where({ id: conversation.id })
-            .update({ last_message_at: exchange.reply.createdAt });
-          await trx('bots')
-            .where({ id: conversation.botId })
-            .update({
-              message_count: trx.raw('message_count + ?', [inserted.length]),
-              last_active_at: exchange.reply.createdAt,
-            });
-        });
-      } catch (error: unknown) {
-        if (isUniqueViolation(error, 'messages_client_message_id_idx')) {
-          throw new DuplicateClientMessageError(exchange.message.clientMessageId);
+    async persistExchanges(exchanges: readonly Exchange[], executor: Executor = db): Promise<PersistOutcome[]> {
+      if (exchanges.length === 0) return [];
+      return executor.transaction(async (trx) => {
+        // Locked in id order, which also orders the counter updates below across workers,
+        // and keeps the bots from being deleted under this transaction.
+        const botIds = [...new Set(exchanges.map((exchange) => exchange.conversation.botId))].sort();
+        const liveBots = new Set(
+          (await trx('bots').whereIn('id', botIds).orderBy('id').forNoKeyUpdate().select('id')).map(
+            (row: { id: string }) => row.id,
+          ),
+        );
+        // By message id: the same exchange twice in one call (an intent pushed twice) is stored and counted once.
+        const outcomes = new Map<string, PersistOutcome>();
+        const live: Exchange[] = [];
+        for (const exchange of exchanges) {
+          if (outcomes.has(exchange.message.id)) continue;
+          const alive = liveBots.has(exchange.conversation.botId);
+          outcomes.set(exchange.message.id, alive ? 'STORED' : 'BOT_GONE');
+          if (alive) live.push(exchange);
         }
-        throw error;
-      }
+        const outcomeOf = (exchange: Exchange) => outcomes.get(exchange.message.id)!;
+        if (live.length === 0) return exchanges.map(outcomeOf);
+
+        const conversations = new Map(live.map((exchange) => [exchange.conversation.id, exchange]));
+        const newConversations = new Set<string>(
+          (
+            await trx('conversations')
+              .insert(
+                [...conversations.values()].map(({ conversation, message }) => ({
+                  id: conversation.id,
+                  bot_id: conversation.botId,
+                  owner_user_id: conversation.ownerUserId,
+                  visitor_id: conversation.visitorId,
+                  created_at: message.createdAt,
+                })),
+              )
+              .onConflict('id')
+              .ignore()
+              .returning('id')
+          ).map((row: { id: string }) => row.id),
+        );
+        // No conflict target: an id already stored (a replay) and a clientMessageId already
+        // used by this sender (a retry) are both skipped, and told apart below.
+        const insertedMessages = new Set<string>(
+          (
+            await trx('messages')
+              .insert(live.map((exchange) => toRow(exchange, exchange.message)))
+              .onConflict()
+              .ignore()
+              .returning('id')
+          ).map((row: { id: string }) => row.id),
+        );
+        const answered = live.filter((exchange) => insertedMessages.has(exchange.message.id));
+        const insertedReplies = new Set<string>(
+          answered.length === 0
+            ? []
+            : (
+                await trx('messages')
+                  .insert(answered.map((exchange) => toRow(exchange, exchange.reply)))
+                  .onConflict('id')
+                  .ignore()
+                  .returning('id')
+              ).map((row: { id: string }) => row.id),
+        );
+
+        const skipped = live.filter((exchange) => !insertedMessages.has(exchange.message.id));
+        if (skipped.length > 0) {
+          const stored = new Set(
+            (
+              await trx('messages')
+                .whereIn(
+                  'id',
+                  skipped.map((exchange) => exchange.message.id),
+                )
+                .select('id')
+            ).map((row: { id: string }) => row.id),
+          );
+          for (const exchange of skipped) {
+            if (!stored.has(exchange.message.id)) outcomes.set(exchange.message.id, 'DUPLICATE');
+          }
+          // A retry that opened a conversation of its own leaves it empty: it goes too.
+          const used = new Set(answered.map((exchange) => exchange.conversation.id));
+          const empty = skipped
+            .filter((exchange) => outcomeOf(exchange) === 'DUPLICATE')
+            .map((exchange) => exchange.conversation.id)
+            .filter((id) => newConversations.has(id) && !used.has(id));
+          if (empty.length > 0) await trx('conversations').whereIn('id', empty).delete();
+        }
+
+        const perBot = new Map<string, { count: number; at: Date }>();
+        const perConversation = new Map<string, Date>();
+        for (const exchange of answered) {
+          const { botId, id } = exchange.conversation;
+          const count = 1 + (insertedReplies.has(exchange.reply.id) ? 1 : 0);
+          const bot = perBot.get(botId);
+          perBot.set(botId, { count: (bot?.count ?? 0) + count, at: latest(bot?.at, exchange.reply.createdAt) });
+          perConversation.set(id, latest(perConversation.get(id), exchange.reply.createdAt));
+        }
+        if (perBot.size > 0) {
+          const bots = [...perBot.entries()].sort(([a], [b]) => a.localeCompare(b));
+          await trx.raw(
+            `UPDATE bots SET message_count = bots.message_count + v.n,
+                             last_active_at = GREATEST(bots.last_active_at, v.at)
+               FROM unnest(?::uuid[], ?::int[], ?::timestamptz[]) AS v(id, n, at)
+              WHERE bots.id = v.id`,
+            [bots.map(([id]) => id), bots.map(([, v]) => v.count), bots.map(([, v]) => v.at)],
+          );
+          const conversationsTouched = [...perConversation.entries()].sort(([a], [b]) => a.localeCompare(b));
+          await trx.raw(
+            `UPDATE conversations SET last_message_at = GREATEST(conversations.last_message_at, v.at)
+               FROM unnest(?::uuid[], ?::timestamptz[]) AS v(id, at)
+              WHERE conversations.id = v.id`,
+            [conversationsTouched.map(([id]) => id), conversationsTouched.map(([, at]) => at)],
+          );
+        }
+        return exchanges.map(outcomeOf);
+      });
     },
 
     /** The stored message for a retried send and the reply to it. */

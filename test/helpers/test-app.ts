@@ -3,7 +3,10 @@ import { createClients } from '../../src/clients/clients';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/logger';
+import type { MessagesRepo } from '../../src/repos/messages';
 import { createUrlFetcher } from '../../src/sources/fetch-url';
+import { closeRedis, createRedis } from '../../src/clients/redis';
+import { createBufferFlusher, type BufferFlusher } from '../../worker/buffer-flusher';
 import { createSourceIngester, type SourceIngester } from '../../worker/source-ingester';
 import { createTestDatabase } from './databases';
 import { deleteKeysWithPrefix, testKeyPrefix } from './redis';
@@ -27,6 +30,13 @@ export interface TestApp {
   ): Promise<GraphQLResponse<T>>;
   /** Starts an in-process worker that ingests sources (stopped by `close`). */
   startWorker(): SourceIngester;
+  /**
+   * Starts an in-process flusher of the write buffer (stopped by `close`), as worker/main.ts
+   * wires it. A Redis-enabled app starts one itself unless `startTestApp(env, { flusher: false })`.
+   */
+  startFlusher(settings?: Partial<Config['buffer']>, messages?: MessagesRepo): BufferFlusher;
+  /** Resolves once the write buffer holds nothing waiting or in flight (at once in rollback mode). */
+  drained(timeoutMillis?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,7 +61,10 @@ async function runAll(steps: (() => Promise<unknown>)[]): Promise<void> {
  * port. Set TEST_LOG_LEVEL=debug to see its logs. If a step of start-up fails, what the
  * earlier steps made is closed and dropped before the error is rethrown.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { flusher?: boolean } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   /** What has been made so far, undone last first. */
   const undo: (() => Promise<unknown>)[] = [() => database.drop()];
@@ -89,6 +102,25 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     undo.unshift(() => server.close());
     const url = await server.listen();
     const workers: SourceIngester[] = [];
+    const flushers: BufferFlusher[] = [];
+    const startFlusher = (settings: Partial<Config['buffer']> = {}, messages = deps.repos.messages) => {
+      if (!deps.buffer) throw new Error('The write buffer needs REDIS_ENABLED=true.');
+      const flusher = createBufferFlusher({
+        buffer: deps.buffer,
+        messages,
+        pubsub: deps.pubsub,
+        createBlockingRedis: () => createRedis(config.redis, log, 'blocking'),
+        closeRedis,
+        log: log.child({ component: 'flusher' }),
+        settings: { ...config.buffer, flushConcurrency: 1, ...settings },
+      });
+      flusher.start();
+      flushers.push(flusher);
+      return flusher;
+    };
+    // Before the keys are deleted and the clients close: a flush in hand finishes first.
+    undo.unshift(() => runAll(flushers.map((flusher) => () => flusher.stop())));
+    if (deps.buffer && options.flusher !== false) startFlusher();
 
     return {
       url,
@@ -116,6 +148,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
         ingester.start();
         workers.push(ingester);
         return ingester;
+      },
+      startFlusher,
+      async drained(timeoutMillis = 15_000) {
+        const { buffer } = deps;
+        if (!buffer) return;
+        await eventually(async () => {
+          const stats = await buffer.stats();
+          return stats.depth === 0 && stats.inFlightIntents === 0;
+        }, timeoutMillis);
       },
       close: () => runAll([...workers.map((worker) => () => worker.stop()), ...undo]),
     };

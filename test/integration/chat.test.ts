@@ -442,11 +442,11 @@ describe('chat', () => {
       // Hold each send at the insert until all three are there, so that none can see
       // another's committed row first: only the unique index can settle the race.
       const { messages } = app.deps.repos;
-      const insertExchange = messages.insertExchange.bind(messages);
+      const persistExchanges = messages.persistExchanges.bind(messages);
       const barrier = createBarrier(3);
-      const spy = jest.spyOn(messages, 'insertExchange').mockImplementation(async (exchange, executor) => {
-        if (exchange.message.clientMessageId === 'race-1') await barrier.wait();
-        return insertExchange(exchange, executor);
+      const spy = jest.spyOn(messages, 'persistExchanges').mockImplementation(async (exchanges, executor) => {
+        if (exchanges.some((exchange) => exchange.message.clientMessageId === 'race-1')) await barrier.wait();
+        return persistExchanges(exchanges, executor);
       });
       let answers: Awaited<ReturnType<typeof sendOk>>[];
       try {

@@ -1,0 +1,62 @@
+import { createThrottledWarn } from '../cache/throttled-warn';
+import type { ChatWritePath } from '../chat/write-path';
+import { OverloadedError } from '../errors';
+import type { Logger } from '../logger';
+import { intentFromExchange, messagesOf } from './intent';
+import type { WriteBuffer } from './write-buffer';
+
+/**
+ * A full buffer drains at the workers' pace: a few seconds is a fair first wait, and clients
+ * that honour it spread their retries instead of hammering a queue that cannot grow.
+ */
+const FULL_RETRY_AFTER_SECONDS = 2;
+
+export interface BufferedWritePathStats {
+  /** Sends written through to PostgreSQL because the buffer could not take them. */
+  fallbacks: number;
+  /** Sends refused because the buffer was full. */
+  refusedFull: number;
+}
+
+/**
+ * The write path while Redis is on: the intent's push is the acknowledgement (QUEUED) and a
+ * worker stores it. When the push fails (Redis down, out of memory, too slow), the send is
+ * written straight to PostgreSQL instead, with the same ids: should the push have landed
+ * after all, the flush finds the rows there and stores nothing twice.
+ */
+export function createBufferedWritePath(deps: {
+  buffer: WriteBuffer;
+  direct: ChatWritePath;
+  log: Logger;
+}): ChatWritePath & { stats: BufferedWritePathStats } {
+  const warn = createThrottledWarn(deps.log, 60_000);
+  const stats: BufferedWritePathStats = { fallbacks: 0, refusedFull: 0 };
+  return {
+    stats,
+    async write(exchange) {
+      const intent = intentFromExchange(exchange, Date.now());
+      let pushed: Awaited<ReturnType<WriteBuffer['push']>>;
+      try {
+        pushed = await deps.buffer.push(intent);
+      } catch (error: unknown) {
+        stats.fallbacks++;
+        warn(error, 'the write buffer did not take a send; writing it straight to PostgreSQL');
+        return deps.direct.write(exchange);
+      }
+      if (pushed.kind === 'FULL') {
+        stats.refusedFull++;
+        throw new OverloadedError(
+          FULL_RETRY_AFTER_SECONDS,
+          `Too many messages are waiting to be stored: try again in ${FULL_RETRY_AFTER_SECONDS} s.`,
+        );
+      }
+      if (pushed.kind === 'DUPLICATE') {
+        const [message, reply] = messagesOf(pushed.first, 'PERSISTED');
+        const held = await deps.buffer.statuses([message.id]).catch(() => new Map());
+        const status = held.get(message.id)?.status ?? 'PERSISTED';
+        return { kind: 'DUPLICATE', message: { ...message, status }, reply: { ...reply, status } };
+      }
+      return { kind: 'ACCEPTED', status: 'QUEUED' };
+    },
+  };
+}

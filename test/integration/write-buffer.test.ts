@@ -1,0 +1,426 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { createDb } from '../../src/clients/postgres';
+import { newId } from '../../src/ids';
+import { createLogger } from '../../src/logger';
+import { createMessagesRepo } from '../../src/repos/messages';
+import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+
+const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    conversationId
+    message { id status content createdAt }
+    reply { id status }
+  }
+}`;
+const STATUS_CHANGED = `subscription($conversationId: ID!) {
+  messageStatusChanged(conversationId: $conversationId) { messageId status }
+}`;
+const REDIS_ON = { REDIS_ENABLED: 'true' };
+
+/** `count` intents from `senderId` to `botId`, spread over `conversations` conversations, as the api would build them. */
+function intentsFor(botId: string, senderId: string, count: number, conversations: number): Intent[] {
+  const conversationIds = Array.from({ length: conversations }, () => newId());
+  return Array.from({ length: count }, (_, i) => {
+    const createdAt = new Date();
+    return intentFromExchange(
+      {
+        conversation: { id: conversationIds[i % conversations]!, botId, ownerUserId: senderId, visitorId: null },
+        message: { id: newId(), role: 'USER', content: `question ${i}`, createdAt, senderId },
+        reply: { id: newId(), role: 'ASSISTANT', content: `answer ${i}`, createdAt, replyTo: undefined },
+      },
+      Date.now(),
+    );
+  });
+}
+
+/** Pushes every intent, `concurrency` at a time in flight; fails on anything but QUEUED. */
+async function pushAll(app: TestApp, intents: Intent[], concurrency = 1000): Promise<void> {
+  for (let i = 0; i < intents.length; i += concurrency) {
+    const results = await Promise.all(intents.slice(i, i + concurrency).map((intent) => app.deps.buffer!.push(intent)));
+    for (const result of results) expect(result.kind).toBe('QUEUED');
+  }
+}
+
+/** Every intent's two rows are there once, with their content, and the bot counted each row once. */
+async function expectStoredOnce(app: TestApp, botId: string, intents: Intent[]): Promise<void> {
+  const rows: { id: string; content: string; conversation_id: string }[] = await app.deps
+    .db('messages')
+    .where({ bot_id: botId })
+    .select('id', 'content', 'conversation_id');
+  expect(rows).toHaveLength(intents.length * 2);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const intent of intents) {
+    expect(byId.get(intent.message.id)).toMatchObject({
+      content: intent.message.content,
+      conversation_id: intent.conversation.id,
+    });
+    expect(byId.get(intent.reply.id)).toMatchObject({ content: intent.reply.content });
+  }
+  const bot = await app.deps.db('bots').where({ id: botId }).first('message_count');
+  expect(Number(bot.message_count)).toBe(intents.length * 2);
+}
+
+/** Redis keys of the buffer under the app's prefix matching `pattern` (after `buffer:{buffer}:`). */
+async function bufferKeys(app: TestApp, pattern: string): Promise<string[]> {
+  return app.deps.clients.redis!.keys(`${app.config.redis.keyPrefix}buffer:{buffer}:${pattern}`);
+}
+
+describe('write buffer (Redis on)', () => {
+  describe('sending through the api', () => {
+    let app: TestApp;
+    let owner: { token: string; userId: string };
+    let bot: { id: string; publicKey: string };
+
+    beforeAll(async () => {
+      app = await startTestApp(REDIS_ON, { flusher: false });
+      owner = await signUpOwner(app, 'buffer-owner');
+      bot = await createBot(app, owner.token, 'Buffered bot');
+    });
+    afterAll(() => app.close());
+
+    const send = (input: Record<string, unknown>, token = owner.token) =>
+      app.gql(SEND_MESSAGE, { input: { botId: bot.id, ...input } }, token);
+
+    it('answers QUEUED at once, shows the queued messages to the sender, and stores them once flushed', async () => {
+      const sent = await send({ text: 'Are you open on Sunday?' });
+      expect(sent.errors).toBeUndefined();
+      const { conversationId, message, reply } = sent.data!.sendMessage;
+      expect(message.status).toBe('QUEUED');
+      expect(reply.status).toBe('QUEUED');
+      expect(await app.deps.db('messages').where({ id: message.id })).toHaveLength(0);
+
+      // Read-your-writes: the conversation exists and lists both messages before any flush.
+      const read = await app.gql(
+        `query($id: ID!) { conversation(id: $id) { messages { id status } } }`,
+        { id: conversationId },
+        owner.token,
+      );
+      expect(read.data!.conversation.messages).toEqual([
+        { id: message.id, status: 'QUEUED' },
+        { id: reply.id, status: 'QUEUED' },
+      ]);
+      const statuses = await app.gql(
+        `query($ids: [ID!]!) { messageStatuses(ids: $ids) { messageId status } }`,
+        {
+          ids: [message.id],
+        },
+        owner.token,
+      );
+      expect(statuses.data!.messageStatuses).toEqual([{ messageId: message.id, status: 'QUEUED' }]);
+      // A second message in the still-buffered conversation is accepted too.
+      const second = await send({ text: 'And on Monday?', conversationId });
+      expect(second.errors).toBeUndefined();
+
+      const flusher = app.startFlusher();
+      await app.drained();
+      await flusher.stop();
+      const rows = await app.deps.db('messages').where({ conversation_id: conversationId }).orderBy('created_at');
+      expect(rows.map((row: { content: string }) => row.content)).toEqual([
+        'Are you open on Sunday?',
+        expect.any(String),
+        'And on Monday?',
+        expect.any(String),
+      ]);
+      const stored = await app.deps.db('bots').where({ id: bot.id }).first('message_count', 'last_active_at');
+      expect(Number(stored.message_count)).toBe(4);
+      expect(stored.last_active_at).not.toBeNull();
+      const after = await app.gql(
+        `query($ids: [ID!]!) { messageStatuses(ids: $ids) { messageId status } }`,
+        {
+          ids: [message.id],
+        },
+        owner.token,
+      );
+      expect(after.data!.messageStatuses).toEqual([{ messageId: message.id, status: 'PERSISTED' }]);
+    });
+
+    it('answers a retried clientMessageId with the first send, from Redis, and stores it once', async () => {
+      const input = { text: 'Do you deliver?', clientMessageId: 'buffer-retry-1' };
+      const first = await send(input);
+      const retry = await send(input);
+      expect(retry.data!.sendMessage).toEqual(first.data!.sendMessage);
+      expect((await app.deps.buffer!.stats()).depth).toBe(1);
+      const flusher = app.startFlusher();
+      await app.drained();
+      await flusher.stop();
+      expect(await app.deps.db('messages').where({ client_message_id: 'buffer-retry-1' })).toHaveLength(1);
+      const late = await send(input);
+      expect(late.data!.sendMessage.message).toMatchObject({
+        id: first.data!.sendMessage.message.id,
+        status: 'PERSISTED',
+      });
+    });
+
+    it('refuses sends beyond BUFFER_MAX_DEPTH with 503 OVERLOADED and Retry-After, and drops nothing it took', async () => {
+      const small = await startTestApp({ ...REDIS_ON, BUFFER_MAX_DEPTH: '3' }, { flusher: false });
+      try {
+        const smallOwner = await signUpOwner(small, 'full-owner');
+        const smallBot = await createBot(small, smallOwner.token);
+        const answers = [];
+        for (let i = 0; i < 5; i++) {
+          answers.push(
+            await small.gql(SEND_MESSAGE, { input: { botId: smallBot.id, text: `m${i}` } }, smallOwner.token),
+          );
+        }
+        expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 503, 503]);
+        expect(errorCode(answers[3]!)).toBe('OVERLOADED');
+        expect(answers[3]!.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+        expect(answers[3]!.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+        small.startFlusher();
+        await small.drained();
+        expect(await small.deps.db('messages').where({ bot_id: smallBot.id })).toHaveLength(6);
+        // Drained, it takes sends again.
+        const again = await small.gql(SEND_MESSAGE, { input: { botId: smallBot.id, text: 'again' } }, smallOwner.token);
+        expect(again.status).toBe(200);
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
+  describe('flushing', () => {
+    let app: TestApp;
+    let owner: { token: string; userId: string };
+
+    beforeAll(async () => {
+      app = await startTestApp({ ...REDIS_ON, BUFFER_LEASE_MILLIS: '2000' }, { flusher: false });
+      owner = await signUpOwner(app, 'flush-owner');
+    });
+    afterAll(() => app.close());
+
+    it('stores 10,000 intents pushed concurrently exactly once, in batches', async () => {
+      const bot = await createBot(app, owner.token, 'Ten thousand');
+      const intents = intentsFor(bot.id, owner.userId, 10_000, 500);
+      const before = await transactionsCommitted(app);
+      await pushAll(app, intents);
+      const flusher = app.startFlusher({ flushConcurrency: 2 });
+      await app.drained(120_000);
+      await flusher.stop();
+      await expectStoredOnce(app, bot.id, intents);
+      expect(flusher.counters.flushed).toBe(10_000);
+      expect(await bufferKeys(app, 'claim:*')).toEqual([]);
+      // A batch is one transaction: far fewer than one per message (the direct path needs one or more each).
+      const transactions = (await transactionsCommitted(app)) - before;
+      expect(transactions).toBeLessThan(10_000 / 20);
+    }, 180_000);
+
+    it('lets two flushers share the buffer without storing or acknowledging anything twice', async () => {
+      const bot = await createBot(app, owner.token, 'Two workers');
+      const intents = intentsFor(bot.id, owner.userId, 3000, 100);
+      await pushAll(app, intents);
+      const [a, b] = [app.startFlusher(), app.startFlusher()];
+      await app.drained(60_000);
+      await Promise.all([a.stop(), b.stop()]);
+      await expectStoredOnce(app, bot.id, intents);
+      expect(a.counters.flushed + b.counters.flushed).toBe(3000);
+      expect(a.counters.flushed).toBeGreaterThan(0);
+      expect(b.counters.flushed).toBeGreaterThan(0);
+    }, 90_000);
+
+    it('dead-letters only a poison intent, after the maximum attempts, and a replay stores it once', async () => {
+      const bot = await createBot(app, owner.token, 'Poisoned');
+      const good = intentsFor(bot.id, owner.userId, 50, 5);
+      // Valid JSON of the right shape, but its conversation names a user that does not exist (a
+      // foreign-key violation): a fault in the data that no retry fixes.
+      const ghost = newId();
+      const [poison] = intentsFor(bot.id, ghost, 1, 1);
+      await pushAll(app, [...good.slice(0, 25), poison!, ...good.slice(25)]);
+      const flusher = app.startFlusher();
+      await app.drained(30_000);
+      await flusher.stop();
+      expect(flusher.counters.deadLettered).toBe(1);
+      expect(flusher.counters.requeued).toBe(app.config.buffer.maxAttempts - 1);
+      const letters = await app.deps.buffer!.deadLetters();
+      expect(letters.map((letter) => letter.id)).toEqual([poison!.message.id]);
+      expect(letters[0]!.attempts).toBe(app.config.buffer.maxAttempts);
+      expect(letters[0]!.error).toMatch(/foreign key/);
+      expect((await app.deps.buffer!.statuses([poison!.message.id])).get(poison!.message.id)).toMatchObject({
+        status: 'FAILED',
+      });
+      await expectStoredOnce(app, bot.id, good);
+
+      // The operator fixes the cause, then replays: stored once, even if replayed twice.
+      await app.deps.db('users').insert({ id: ghost, email: `${ghost}@example.com`, password_hash: 'x' });
+      expect(await app.deps.buffer!.replay(letters[0]!)).toBe(true);
+      expect(await app.deps.buffer!.replay(letters[0]!)).toBe(false);
+      const again = app.startFlusher();
+      await app.drained();
+      await again.stop();
+      await expectStoredOnce(app, bot.id, [...good, poison!]);
+      expect(await app.deps.buffer!.deadLetters()).toEqual([]);
+    }, 60_000);
+
+    it('waits out an unreachable PostgreSQL without dead-lettering, then stores everything', async () => {
+      const bot = await createBot(app, owner.token, 'Outage');
+      const intents = intentsFor(bot.id, owner.userId, 500, 20);
+      const proxy = await startTcpProxy(new URL(app.config.database.url));
+      const url = new URL(app.config.database.url);
+      url.host = `127.0.0.1:${proxy.port}`;
+      const log = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
+      const db = createDb(
+        { ...app.config.database, url: url.toString(), pool: { ...app.config.database.pool, minIdle: 0, max: 2 } },
+        log,
+      );
+      try {
+        proxy.cut();
+        await pushAll(app, intents);
+        const flusher = app.startFlusher({ retryMaxMillis: 200 }, createMessagesRepo(db));
+        await eventually(async () => flusher.counters.transientRetries >= 5);
+        expect(flusher.counters.flushed).toBe(0);
+        expect(await app.deps.db('messages').where({ bot_id: bot.id })).toHaveLength(0);
+        proxy.restore();
+        await app.drained(30_000);
+        await flusher.stop();
+        expect(flusher.counters.deadLettered).toBe(0);
+        expect(await app.deps.buffer!.deadLetters()).toEqual([]);
+        await expectStoredOnce(app, bot.id, intents);
+      } finally {
+        await db.destroy();
+        await proxy.close();
+      }
+    }, 60_000);
+
+    it('returns the claim of a worker that died holding it, once its lease runs out', async () => {
+      const bot = await createBot(app, owner.token, 'Reaped');
+      const intents = intentsFor(bot.id, owner.userId, 30, 3);
+      await pushAll(app, intents);
+      // A claim taken and never acknowledged: its worker is gone.
+      const held = await app.deps.buffer!.claim('dead-worker:0', 100, 500);
+      expect(held).toHaveLength(30);
+      const flusher = app.startFlusher({ leaseMillis: 1000 });
+      await app.drained(15_000);
+      await flusher.stop();
+      expect(flusher.counters.reaped).toBe(30);
+      await expectStoredOnce(app, bot.id, intents);
+    }, 30_000);
+  });
+
+  describe('across api instances', () => {
+    let a: TestApp;
+    let b: TestApp;
+    const clients: Client[] = [];
+
+    beforeAll(async () => {
+      a = await startTestApp(REDIS_ON, { flusher: false });
+      // B shares A's database and Redis prefix: a second instance of the same deployment.
+      b = await startTestApp(
+        { ...REDIS_ON, DATABASE_URL: a.config.database.url, REDIS_KEY_PREFIX: a.config.redis.keyPrefix },
+        { flusher: false },
+      );
+    });
+    afterEach(async () => {
+      await Promise.all(clients.splice(0).map((client) => client.dispose()));
+    });
+    afterAll(async () => {
+      await b.close();
+      await a.close();
+    });
+
+    const subscribe = (app: TestApp, token: string, conversationId: string) => {
+      const client = createClient({
+        url: `${app.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      const events: { messageId: string; status: string }[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        client.subscribe<{ messageStatusChanged: { messageId: string; status: string } }>(
+          { query: STATUS_CHANGED, variables: { conversationId } },
+          {
+            next: (result) => {
+              if (result.errors) reject(new Error(JSON.stringify(result.errors)));
+              else events.push(result.data!.messageStatusChanged);
+            },
+            error: reject,
+            complete: resolve,
+          },
+        );
+      });
+      done.catch(() => undefined);
+      return { events, done };
+    };
+
+    it('tells a subscriber on instance A of QUEUED then PERSISTED for a message sent through B', async () => {
+      const owner = await signUpOwner(a, 'cross-owner');
+      const bot = await createBot(a, owner.token);
+      const first = await b.gql(SEND_MESSAGE, { input: { botId: bot.id, text: 'Hello from B' } }, owner.token);
+      const { conversationId } = first.data!.sendMessage;
+      const subscription = subscribe(a, owner.token, conversationId);
+      // The snapshot first: both messages of the first send, still queued.
+      await eventually(async () => subscription.events.length >= 2);
+      const second = await b.gql(
+        SEND_MESSAGE,
+        { input: { botId: bot.id, text: 'Second', conversationId } },
+        owner.token,
+      );
+      const { message } = second.data!.sendMessage;
+      await eventually(async () =>
+        subscription.events.some((e) => e.messageId === message.id && e.status === 'QUEUED'),
+      );
+      const flusher = b.startFlusher();
+      await eventually(async () =>
+        subscription.events.some((e) => e.messageId === message.id && e.status === 'PERSISTED'),
+      );
+      await flusher.stop();
+      const ofMessage = subscription.events.filter((e) => e.messageId === message.id).map((e) => e.status);
+      expect(ofMessage).toEqual(['QUEUED', 'PERSISTED']);
+
+      // Subscribing after the flush: the snapshot says PERSISTED.
+      const late = subscribe(a, owner.token, conversationId);
+      await eventually(async () => late.events.length >= 4);
+      expect(late.events.every((e) => e.status === 'PERSISTED')).toBe(true);
+    }, 30_000);
+  });
+});
+
+/** COMMITs of this app's database so far, from PostgreSQL's own statistics. */
+async function transactionsCommitted(app: TestApp): Promise<number> {
+  // Statistics are sent by backends at intervals; ask for fresh ones.
+  await app.deps.db.raw('SELECT pg_stat_clear_snapshot()');
+  const result = await app.deps.db.raw<{ rows: { xact_commit: string }[] }>(
+    'SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(result.rows[0]!.xact_commit);
+}
+
+/** A loopback TCP proxy to `target` whose traffic a test can cut (every connection reset, new ones refused) and restore. */
+async function startTcpProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server: Server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect({ host: target.hostname, port: Number(target.port || 5432) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    cut() {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

@@ -1,0 +1,271 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
+import type { WriteBuffer } from '../src/buffer/write-buffer';
+import { createThrottledWarn } from '../src/cache/throttled-warn';
+import type { Config } from '../src/config/config';
+import { isDataError, isTransientDbError } from '../src/db/pg-errors';
+import type { Logger } from '../src/logger';
+import type { MessageStatusEvent, MessageStatusPubSub } from '../src/pubsub/message-status-pubsub';
+import type { MessagesRepo, PersistOutcome } from '../src/repos/messages';
+
+/** What a FAILED event tells the sender; the cause itself is for the operator (dead letters, log). */
+const FAILURE_MESSAGES: Record<Exclude<PersistOutcome, 'STORED'>, string> = {
+  DUPLICATE: 'This clientMessageId was already used for a stored message; this copy was not stored.',
+  BOT_GONE: 'The bot was deleted before this message could be stored.',
+};
+const DEAD_LETTER_MESSAGE = 'This message could not be stored.';
+const FIRST_RETRY_MILLIS = 100;
+
+export interface FlusherCounters {
+  flushed: number;
+  deadLettered: number;
+  requeued: number;
+  transientRetries: number;
+  reaped: number;
+}
+
+interface Claimed {
+  raw: string;
+  intent: Intent;
+}
+
+/** Raised inside a flush when the worker is stopping: the claim is given back, not finished. */
+class StoppingError extends Error {
+  override readonly name = 'StoppingError';
+}
+
+export type BufferFlusher = ReturnType<typeof createBufferFlusher>;
+
+/**
+ * Moves acknowledged chat exchanges from the Redis write buffer into PostgreSQL, exactly
+ * once, in batches: claim up to a batch (reliable queue: the claim list survives a crash),
+ * store it in one transaction, and only after COMMIT acknowledge the claim and publish the
+ * statuses. Transient failures (PostgreSQL down, deadlocks, time-outs) are retried with
+ * capped, jittered exponential back-off and never dead-letter; a batch that fails on its data
+ * is halved until the intents at fault stand alone, and each of those gets `maxAttempts`
+ * tries before it is dead-lettered. Any number of flushers may run: claims are atomic, and
+ * a stored exchange stored again is a no-op. A reaper returns the claims of workers that
+ * died (their lease ran out).
+ */
+export function createBufferFlusher(deps: {
+  buffer: WriteBuffer;
+  messages: MessagesRepo;
+  pubsub: MessageStatusPubSub;
+  /** A connection of its own for each flush loop's blocking wait. */
+  createBlockingRedis: () => Redis;
+  closeRedis: (redis: Redis) => Promise<void>;
+  log: Logger;
+  settings: Config['buffer'];
+}) {
+  const { buffer, log, settings } = deps;
+  const warn = createThrottledWarn(log, 10_000);
+  const counters: FlusherCounters = { flushed: 0, deadLettered: 0, requeued: 0, transientRetries: 0, reaped: 0 };
+  const worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  let stopping = false;
+  let loops: Promise<void>[] = [];
+  let reaper: NodeJS.Timeout | undefined;
+  let reaping: Promise<void> = Promise.resolve();
+  const wakeUps = new Set<() => void>();
+
+  /** Sleeps, but wakes at once when the flusher stops. */
+  const pause = (millis: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wakeUps.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, millis);
+      wakeUps.add(done);
+    });
+
+  /** Full jitter: concurrent workers that failed together do not retry together. */
+  const backoff = (attempt: number) =>
+    Math.random() * Math.min(settings.retryMaxMillis, FIRST_RETRY_MILLIS * 2 ** Math.min(attempt, 20));
+
+  /** Runs `step` until it succeeds, backing off while `retryable(error)`; gives up only when stopping. */
+  async function retrying<T>(step: () => Promise<T>, retryable: (error: unknown) => boolean, what: string): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await step();
+      } catch (error: unknown) {
+        if (!retryable(error)) throw error;
+        if (stopping) throw new StoppingError(`stopped while ${what}`, { cause: error });
+        counters.transientRetries++;
+        warn(error, `${what} failed; retrying with back-off`, { attempt });
+        await pause(backoff(attempt));
+      }
+    }
+  }
+
+  /** Anything but a fault in the rows themselves is the environment's (PostgreSQL down, a deploy): retried. */
+  const isEnvironmental = (error: unknown) =>
+    isTransientDbError(error) || (typeof (error as { code?: unknown })?.code === 'string' && !isDataError(error));
+
+  const publishAll = (events: MessageStatusEvent[]) => Promise.all(events.map((event) => deps.pubsub.publish(event)));
+  const eventsFor = (intent: Intent, status: MessageStatusEvent['status'], error: string | null) =>
+    [intent.message.id, intent.reply.id].map((messageId) => ({
+      messageId,
+      conversationId: intent.conversation.id,
+      status,
+      error,
+    }));
+
+  async function settle(claimId: string, group: Claimed[], outcomes: PersistOutcome[]): Promise<void> {
+    const oldest = Math.min(...group.map(({ intent }) => intent.enqueuedAt));
+    // Redis must hear of the COMMIT; until it does the claim stays, and a re-flush is a no-op.
+    await retrying(
+      () => buffer.acknowledge(claimId, group, Date.now() - oldest),
+      () => true,
+      'acknowledging a flush',
+    );
+    counters.flushed += group.length;
+    await publishAll(
+      group.flatMap(({ intent }, i) => {
+        const outcome = outcomes[i]!;
+        return outcome === 'STORED'
+          ? eventsFor(intent, 'PERSISTED', null)
+          : eventsFor(intent, 'FAILED', FAILURE_MESSAGES[outcome]);
+      }),
+    );
+  }
+
+  async function failAttempt(claimId: string, item: Claimed, error: unknown): Promise<void> {
+    const id = intentId(item.intent);
+    if (item.intent.attempts + 1 < settings.maxAttempts) {
+      counters.requeued++;
+      log.warn({ err: error, intentId: id, attempt: item.intent.attempts + 1 }, 'an intent failed to store; requeued');
+      await retrying(
+        () => buffer.requeue(claimId, item.raw, item.intent),
+        () => true,
+        'requeueing an intent',
+      );
+      return;
+    }
+    await deadLetter(claimId, item.raw, item.intent, error);
+  }
+
+  async function deadLetter(claimId: string, raw: string, intent: Intent | undefined, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    counters.deadLettered++;
+    log.error({ err: error, intentId: intent && intentId(intent) }, 'an intent was dead-lettered');
+    const moved = await retrying(
+      () => buffer.deadLetter(claimId, raw, intent, reason, new Date()),
+      () => true,
+      'dead-lettering an intent',
+    );
+    if (moved && intent) await publishAll(eventsFor(intent, 'FAILED', DEAD_LETTER_MESSAGE));
+  }
+
+  /** Stores `group` in one transaction; on a data error, halves it until the culprits stand alone. */
+  async function store(claimId: string, group: Claimed[]): Promise<void> {
+    let outcomes: PersistOutcome[];
+    try {
+      outcomes = await retrying(
+        () => deps.messages.persistExchanges(group.map(({ intent }) => exchangeFromIntent(intent))),
+        isEnvironmental,
+        'storing a batch',
+      );
+    } catch (error: unknown) {
+      if (error instanceof StoppingError) throw error;
+      if (group.length === 1) return failAttempt(claimId, group[0]!, error);
+      const half = Math.ceil(group.length / 2);
+      await store(claimId, group.slice(0, half));
+      await store(claimId, group.slice(half));
+      return;
+    }
+    await settle(claimId, group, outcomes);
+  }
+
+  async function flushClaim(claimId: string, raws: string[]): Promise<void> {
+    const readable: Claimed[] = [];
+    for (const raw of raws) {
+      try {
+        readable.push({ raw, intent: decodeIntent(raw) });
+      } catch (error: unknown) {
+        await deadLetter(claimId, raw, undefined, error);
+      }
+    }
+    // The lease outlives any one flush: renewed while PostgreSQL is slow or down.
+    const renewal = setInterval(() => {
+      buffer.renew(claimId, settings.leaseMillis).then(
+        (held) => {
+          if (!held)
+            log.warn({ claimId }, 'a claim was reaped while in flight; its intents may be stored twice (a no-op)');
+        },
+        (error: unknown) => warn(error, 'could not renew a claim'),
+      );
+    }, settings.leaseMillis / 3);
+    try {
+      if (readable.length > 0) await store(claimId, readable);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  async function loop(claimId: string): Promise<void> {
+    const blocking = deps.createBlockingRedis();
+    let failures = 0;
+    try {
+      while (!stopping) {
+        try {
+          const raws = await buffer.claim(claimId, settings.batchSize, settings.leaseMillis);
+          if (raws.length === 0) {
+            await buffer.waitForIntent(blocking, claimId, settings.idleWaitMillis / 1000);
+          } else {
+            await flushClaim(claimId, raws);
+          }
+          failures = 0;
+        } catch (error: unknown) {
+          if (error instanceof StoppingError) break;
+          warn(error, 'the flush loop failed; retrying with back-off');
+          await pause(backoff(failures++));
+        }
+      }
+    } finally {
+      // What this loop still holds goes back to the queue now rather than after the lease.
+      await buffer
+        .returnClaim(claimId, false)
+        .catch((error: unknown) => log.warn({ err: error, claimId }, 'could not give a claim back; the reaper will'));
+      await deps.closeRedis(blocking);
+    }
+  }
+
+  async function reapOnce(): Promise<number> {
+    let returned = 0;
+    for (const claimId of await buffer.expiredClaims()) {
+      const moved = await buffer.returnClaim(claimId, true);
+      if (moved < 0) continue;
+      returned += moved;
+      if (moved > 0) log.warn({ claimId, intents: moved }, 'returned the intents of an expired claim to the queue');
+    }
+    counters.reaped += returned;
+    return returned;
+  }
+
+  return {
+    counters,
+    reapOnce,
+    start(): void {
+      stopping = false;
+      loops = Array.from({ length: settings.flushConcurrency }, (_, i) => loop(`${worker}:${i}`));
+      reaper = setInterval(() => {
+        reaping = reapOnce().then(
+          () => undefined,
+          (error: unknown) => warn(error, 'could not reap expired claims'),
+        );
+      }, settings.leaseMillis / 2);
+      reaper.unref();
+    },
+    /** Finishes the flushes in hand (or gives them back if PostgreSQL is down) and stops. */
+    async stop(): Promise<void> {
+      stopping = true;
+      clearInterval(reaper);
+      for (const wake of [...wakeUps]) wake();
+      await Promise.all(loops);
+      await reaping;
+    },
+  };
+}
