@@ -58,6 +58,8 @@ describe('messageStatusChanged subscription', () => {
   const send = async (token: string, text: string, conversationId?: string) => {
     const response = await app.gql(SEND_MESSAGE, { input: { botId: bot.id, text, conversationId } }, token);
     expect(response.errors).toBeUndefined();
+    // With the write buffer on, a worker stores the send shortly after; snapshots below expect it stored.
+    await app.drained();
     return response.data!.sendMessage as { conversationId: string; message: { id: string }; reply: { id: string } };
   };
 
@@ -83,7 +85,11 @@ describe('messageStatusChanged subscription', () => {
       const result = await nextResult(subscription);
       expect(result.done).toBe(false);
       expect(result.value.errors).toBeUndefined();
-      events.push(result.value.data!.messageStatusChanged);
+      const event = result.value.data!.messageStatusChanged;
+      // With the write buffer on, each message is announced QUEUED before PERSISTED; these
+      // tests are about which events reach whom, so they count the final ones.
+      if (app.config.redis.enabled && event.status === 'QUEUED') continue;
+      events.push(event);
     }
     return events;
   };

@@ -2,11 +2,12 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
 import { createDb } from '../../src/clients/postgres';
 import { newId } from '../../src/ids';
 import { createLogger } from '../../src/logger';
 import { createMessagesRepo } from '../../src/repos/messages';
+import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
@@ -297,6 +298,58 @@ describe('write buffer (Redis on)', () => {
       expect(flusher.counters.reaped).toBe(30);
       await expectStoredOnce(app, bot.id, intents);
     }, 30_000);
+  });
+
+  describe("with the buffer's Redis killed", () => {
+    afterAll(() => stopRedisServers());
+
+    it('writes sends straight to PostgreSQL while Redis is down, and stores nothing twice once it is back', async () => {
+      const server = await startRedisServer({ appendonly: true });
+      const app = await startTestApp({ ...REDIS_ON, REDIS_URL: server.url }, { flusher: false });
+      try {
+        const owner = await signUpOwner(app, 'outage-owner');
+        const bot = await createBot(app, owner.token);
+        const sent: Intent[] = [];
+        const statuses: string[] = [];
+        let sending = true;
+        // Sends through the api's write path, one after another, across the outage.
+        const sender = (async () => {
+          while (sending) {
+            const [intent] = intentsFor(bot.id, owner.userId, 1, 1);
+            const outcome = await app.deps.writePath.write(exchangeFromIntent(intent!));
+            expect(outcome.kind).toBe('ACCEPTED');
+            statuses.push(outcome.kind === 'ACCEPTED' ? outcome.status : 'DUPLICATE');
+            sent.push(intent!);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        })();
+        await eventually(async () => statuses.length >= 30);
+        await server.kill();
+        const atKill = statuses.length;
+        await eventually(async () => statuses.length >= atKill + 30);
+        // Sessions live in Redis too: a signed-in request is refused 503 with Retry-After, never a 500.
+        const refused = await app.gql(SEND_MESSAGE, { input: { botId: bot.id, text: 'during' } }, owner.token);
+        expect(refused.status).toBe(503);
+        expect(errorCode(refused)).toBe('OVERLOADED');
+        expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+        await server.restart();
+        await eventually(async () => statuses.slice(-5).every((status) => status === 'QUEUED'), 20_000);
+        sending = false;
+        await sender;
+        expect(statuses.slice(atKill)).toContain('PERSISTED');
+        expect(statuses.slice(0, 30).every((status) => status === 'QUEUED')).toBe(true);
+
+        // A push whose answer was lost lands in Redis after its fallback stored it: the flush finds it stored.
+        const fellBack = sent.filter((_, i) => statuses[i] === 'PERSISTED');
+        expect((await app.deps.buffer!.push({ ...fellBack[0]!, enqueuedAt: Date.now() })).kind).toBe('QUEUED');
+
+        app.startFlusher();
+        await app.drained(30_000);
+        await expectStoredOnce(app, bot.id, sent);
+      } finally {
+        await app.close();
+      }
+    }, 60_000);
   });
 
   describe('across api instances', () => {
