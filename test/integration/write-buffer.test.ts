@@ -139,12 +139,38 @@ describe('write buffer (Redis on)', () => {
       expect(after.data!.messageStatuses).toEqual([{ messageId: message.id, status: 'PERSISTED' }]);
     });
 
+    it('keeps other accounts and visitors out of a conversation that is still only in the buffer', async () => {
+      const sent = await send({ text: 'Private and still queued' });
+      const { conversationId, message } = sent.data!.sendMessage;
+      const stranger = await signUpOwner(app, 'buffer-stranger');
+      const read = await app.gql(
+        `query($id: ID!) { conversation(id: $id) { id } }`,
+        { id: conversationId },
+        stranger.token,
+      );
+      expect(errorCode(read)).toBe('FORBIDDEN');
+      const statuses = await app.gql(
+        `query($ids: [ID!]!) { messageStatuses(ids: $ids) { messageId } }`,
+        { ids: [message.id] },
+        stranger.token,
+      );
+      expect(statuses.data!.messageStatuses).toEqual([]);
+      const widget = await app.gql(`mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`, {
+        k: bot.publicKey,
+      });
+      const visitor = widget.data!.startWidgetSession.token;
+      const intrusion = await send({ text: 'Let me in', conversationId }, visitor);
+      expect(errorCode(intrusion)).toBe('FORBIDDEN');
+      expect(await app.deps.buffer!.conversationIntents(conversationId)).toHaveLength(1);
+    });
+
     it('answers a retried clientMessageId with the first send, from Redis, and stores it once', async () => {
       const input = { text: 'Do you deliver?', clientMessageId: 'buffer-retry-1' };
+      const depth = (await app.deps.buffer!.stats()).depth;
       const first = await send(input);
       const retry = await send(input);
       expect(retry.data!.sendMessage).toEqual(first.data!.sendMessage);
-      expect((await app.deps.buffer!.stats()).depth).toBe(1);
+      expect((await app.deps.buffer!.stats()).depth).toBe(depth + 1);
       const flusher = app.startFlusher();
       await app.drained();
       await flusher.stop();
