@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench-read help install services browser migrate seed dev build test check unit load redis-cli cache-flush
+.PHONY: bench-read help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -66,6 +66,11 @@ redis-cli: ## Open redis-cli on the configured Redis (REDIS_URL, REDIS_PASSWORD,
 
 cache-flush: install ## Delete this deployment's cache keys (REDIS_KEY_PREFIX); sessions and the write buffer stay
 	npm run --silent cache:flush
+
+# ARGS is the command: list (the default), show <id>, replay <id>, replay --all, drop <id>, drop --all.
+# Exit code 1: unknown id or an unreadable intent (drop it); 2: bad ARGS.
+dlq: install ## List, show, replay or drop write-buffer dead letters (REDIS_KEY_PREFIX): make dlq ARGS="replay <id>"
+	npm run --silent dlq -- $(or $(ARGS),list)
 
 bench-read: ## Read benchmark: Parley with Redis, rollback mode and a response-cache peer, side by side (load/README.md)
 	load/bench-read.sh

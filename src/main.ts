@@ -1,4 +1,5 @@
 import { createAppDeps } from './app-deps';
+import { checkBufferDurability } from './buffer/redis-durability';
 import { warmUpCache } from './cache/warm-up';
 import { createClients } from './clients/clients';
 import { loadConfig } from './config/config';
@@ -15,6 +16,11 @@ async function main(): Promise<void> {
   const app = createAppDeps(config, log, clients);
   await assertEmbeddingDimension(app.db, config.embedding.dimension);
   await clients.ready();
+  if (clients.redis) {
+    // Acknowledged sends live only in Redis until a worker stores them: say at start-up what
+    // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.
+    await checkBufferDurability(clients.redis, log.child({ component: 'redis-durability' }));
+  }
   await app.start();
   if (app.cache) {
     await warmUpCache({ db: app.db, repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
@@ -28,7 +34,7 @@ async function main(): Promise<void> {
       uploads: `${url}/uploads`,
       health: `${url}/health/db`,
       playground: config.isProduction ? 'disabled in production' : `${url}/graphql`,
-      writePath: 'direct to PostgreSQL',
+      writePath: app.buffer ? 'Redis write buffer (fallback: direct to PostgreSQL)' : 'direct to PostgreSQL',
     },
     `Parley API ready at ${url}/graphql`,
   );

@@ -17,13 +17,16 @@ export interface RedisHealth {
   usedMemoryBytes: number | null;
   maxmemoryPolicy: string | null;
   aofEnabled: boolean | null;
+  /** always, everysec or no: how much an OS crash or power loss can take of what AOF holds; null when CONFIG is refused. */
+  appendfsync: string | null;
   connectedClients: number | null;
   error?: string;
 }
 
 const round = (millis: number) => Math.round(millis * 100) / 100;
 
-async function withTimeout<T>(promise: Promise<T>, timeoutMillis: number): Promise<T> {
+/** `promise`, or a rejection once `timeoutMillis` pass without an answer (the promise itself runs on). */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMillis: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -66,6 +69,7 @@ export async function checkRedis(
     usedMemoryBytes: null,
     maxmemoryPolicy: null,
     aofEnabled: null,
+    appendfsync: null,
     connectedClients: null,
     // Host names and server messages are for operators, not for an unauthenticated caller.
     error: 'Redis did not answer; see the api log for the cause.',
@@ -84,19 +88,24 @@ export async function checkRedis(
   }
   const pingMillis = round(performance.now() - started);
 
-  const [memory, persistence, clients, config] = await Promise.allSettled([
+  const [memory, persistence, clients, config, fsync] = await Promise.allSettled([
     withTimeout(redis.info('memory'), timeoutMillis),
     withTimeout(redis.info('persistence'), timeoutMillis),
     withTimeout(redis.info('clients'), timeoutMillis),
     // Managed Redis services often disable CONFIG; INFO memory has the policy too.
     withTimeout(redis.config('GET', 'maxmemory-policy') as Promise<unknown>, timeoutMillis),
+    // INFO has no fsync policy: only CONFIG tells it.
+    withTimeout(redis.config('GET', 'appendfsync') as Promise<unknown>, timeoutMillis),
   ]);
   for (const [name, result] of Object.entries({ memory, persistence, clients })) {
     if (result.status === 'rejected') log.warn({ err: result.reason, section: name }, 'redis INFO failed');
   }
   const value = <T>(result: PromiseSettledResult<T>) => (result.status === 'fulfilled' ? result.value : undefined);
-  const configured = value(config);
-  const policyFromConfig = Array.isArray(configured) && typeof configured[1] === 'string' ? configured[1] : undefined;
+  const configValue = (result: PromiseSettledResult<unknown>) => {
+    const pair = value(result);
+    return Array.isArray(pair) && typeof pair[1] === 'string' ? pair[1] : undefined;
+  };
+  const policyFromConfig = configValue(config);
   if (config.status === 'rejected') log.debug({ err: config.reason }, 'CONFIG GET refused; using INFO memory');
   const aof = infoField(value(persistence), 'aof_enabled');
 
@@ -109,6 +118,7 @@ export async function checkRedis(
     usedMemoryBytes: toInt(infoField(value(memory), 'used_memory')),
     maxmemoryPolicy: policyFromConfig ?? infoField(value(memory), 'maxmemory_policy') ?? null,
     aofEnabled: aof === undefined ? null : aof === '1',
+    appendfsync: configValue(fsync) ?? null,
     connectedClients: toInt(infoField(value(clients), 'connected_clients')),
   };
 }

@@ -1,12 +1,42 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BufferedWritePathStats } from '../buffer/buffered-write-path';
+import type { BufferStats, WriteBuffer } from '../buffer/write-buffer';
 import { CACHE_LAYERS, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES } from '../cache/keys';
+import { createThrottledWarn } from '../cache/throttled-warn';
+import type { EventLoopPressure } from '../chat/event-loop-pressure';
 import { poolStats, type Db, type PoolStats } from '../clients/postgres';
 import type { GraphQLDurationLabels } from '../graphql/metrics-plugin';
+import type { Logger } from '../logger';
+import { withTimeout } from './health-redis';
 
 /** Seconds; finer than prom-client's default at the low end, where cached reads land. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** How long a scrape waits for the buffer's figures: well within Prometheus' default 10 s scrape timeout. */
+const BUFFER_STATS_TIMEOUT_MILLIS = 1000;
+
+/**
+ * The buffer's figures for one scrape: the gauges that ask while a read is in flight share
+ * it (prom-client starts every metric's collect in the same tick), and the next scrape reads
+ * afresh. Undefined when Redis does not answer: the scrape goes on without them.
+ */
+function createScrapeStats(buffer: WriteBuffer, log: Logger): () => Promise<BufferStats | undefined> {
+  // One line a minute while Redis is down, not one per scrape.
+  const warn = createThrottledWarn(log, 60_000);
+  let inFlight: Promise<BufferStats | undefined> | undefined;
+  return () => {
+    inFlight ??= withTimeout(buffer.stats(), BUFFER_STATS_TIMEOUT_MILLIS)
+      .catch((error: unknown) => {
+        warn(error, 'could not read the write buffer figures; /metrics leaves them out');
+        return undefined;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
 
 export interface Metrics {
   /** This app's own registry: several apps in one process (tests) never share series. */
@@ -15,8 +45,20 @@ export interface Metrics {
   graphqlDuration: Histogram<GraphQLDurationLabels>;
 }
 
-/** Every series `/metrics` serves: cache counters, HTTP and GraphQL latency, pool gauges, Node's defaults. */
-export function createMetrics(deps: { db: Db; cacheStats: CacheStatsCollector }): Metrics {
+/**
+ * Every series `/metrics` serves: cache counters, HTTP and GraphQL latency, pool gauges, the
+ * write buffer's figures (with Redis), the event loop delay sends are gated on, Node's defaults.
+ */
+export function createMetrics(deps: {
+  db: Db;
+  cacheStats: CacheStatsCollector;
+  /** Absent in rollback mode: no buffer series then. */
+  buffer?: WriteBuffer;
+  /** The buffered write path's counters; absent in rollback mode. */
+  writeStats?: BufferedWritePathStats;
+  eventLoopPressure: EventLoopPressure;
+  log: Logger;
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -51,6 +93,79 @@ export function createMetrics(deps: { db: Db; cacheStats: CacheStatsCollector })
   poolGauge('parley_db_pool_idle_connections', 'PostgreSQL pool connections open and idle', (s) => s.idle);
   poolGauge('parley_db_pool_in_use_connections', 'PostgreSQL pool connections lent out', (s) => s.inUse);
   poolGauge('parley_db_pool_waiting_acquires', 'Requests waiting for a PostgreSQL connection', (s) => s.waiting);
+
+  if (deps.buffer) {
+    const scrapeStats = createScrapeStats(deps.buffer, deps.log);
+    // The buffer is the deployment's, so every instance reports the same figures: aggregate
+    // them across instances with max(), not sum().
+    const bufferGauge = (name: string, help: string, pick: (stats: BufferStats) => number) =>
+      new Gauge({
+        name,
+        help: `${help} (deployment-wide)`,
+        registers: [registry],
+        async collect() {
+          const stats = await scrapeStats();
+          // Left out rather than 0 while Redis does not answer: an empty buffer is not the same as an unknown one.
+          if (stats) this.set(pick(stats));
+          else this.remove({});
+        },
+      });
+    bufferGauge('parley_buffer_depth', 'Intents waiting in the write buffer for a worker', (s) => s.depth);
+    bufferGauge(
+      'parley_buffer_oldest_age_seconds',
+      'How long the next intent to be claimed has waited, 0 when none waits',
+      (s) => s.oldestAgeMillis / 1000,
+    );
+    bufferGauge(
+      'parley_buffer_in_flight_intents',
+      'Intents claimed by workers and not yet acknowledged',
+      (s) => s.inFlightIntents,
+    );
+    bufferGauge('parley_buffer_dead_letters', 'Intents dead-lettered, waiting for an operator', (s) => s.deadLetters);
+    bufferGauge('parley_buffer_flush_rate', 'Intents flushed per second over the last 10 s', (s) => s.flushRate);
+    bufferGauge(
+      'parley_buffer_lag_seconds',
+      "The last flush's oldest intent: how long it waited from push to COMMIT",
+      (s) => s.lagMillis / 1000,
+    );
+    // A gauge, not a counter: the total lives in Redis, summed over every worker, and this
+    // process only copies it.
+    bufferGauge('parley_buffer_flushed_total', 'Intents flushed to PostgreSQL so far', (s) => s.flushedTotal);
+  }
+
+  const { writeStats } = deps;
+  if (writeStats) {
+    // This instance's own counts; a scrape copies them, as the cache lookups above.
+    const writeCounter = (name: string, help: string, pick: (stats: BufferedWritePathStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(pick(writeStats));
+        },
+      });
+    writeCounter(
+      'parley_buffer_fallbacks_total',
+      'Sends of this instance written straight to PostgreSQL because the buffer did not take them',
+      (s) => s.fallbacks,
+    );
+    writeCounter(
+      'parley_buffer_refused_total',
+      'Sends of this instance refused OVERLOADED because the buffer was full',
+      (s) => s.refusedFull,
+    );
+  }
+
+  new Gauge({
+    name: 'parley_event_loop_delay_seconds',
+    help: 'Mean event loop delay over the last 0.5 s, what sends are refused OVERLOADED on (0 when that is off)',
+    registers: [registry],
+    collect() {
+      this.set(deps.eventLoopPressure.delayMillis() / 1000);
+    },
+  });
 
   return {
     registry,

@@ -16,6 +16,7 @@ import { createRequestContext, type RequestContext } from '../request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
 import { registerHealthRoutes } from './health';
+import { bufferedWriteStats, registerBufferHealthRoute } from './health-buffer';
 import { registerRedisHealthRoutes } from './health-redis';
 import { createMetrics, registerMetrics } from './metrics';
 import { withPlayground } from './playground';
@@ -60,7 +61,15 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
       'request completed',
     );
   });
-  const metrics = createMetrics({ db: app.db, cacheStats: app.cacheStats });
+  const writeStats = bufferedWriteStats(app.writePath);
+  const metrics = createMetrics({
+    db: app.db,
+    cacheStats: app.cacheStats,
+    buffer: app.buffer,
+    writeStats,
+    eventLoopPressure: app.eventLoopPressure,
+    log: app.log.child({ component: 'metrics' }),
+  });
   registerMetrics(fastify, metrics);
 
   // Our own errors carry their status; bad JSON, oversized bodies and unknown content types
@@ -141,6 +150,12 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   registerRedisHealthRoutes(fastify, {
     redis: app.clients.redis,
     cacheStats: app.cacheStats,
+    log: app.log.child({ component: 'health' }),
+  });
+  registerBufferHealthRoute(fastify, {
+    buffer: app.buffer,
+    writeStats,
+    maxDepth: config.buffer.maxDepth,
     log: app.log.child({ component: 'health' }),
   });
   registerUploadRoute(fastify, app);

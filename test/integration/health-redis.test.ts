@@ -28,13 +28,14 @@ describe('/health/redis and /health/cache with Redis enabled', () => {
     await app.close();
   });
 
-  it('reports the connection, PING latency, memory, eviction policy, AOF and clients', async () => {
+  it('reports the connection, PING latency, memory, eviction policy, AOF, its fsync policy and clients', async () => {
     const { status, body } = await getJson(`${app.url}/health/redis`);
     expect(status).toBe(200);
     // The same figures, asked of the same server over a connection of the test's own.
     const probe = await connectTestRedis();
     try {
       const [, policy] = (await probe.redis.config('GET', 'maxmemory-policy')) as string[];
+      const [, fsync] = (await probe.redis.config('GET', 'appendfsync')) as string[];
       const aof = /aof_enabled:(\d)/.exec(await probe.redis.info('persistence'))![1];
       expect(body).toEqual({
         status: 'ok',
@@ -45,6 +46,7 @@ describe('/health/redis and /health/cache with Redis enabled', () => {
         usedMemoryBytes: expect.any(Number),
         maxmemoryPolicy: policy,
         aofEnabled: aof === '1',
+        appendfsync: fsync,
         connectedClients: expect.any(Number),
       });
     } finally {

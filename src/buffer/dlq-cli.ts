@@ -1,0 +1,49 @@
+import { closeRedis, connectRedis, createRedis } from '../clients/redis';
+import { loadConfig } from '../config/config';
+import { createCacheKeys } from '../cache/keys';
+import { createLogger } from '../logger';
+import { runMain } from '../run-main';
+import { DLQ_USAGE, executeDlqCommand, parseDlqArgs } from './dlq-commands';
+import { createWriteBuffer } from './write-buffer';
+
+/**
+ * `npm run dlq -- list|show <id>|replay <id>|replay --all|drop <id>|drop --all`
+ * (`make dlq ARGS="..."`): the write buffer's dead letters of this deployment
+ * (`REDIS_KEY_PREFIX`). The commands are in dlq-commands.ts; this file only connects.
+ * Exit codes: 0 done, 1 not done (unknown id, unreadable intent, Redis unreachable), 2 usage.
+ */
+runMain(async () => {
+  const command = parseDlqArgs(process.argv.slice(2));
+  // A usage error needs no Redis: say so before trying to connect.
+  if (typeof command === 'string') {
+    process.stderr.write(`${command}\n${DLQ_USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const config = loadConfig();
+  // pino writes to stdout: at info its "redis connected" would land among the command's
+  // output. Warnings still show, and LOG_LEVEL=debug shows everything.
+  const log = createLogger({
+    name: 'dlq',
+    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    pretty: !config.isProduction,
+  });
+  // Whatever REDIS_ENABLED says: dead letters outlive a switch to rollback mode.
+  const redis = createRedis(config.redis, log);
+  try {
+    await connectRedis(redis, config.redis);
+    const buffer = createWriteBuffer({
+      redis,
+      keys: createCacheKeys(config.redis.keyPrefix),
+      maxDepth: config.buffer.maxDepth,
+    });
+    process.exitCode = await executeDlqCommand(command, {
+      buffer,
+      prefix: config.redis.keyPrefix,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+  } finally {
+    await closeRedis(redis);
+  }
+});
