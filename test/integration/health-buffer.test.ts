@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -12,6 +10,7 @@ import { registerBufferHealthRoute } from '../../src/http/health-buffer';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/logger';
 import { newId } from '../../src/ids';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectTestRedis, deleteKeysWithPrefix } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
@@ -250,21 +249,8 @@ describe('/health/buffer against a Redis that stops answering', () => {
     const probe = await connectTestRedis();
     await probe.drop();
     const upstream = new URL(probe.settings.url);
-    let stalled = false;
-    const sockets: Socket[] = [];
-    const proxy = createServer((client) => {
-      const server = connect(Number(upstream.port || 6379), upstream.hostname);
-      sockets.push(client, server);
-      client.on('data', (chunk) => {
-        if (!stalled) server.write(chunk);
-      });
-      server.pipe(client);
-      client.on('error', () => undefined);
-      server.on('error', () => undefined);
-    });
-    proxy.listen(0, '127.0.0.1');
-    await once(proxy, 'listening');
-    const { port } = proxy.address() as { port: number };
+    const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
+    const { port } = proxy;
     // ioredis' own command timeout, longer than the check's limit, ends the stuck commands soon after the test.
     const stuck = createRedis(
       { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 1500 },
@@ -281,7 +267,7 @@ describe('/health/buffer against a Redis that stops answering', () => {
       await stuck.connect();
       const url = await fastify.listen({ host: '127.0.0.1', port: 0 });
       expect((await getJson(`${url}/health/buffer`)).status).toBe(200);
-      stalled = true;
+      proxy.stall();
       const started = performance.now();
       const { status, body } = await getJson(`${url}/health/buffer`);
       expect(performance.now() - started).toBeLessThan(1000);
@@ -290,8 +276,7 @@ describe('/health/buffer against a Redis that stops answering', () => {
     } finally {
       await fastify.close();
       stuck.disconnect();
-      for (const socket of sockets) socket.destroy();
-      proxy.close();
+      await proxy.close();
     }
   });
 });

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { createCacheStats } from '../../src/cache/cache-stats';
 import { createCacheKeys } from '../../src/cache/keys';
 import { createRedis } from '../../src/clients/redis';
 import { checkRedis, registerRedisHealthRoutes } from '../../src/http/health-redis';
 import { createLogger } from '../../src/logger';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectTestRedis } from '../helpers/redis';
 import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -148,21 +147,8 @@ describe('checkRedis against a Redis that is not there or does not answer', () =
     const probe = await connectTestRedis();
     await probe.drop();
     const upstream = new URL(probe.settings.url);
-    let stalled = false;
-    const sockets: Socket[] = [];
-    const proxy = createServer((client) => {
-      const server = connect(Number(upstream.port || 6379), upstream.hostname);
-      sockets.push(client, server);
-      client.on('data', (chunk) => {
-        if (!stalled) server.write(chunk);
-      });
-      server.pipe(client);
-      client.on('error', () => undefined);
-      server.on('error', () => undefined);
-    });
-    proxy.listen(0, '127.0.0.1');
-    await once(proxy, 'listening');
-    const { port } = proxy.address() as { port: number };
+    const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
+    const { port } = proxy;
     // ioredis' own command timeout, longer than the check's limit, ends the stuck PING soon after the test.
     const stuck = createRedis(
       { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 600 },
@@ -171,15 +157,14 @@ describe('checkRedis against a Redis that is not there or does not answer', () =
     try {
       await stuck.connect();
       expect((await checkRedis(stuck, silent, 200)).connected).toBe(true);
-      stalled = true;
+      proxy.stall();
       const started = performance.now();
       const health = await checkRedis(stuck, silent, 200);
       expect(performance.now() - started).toBeLessThan(1000);
       expect(health).toMatchObject({ status: 'unavailable', connected: false, error: GENERIC_ERROR });
     } finally {
       stuck.disconnect();
-      for (const socket of sockets) socket.destroy();
-      proxy.close();
+      await proxy.close();
     }
   });
 });

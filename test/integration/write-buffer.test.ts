@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
@@ -7,6 +5,7 @@ import { createDb } from '../../src/clients/postgres';
 import { newId } from '../../src/ids';
 import { createLogger } from '../../src/logger';
 import { createMessagesRepo } from '../../src/repos/messages';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -284,7 +283,8 @@ describe('write buffer (Redis on)', () => {
     it('waits out an unreachable PostgreSQL without dead-lettering, then stores everything', async () => {
       const bot = await createBot(app, owner.token, 'Outage');
       const intents = intentsFor(bot.id, owner.userId, 500, 20);
-      const proxy = await startTcpProxy(new URL(app.config.database.url));
+      const target = new URL(app.config.database.url);
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
       const url = new URL(app.config.database.url);
       url.host = `127.0.0.1:${proxy.port}`;
       const log = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
@@ -466,40 +466,4 @@ async function transactionsCommitted(app: TestApp): Promise<number> {
     'SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()',
   );
   return Number(result.rows[0]!.xact_commit);
-}
-
-/** A loopback TCP proxy to `target` whose traffic a test can cut (every connection reset, new ones refused) and restore. */
-async function startTcpProxy(target: URL) {
-  const sockets = new Set<Socket>();
-  let cut = false;
-  const server: Server = createServer((client) => {
-    if (cut) {
-      client.destroy();
-      return;
-    }
-    const upstream = tcpConnect({ host: target.hostname, port: Number(target.port || 5432) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    cut() {
-      cut = true;
-      for (const socket of sockets) socket.destroy();
-    },
-    restore() {
-      cut = false;
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
 }
