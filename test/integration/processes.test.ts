@@ -226,7 +226,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           .logs()
           .filter((line) => line.msg === 'clean-up step done')
           .map((line) => line.step),
-      ).toEqual(['ingester', 'session-sweeper', 'vector-warmer', 'clients']);
+      ).toEqual(['flusher', 'ingester', 'session-sweeper', 'vector-warmer', 'clients']);
       expect(worker.logs().at(-1)).toMatchObject({ msg: 'stopped' });
       await eventually(async () => (await connectionsOf(applicationName)) === 0);
     });
@@ -284,6 +284,8 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         });
         expect(messagesFrom(worker, 'shutting down')).toEqual([
           'shutting down',
+          // the flusher stops first (nothing in hand), then the ingester finishes its source
+          'clean-up step done',
           'source ingested',
           'clean-up step done',
           'clean-up step done',
@@ -344,6 +346,8 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         ).toEqual({ status: 'PENDING', attempts: 0, lease_token: null, locked_at: null, error: null });
         expect(messagesFrom(worker, 'shutting down')).toEqual([
           'shutting down',
+          // the flusher stops first (nothing in hand), then the ingester finishes its source
+          'clean-up step done',
           'source given back unfinished',
           'clean-up step done',
           'clean-up step done',
