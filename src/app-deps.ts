@@ -27,6 +27,7 @@ import type { EntityCache } from './cache/entity-cache';
 import type { CacheInvalidation } from './cache/invalidation';
 import { createCacheKeys, type CacheKeys } from './cache/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
+import { withOutageGrace } from './sessions/outage-grace';
 import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService, type SessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
@@ -83,7 +84,11 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
   const keys = createCacheKeys(config.redis.keyPrefix);
   const cacheStats = createCacheStats({ redis, keys, log: log.child({ component: 'cache-stats' }) });
   const cache = createCacheLayer({ config, log, redis, subscriber: redisSubscriber, stats: cacheStats });
-  const sessionStore = redis ? createRedisSessionStore({ redis, keys }) : createPostgresSessionStore(db);
+  const sessionStore = redis
+    ? withOutageGrace(createRedisSessionStore({ redis, keys }), {
+        graceMillis: config.sessions.outageGraceSeconds * 1000,
+      })
+    : createPostgresSessionStore(db);
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
   const retriever = createRetriever({ embedder, chunks: repos.chunks });

@@ -98,6 +98,7 @@ const envSchema = z.object({
 
   EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
   SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
+  SESSION_OUTAGE_GRACE_SECONDS: intFromEnv(0, 3600).default(60),
   UPLOAD_MAX_BYTES: intFromEnv(1).default(10 * 1024 * 1024),
 
   INGEST_POLL_MILLIS: intFromEnv(10).default(1000),
@@ -172,7 +173,11 @@ export interface Config {
   /** Sends are refused OVERLOADED (503) while the event loop lags more than this; 0: never. */
   writeMaxEventLoopDelayMillis: number;
   embedding: { dimension: number };
-  sessions: { ttlSeconds: number };
+  sessions: {
+    ttlSeconds: number;
+    /** While Redis is unreachable, a session this instance confirmed within this many seconds is still honoured; 0: never. */
+    outageGraceSeconds: number;
+  };
   ingestion: {
     pollMillis: number;
     concurrency: number;
@@ -270,7 +275,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     writeMaxEventLoopDelayMillis: e.WRITE_MAX_EVENT_LOOP_DELAY_MILLIS,
     embedding: { dimension: e.EMBEDDING_DIMENSION },
-    sessions: { ttlSeconds: e.SESSION_TTL_SECONDS },
+    sessions: { ttlSeconds: e.SESSION_TTL_SECONDS, outageGraceSeconds: e.SESSION_OUTAGE_GRACE_SECONDS },
     ingestion: {
       pollMillis: e.INGEST_POLL_MILLIS,
       concurrency: e.INGEST_CONCURRENCY,

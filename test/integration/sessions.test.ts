@@ -98,7 +98,8 @@ describe.each([
 describe('sessions while Redis is unreachable', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ REDIS_ENABLED: 'true' });
+    // Without the grace that keeps recently confirmed sessions working through an outage.
+    app = await startTestApp({ REDIS_ENABLED: 'true', SESSION_OUTAGE_GRACE_SECONDS: '0' });
   });
   afterAll(() => app.close());
 
