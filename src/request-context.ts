@@ -85,6 +85,7 @@ export async function createRequestContext(app: AppDeps, request: RequestInfo): 
       access,
       loaders,
       bots: repos.bots,
+      conversations: repos.conversations,
       messages: repos.messages,
       writePath: app.writePath,
       pending: app.pendingWrites,

@@ -4,6 +4,7 @@ import type { ChatWritePath } from './write-path';
 import { newId } from '../ids';
 import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotsRepo } from '../repos/bots';
+import type { ConversationsRepo } from '../repos/conversations';
 import type { MessagesRepo, NewMessage } from '../repos/messages';
 import type { BotRecord, ConversationRecord, MessageRecord, MessageStatus } from '../repos/records';
 import type { Retriever } from '../search/retriever';
@@ -39,6 +40,7 @@ export interface ChatDeps {
   access: Access;
   loaders: Loaders;
   bots: BotsRepo;
+  conversations: ConversationsRepo;
   /** Reads of stored messages; writes go through `writePath`. */
   messages: MessagesRepo;
   writePath: ChatWritePath;
@@ -177,6 +179,12 @@ export function createChatService(deps: ChatDeps) {
     },
 
     conversation: (id: string) => access.readableConversation(id),
+
+    /** For the bot's owner (checked by the caller): its stored conversations, most recently active first. */
+    conversationsOfBot(botId: string, first: number | null | undefined): Promise<ConversationRecord[]> {
+      const count = requireIntInRange(first, 'first', { min: 1, max: 100, fallback: 20 });
+      return deps.conversations.listByBot(botId, count);
+    },
 
     async messages(conversation: ConversationRecord, last: number | null | undefined): Promise<MessageRecord[]> {
       const count = requireIntInRange(last, 'last', { min: 1, max: 500, fallback: 50 });

@@ -84,6 +84,11 @@ export function createLoaders(
     bot,
     source,
     botIdsByOwner,
+    /** A bot's message counters, from PostgreSQL every time (see BotsRepo.activityByIds). */
+    botActivity: new DataLoader<string, { messageCount: number; lastActiveAt: Date | null } | null>(async (ids) => {
+      const rows = byId(await repos.bots.activityByIds(ids));
+      return ids.map((id) => rows.get(id) ?? null);
+    }),
     sourceIdsByBot,
     /** A bot's sources, oldest first (a source deleted meanwhile is left out). */
     sourcesByBot: {

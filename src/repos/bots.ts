@@ -68,6 +68,24 @@ export function createBotsRepo(db: Db) {
       return rows.map(toRecord);
     },
 
+    /**
+     * The counters the write path keeps on each bot. Read apart from the cached bot rows: they
+     * change with every flush, and caching them would mean invalidating every hot bot as often.
+     */
+    async activityByIds(
+      ids: readonly string[],
+      executor: Executor = db,
+    ): Promise<{ id: string; messageCount: number; lastActiveAt: Date | null }[]> {
+      const rows: { id: string; message_count: string; last_active_at: Date | null }[] = await executor('bots')
+        .select('id', 'message_count', 'last_active_at')
+        .whereIn('id', ids as string[]);
+      return rows.map((row) => ({
+        id: row.id,
+        messageCount: Number(row.message_count),
+        lastActiveAt: row.last_active_at,
+      }));
+    },
+
     async findByPublicKey(publicKey: string, executor: Executor = db): Promise<BotRecord | undefined> {
       const row = await executor('bots').select<BotRow[]>(COLUMNS).where({ public_key: publicKey }).first();
       return row && toRecord(row);

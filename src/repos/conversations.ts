@@ -27,5 +27,14 @@ export function createConversationsRepo(db: Db) {
       const rows = await executor<ConversationRow>('conversations').whereIn('id', ids as string[]);
       return rows.map(toRecord);
     },
+
+    /** A bot's conversations, most recently active first (the bot_id index, then a sort of that bot's). */
+    async listByBot(botId: string, first: number, executor: Executor = db): Promise<ConversationRecord[]> {
+      const rows = await executor<ConversationRow>('conversations')
+        .where({ bot_id: botId })
+        .orderByRaw('last_message_at DESC NULLS LAST, id DESC')
+        .limit(first);
+      return rows.map(toRecord);
+    },
   };
 }

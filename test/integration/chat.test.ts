@@ -267,6 +267,33 @@ describe('chat', () => {
       expect(conversation.last_message_at.getTime()).toBeGreaterThanOrEqual(Date.parse(sent.message.createdAt));
       expect(conversation.bot_id).toBe(shopBot.id);
       expect(conversation.owner_user_id).toBeNull();
+
+      // The owner reads the same through the API; a visitor may not.
+      const query = `query($id: ID!) { bot(id: $id) { messageCount lastActiveAt conversations(first: 1) { id } } }`;
+      const seen = await app.gql(query, { id: shopBot.id }, owner.token);
+      expect(seen.data!.bot).toEqual({
+        messageCount: Number(bot.message_count),
+        lastActiveAt: bot.last_active_at.toISOString(),
+        conversations: [{ id: sent.conversationId }],
+      });
+      // A visitor sees the bot through its widget session, without them.
+      const hidden = await app.gql(
+        `mutation($k: String!) { startWidgetSession(publicKey: $k) { bot { name messageCount lastActiveAt conversations { id } } } }`,
+        { k: shopBot.publicKey },
+      );
+      expect(hidden.data!.startWidgetSession.bot).toEqual({
+        name: 'Bean There',
+        messageCount: null,
+        lastActiveAt: null,
+        conversations: null,
+      });
+      expect(hidden.errors!.map((error) => error.extensions!.code)).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
+      const tooMany = await app.gql(
+        `query($id: ID!) { bot(id: $id) { conversations(first: 101) { id } } }`,
+        { id: shopBot.id },
+        owner.token,
+      );
+      expect(errorCode(tooMany)).toBe('BAD_USER_INPUT');
     });
 
     it('lets owners chat with their own bot', async () => {

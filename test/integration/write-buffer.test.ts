@@ -118,9 +118,22 @@ describe('write buffer (Redis on)', () => {
       const second = await send({ text: 'And on Monday?', conversationId });
       expect(second.errors).toBeUndefined();
 
+      // The bot's counters and conversation list are PostgreSQL's: they move once the worker stores.
+      const activity = () =>
+        app.gql(
+          `query($id: ID!) { bot(id: $id) { messageCount lastActiveAt conversations { id lastMessageAt } } }`,
+          { id: bot.id },
+          owner.token,
+        );
+      expect((await activity()).data!.bot).toEqual({ messageCount: 0, lastActiveAt: null, conversations: [] });
+
       const flusher = app.startFlusher();
       await app.drained();
       await flusher.stop();
+      const flushed = (await activity()).data!.bot;
+      expect(flushed).toMatchObject({ messageCount: 4, conversations: [{ id: conversationId }] });
+      expect(Date.parse(flushed.lastActiveAt)).toBeGreaterThanOrEqual(Date.parse(message.createdAt));
+      expect(flushed.conversations[0].lastMessageAt).toBe(flushed.lastActiveAt);
       const rows = await app.deps.db('messages').where({ conversation_id: conversationId }).orderBy('created_at');
       expect(rows.map((row: { content: string }) => row.content)).toEqual([
         'Are you open on Sunday?',

@@ -26,11 +26,17 @@ export type AuthPayload = {
 
 export type Bot = {
   __typename?: 'Bot';
+  /** Owner only. Its conversations, most recently active first (1 to 100); a new one is listed once its first message is stored. */
+  conversations: Maybe<Array<Conversation>>;
   createdAt: Scalars['DateTime']['output'];
   description: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** Owner only. */
   instructions: Maybe<Scalars['String']['output']>;
+  /** Owner only. When its last stored message was sent. */
+  lastActiveAt: Maybe<Scalars['DateTime']['output']>;
+  /** Owner only. Stored messages of all its conversations (questions and replies); a sent message counts once a worker has stored it. */
+  messageCount: Maybe<Scalars['Int']['output']>;
   name: Scalars['String']['output'];
   /** Owner only: null, with a FORBIDDEN error, for anyone else (the rest of the bot still answers). */
   owner: Maybe<User>;
@@ -41,10 +47,18 @@ export type Bot = {
   updatedAt: Scalars['DateTime']['output'];
 };
 
+
+export type BotConversationsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type Conversation = {
   __typename?: 'Conversation';
   bot: Bot;
+  createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
+  /** When its last message was sent; null until the first is stored. */
+  lastMessageAt: Maybe<Scalars['DateTime']['output']>;
   /** The last `last` messages (1 to 500), oldest first; includes QUEUED ones. */
   messages: Array<Message>;
 };
@@ -510,10 +524,13 @@ export type AuthPayloadResolvers<ContextType = RequestContext, ParentType extend
 }>;
 
 export type BotResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Bot'] = ResolversParentTypes['Bot']> = ResolversObject<{
+  conversations?: Resolver<Maybe<Array<ResolversTypes['Conversation']>>, ParentType, ContextType, RequireFields<BotConversationsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   instructions?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastActiveAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  messageCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   owner?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   publicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -523,7 +540,9 @@ export type BotResolvers<ContextType = RequestContext, ParentType extends Resolv
 
 export type ConversationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = ResolversObject<{
   bot?: Resolver<ResolversTypes['Bot'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   messages?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<ConversationMessagesArgs, 'last'>>;
 }>;
 

@@ -32,5 +32,17 @@ export const botResolvers: Resolvers = {
       ownerOnly(bot, context);
       return context.sources.listByBot(bot.id);
     },
+    messageCount: async (bot, _args, context) => {
+      ownerOnly(bot, context);
+      return (await context.loaders.botActivity.load(bot.id))?.messageCount ?? 0;
+    },
+    lastActiveAt: async (bot, _args, context) => {
+      ownerOnly(bot, context);
+      return (await context.loaders.botActivity.load(bot.id))?.lastActiveAt ?? null;
+    },
+    conversations: (bot, { first }, context) => {
+      ownerOnly(bot, context);
+      return context.chat.conversationsOfBot(bot.id, first);
+    },
   },
 };
