@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
-import type { WriteBuffer } from '../src/buffer/write-buffer';
+import { DEAD_LETTER_MESSAGE, type WriteBuffer } from '../src/buffer/write-buffer';
 import { createThrottledWarn } from '../src/cache/throttled-warn';
 import type { Config } from '../src/config/config';
 import { isDataError, isTransientDbError } from '../src/db/pg-errors';
@@ -15,7 +15,6 @@ const FAILURE_MESSAGES: Record<Exclude<PersistOutcome, 'STORED'>, string> = {
   DUPLICATE: 'This clientMessageId was already used for a stored message; this copy was not stored.',
   BOT_GONE: 'The bot was deleted before this message could be stored.',
 };
-const DEAD_LETTER_MESSAGE = 'This message could not be stored.';
 const FIRST_RETRY_MILLIS = 100;
 
 export interface FlusherCounters {

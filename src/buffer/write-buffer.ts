@@ -13,6 +13,9 @@ export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
  */
 const CONVERSATION_TTL_SECONDS = 7 * 24 * 60 * 60;
 
+/** What a sender learns of a dead-lettered message (status FAILED); the cause stays in the dead letter. */
+export const DEAD_LETTER_MESSAGE = 'This message could not be stored.';
+
 export type PushResult =
   { kind: 'QUEUED'; depth: number } | { kind: 'DUPLICATE'; first: Intent } | { kind: 'FULL'; depth: number };
 
@@ -231,7 +234,8 @@ export function createWriteBuffer(deps: { redis: Redis; keys: CacheKeys; maxDept
           intent ? intentId(intent) : '',
           intent ? intent.reply.id : '',
           intent?.message.clientMessageId ? '1' : '0',
-          JSON.stringify({ conversationId: intent?.conversation.id ?? '', error }),
+          // The sender sees a plain sentence; the cause (a database error) is the operator's.
+          JSON.stringify({ conversationId: intent?.conversation.id ?? '', error: DEAD_LETTER_MESSAGE }),
         )) === 1
       );
     },

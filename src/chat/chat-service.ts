@@ -237,7 +237,13 @@ export function createChatService(deps: ChatDeps) {
       const live = await deps.pubsub.subscribe(conversation.id);
       try {
         const recent = await recentMessages(conversation.id, SNAPSHOT_MESSAGES);
-        return prepend(recent.map(toEvent), live);
+        // A dead-lettered message's event carries why; the buffer keeps that beside its status.
+        const failed = recent.filter((message) => message.status === 'FAILED').map((message) => message.id);
+        const errors = await deps.pending.statuses(failed);
+        return prepend(
+          recent.map((message) => ({ ...toEvent(message), error: errors.get(message.id)?.error ?? null })),
+          live,
+        );
       } catch (error: unknown) {
         await live.return?.();
         throw error;

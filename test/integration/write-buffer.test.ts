@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { decodeIntent, exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
 import { createDb } from '../../src/clients/postgres';
 import { newId } from '../../src/ids';
 import { createLogger } from '../../src/logger';
@@ -179,6 +179,51 @@ describe('write buffer (Redis on)', () => {
       expect(await app.deps.buffer!.conversationIntents(conversationId)).toHaveLength(1);
     });
 
+    it('shows a dead-lettered message as FAILED, with why in plain words, in reads and the snapshot', async () => {
+      const sent = await send({ text: 'This one will fail' });
+      const { conversationId, message, reply } = sent.data!.sendMessage;
+      // As the flusher does after the last attempt, on whatever it holds.
+      const buffer = app.deps.buffer!;
+      const claimed = await buffer.claim('test-claim', 1000, 30_000);
+      const raw = claimed.find((json) => json.includes(message.id))!;
+      expect(await buffer.deadLetter('test-claim', raw, decodeIntent(raw), 'error: boom (23503)', new Date())).toBe(
+        true,
+      );
+      await buffer.returnClaim('test-claim', false);
+
+      const read = await app.gql(
+        `query($id: ID!) { conversation(id: $id) { messages { id status } } }`,
+        { id: conversationId },
+        owner.token,
+      );
+      expect(read.data!.conversation.messages).toEqual([
+        { id: message.id, status: 'FAILED' },
+        { id: reply.id, status: 'FAILED' },
+      ]);
+      const client = createClient({
+        url: `${app.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${owner.token}` },
+        retryAttempts: 0,
+      });
+      try {
+        const events = client.iterate<{ messageStatusChanged: Record<string, unknown> }>({
+          query: `subscription($id: ID!) { messageStatusChanged(conversationId: $id) { messageId status error } }`,
+          variables: { id: conversationId },
+        });
+        const first = await events.next();
+        expect(first.value.data.messageStatusChanged).toEqual({
+          messageId: message.id,
+          status: 'FAILED',
+          error: 'This message could not be stored.',
+        });
+      } finally {
+        await client.dispose();
+      }
+      expect(JSON.stringify(read)).not.toContain('boom');
+      await buffer.drop((await buffer.findDeadLetter(message.id))!);
+    });
+
     it('answers a retried clientMessageId with the first send, from Redis, and stores it once', async () => {
       const input = { text: 'Do you deliver?', clientMessageId: 'buffer-retry-1' };
       const depth = (await app.deps.buffer!.stats()).depth;
@@ -280,8 +325,11 @@ describe('write buffer (Redis on)', () => {
       expect(letters.map((letter) => letter.id)).toEqual([poison!.message.id]);
       expect(letters[0]!.attempts).toBe(app.config.buffer.maxAttempts);
       expect(letters[0]!.error).toMatch(/foreign key/);
-      expect((await app.deps.buffer!.statuses([poison!.message.id])).get(poison!.message.id)).toMatchObject({
+      // The sender learns it failed, not the database's error.
+      expect((await app.deps.buffer!.statuses([poison!.message.id])).get(poison!.message.id)).toEqual({
+        conversationId: poison!.conversation.id,
         status: 'FAILED',
+        error: 'This message could not be stored.',
       });
       await expectStoredOnce(app, bot.id, good);
 
