@@ -37,6 +37,7 @@ dev: seed ## Set up everything and run api + worker with readable logs
 	@echo "    WebSocket             ws://localhost:$(PORT)/graphql"
 	@echo "    File uploads          http://localhost:$(PORT)/uploads"
 	@echo "    Health                http://localhost:$(PORT)/health/db"
+	@echo "    Write buffer          http://localhost:$(PORT)/health/buffer  (dead letters: make dlq)"
 	@echo "    Demo owner            demo@parley.dev / parley-demo"
 	@echo "  Ctrl-C stops both processes."
 	@echo ""
