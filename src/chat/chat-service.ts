@@ -115,12 +115,13 @@ export function createChatService(deps: ChatDeps) {
     createdAt: message.createdAt,
   });
 
-  /** Stored and still buffered messages together, oldest first. */
+  /**
+   * Stored and still buffered messages together, oldest first. The buffer is read first: an
+   * intent leaves it only after its COMMIT, so nothing can slip between the two reads.
+   */
   const recentMessages = async (conversationId: string, count: number): Promise<MessageRecord[]> => {
-    const [stored, pending] = await Promise.all([
-      deps.messages.listLast(conversationId, count),
-      deps.pending.messages(conversationId),
-    ]);
+    const pending = await deps.pending.messages(conversationId);
+    const stored = await deps.messages.listLast(conversationId, count);
     return mergeMessages(stored, pending, count);
   };
 
@@ -197,7 +198,8 @@ export function createChatService(deps: ChatDeps) {
       if (ids.length > STATUS_IDS_MAX) throw new BadUserInputError(`ids takes at most ${STATUS_IDS_MAX} ids.`, 'ids');
       const valid = [...new Set(ids.map((id) => requireId(id, 'ids')))];
       if (valid.length === 0) return [];
-      // The buffer first: what it holds is QUEUED or FAILED; the rest is stored, or unknown.
+      // The buffer first (as in recentMessages): what it holds is QUEUED or FAILED; the rest is
+      // stored, or unknown.
       const held = await deps.pending.statuses(valid);
       const stored = await deps.messages.findByIds(valid.filter((id) => !held.has(id)));
       const found = new Map<string, MessageStatusEvent>([

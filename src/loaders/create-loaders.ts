@@ -100,11 +100,14 @@ export function createLoaders(
     },
     conversation: new DataLoader<string, ConversationRecord | null>(
       batch('conversation', async (ids) => {
-        const stored = byId(await repos.conversations.findByIds(ids));
-        // A conversation whose first exchange is still in the write buffer exists for its sender already.
-        const missing = ids.filter((id) => !stored.has(id));
-        if (missing.length === 0) return stored;
-        return new Map([...(await pending.conversations(missing)), ...stored]);
+        // A conversation whose first exchange is still in the write buffer exists for its sender
+        // already. The buffer is asked first: a worker acknowledges an intent only after its
+        // COMMIT, so what the buffer no longer holds, PostgreSQL already does. Asked the other
+        // way round, a flush between the two reads would hide the conversation from both.
+        const buffered = await pending.conversations(ids);
+        const rest = ids.filter((id) => !buffered.has(id));
+        if (rest.length === 0) return buffered;
+        return new Map([...buffered, ...byId(await repos.conversations.findByIds(rest))]);
       }),
     ),
   };

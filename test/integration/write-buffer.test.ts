@@ -224,6 +224,65 @@ describe('write buffer (Redis on)', () => {
       await buffer.drop((await buffer.findDeadLetter(message.id))!);
     });
 
+    /**
+     * Runs `read` with a flush of the whole buffer landing right after the first of `sources`
+     * answers, whichever the code under test asks first: a read that misses what moved from the
+     * buffer to PostgreSQL in between is caught.
+     */
+    async function withFlushBetweenReads<T>(sources: [object, string][], read: () => Promise<T>): Promise<T> {
+      let flushed = false;
+      const spies = sources.map(([target, method]) => {
+        const host = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const original = host[method]!.bind(target);
+        return jest.spyOn(host, method).mockImplementation(async (...args: unknown[]) => {
+          const answer = await original(...args);
+          if (!flushed) {
+            flushed = true;
+            const flusher = app.startFlusher();
+            await app.drained();
+            await flusher.stop();
+          }
+          return answer;
+        });
+      });
+      try {
+        const result = await read();
+        expect(flushed).toBe(true);
+        return result;
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+    }
+
+    it('finds a new conversation and its messages though a flush lands between the reads of buffer and database', async () => {
+      const first = await send({ text: 'Opening line' });
+      const { conversationId, message, reply } = first.data!.sendMessage;
+      const followUp = await withFlushBetweenReads(
+        [
+          [app.deps.pendingWrites, 'conversations'],
+          [app.deps.repos.conversations, 'findByIds'],
+        ],
+        () => send({ text: 'Follow-up', conversationId }),
+      );
+      expect(followUp.errors).toBeUndefined();
+
+      const second = followUp.data!.sendMessage;
+      const read = await withFlushBetweenReads(
+        [
+          [app.deps.pendingWrites, 'messages'],
+          [app.deps.repos.messages, 'listLast'],
+        ],
+        () =>
+          app.gql(`query($id: ID!) { conversation(id: $id) { messages { id } } }`, { id: conversationId }, owner.token),
+      );
+      expect(read.data!.conversation.messages.map((m: { id: string }) => m.id)).toEqual([
+        message.id,
+        reply.id,
+        second.message.id,
+        second.reply.id,
+      ]);
+    });
+
     it('answers a retried clientMessageId with the first send, from Redis, and stores it once', async () => {
       const input = { text: 'Do you deliver?', clientMessageId: 'buffer-retry-1' };
       const depth = (await app.deps.buffer!.stats()).depth;
