@@ -294,12 +294,15 @@ const counts = async (db, botId) => {
   return row;
 };
 
-/** CPU jiffies of the whole machine (busy, total) and of node processes that are not this run's (as bench-read). */
+/**
+ * CPU jiffies of the whole machine (busy, total) and, by pid, of node processes that are not
+ * this run's (as bench-read: another test run on the same cores skews the figures).
+ */
 function cpuSample() {
   const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   const ours = new Set([process.pid, ...[...children].map((c) => c.pid)]);
-  let foreign = 0;
+  const foreign = new Map();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (ours.has(Number(pid))) continue;
@@ -307,12 +310,37 @@ function cpuSample() {
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       if (!/node|jest|tsx|npm/.test(comm)) continue;
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      foreign += Number(rest[11]) + Number(rest[12]);
+      foreign.set(pid, Number(rest[11]) + Number(rest[12]));
     } catch {
       // the process ended while we read it
     }
   }
   return { busy: total - f[3] - f[4], total, foreign };
+}
+
+/** Busy and foreign-node CPU between two samples, in % of the machine; the foreign processes by name. */
+function cpuBetween(a, b) {
+  const total = b.total - a.total;
+  const top = [];
+  let foreign = 0;
+  for (const [pid, jiffies] of b.foreign) {
+    // Only processes alive at both samples count; one that starts or ends mid-run shows partly.
+    const used = jiffies - (a.foreign.get(pid) ?? jiffies);
+    if (used <= 0) continue;
+    foreign += used;
+    let cmd = '?';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 100);
+    } catch {
+      // gone
+    }
+    top.push({ pid: Number(pid), percent: (100 * used) / total, cmd });
+  }
+  return {
+    busyPercent: (100 * (b.busy - a.busy)) / total,
+    foreignNodePercent: (100 * foreign) / total,
+    foreignTop: top.sort((x, y) => y.percent - x.percent).slice(0, 3),
+  };
 }
 
 const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
@@ -553,7 +581,6 @@ async function run(target, connections, dist, owner) {
 
   const stored = after.messages - before.messages;
   const commits = pgAfter.commits - pgBefore.commits - own;
-  const cpuTotal = cpu1.total - cpu0.total;
   const r = {
     id,
     target,
@@ -571,10 +598,7 @@ async function run(target, connections, dist, owner) {
     commitsPerMessage: stored ? commits / stored : null,
     commitsPerSend: stored ? commits / (stored / 2) : null,
     bufferHealth: health,
-    machine: {
-      busyPercent: (100 * (cpu1.busy - cpu0.busy)) / cpuTotal,
-      foreignNodePercent: (100 * Math.max(0, cpu1.foreign - cpu0.foreign)) / cpuTotal,
-    },
+    machine: cpuBetween(cpu0, cpu1),
     logs: Object.fromEntries([api, worker].filter(Boolean).map((child) => [child.name, logSummary(child.logFile)])),
   };
   log(
@@ -597,7 +621,7 @@ function versions() {
     }
   };
   const cpu = cpus();
-  return `${cpu.length} CPUs (${cpu[0]?.model.trim()}), Node ${process.version}, ${one('psql', ['-X', '-A', '-t', cfg.pgAdmin, '-c', 'SHOW server_version']).split(' ')[0]} PostgreSQL, Redis ${one('redis-cli', ['-p', String(cfg.redisPort), 'INFO', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?'}`;
+  return `${cpu.length} CPUs (${cpu[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${one('psql', ['-X', '-A', '-t', cfg.pgAdmin, '-c', 'SHOW server_version']).split(' ')[0]}, Redis ${one('redis-cli', ['-p', String(cfg.redisPort), 'INFO', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?'}`;
 }
 
 try {
@@ -624,7 +648,7 @@ try {
     rollback: 'Parley, rollback (REDIS_ENABLED=false)',
   };
   console.log(
-    `\nWrite benchmark (sendMessage): ${cfg.sends.toLocaleString('en')} sends per run after ${cfg.warmupSends} warm-up, closed loop, one owner, one bot, ${cfg.sendsPerConversation} sends per conversation; HEAD ${commit}; ${versions()}\n`,
+    `\nWrite benchmark (sendMessage): ${cfg.sends.toLocaleString('en')} sends per run after max(${cfg.warmupSends}, connections) warm-up sends, closed loop, one owner, one bot, ${cfg.sendsPerConversation} sends per conversation; HEAD ${commit}; ${versions()}\n`,
   );
   console.log(
     '| target | conns (open) | req/s | p50 ms | p95 ms | p99 ms | HTTP codes | 503 | errors | drain ms (peak depth) | rows = 2 × acked | PG commits / message (/ send) | CPU busy (foreign node) |',
@@ -654,6 +678,12 @@ try {
     if (r.pg.rollbacks) notes.push(`${r.pg.rollbacks} PostgreSQL rollbacks`);
     if (r.errors)
       notes.push(`errors by code ${JSON.stringify(r.errorCodes)}; samples ${JSON.stringify(r.errorSamples)}`);
+    if (r.lostConversations)
+      notes.push(`${r.lostConversations} conversations created by an acknowledged send were NOT_FOUND for a later one`);
+    if (r.machine.foreignNodePercent > 1)
+      notes.push(
+        `foreign node processes used ${fmt(r.machine.foreignNodePercent, 0)} % of the machine: ${r.machine.foreignTop.map((p) => `pid ${p.pid} ${fmt(p.percent, 0)} % (${p.cmd})`).join('; ')}`,
+      );
     if (r.warmup.errors || !r.warmup.stored) notes.push(`warm-up: ${JSON.stringify(r.warmup)}`);
     if (r.peakSockets < r.connections)
       notes.push(`only ${r.peakSockets} of ${r.connections} sockets were open at once`);
