@@ -163,6 +163,9 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
     client.write(
       'POST /graphql HTTP/1.1\r\nhost: parley\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{',
     );
+    // The request must be in progress when the signal comes: sent at once, a signal can be
+    // handled before the headers are read, and an idle connection closes at once (exit 0).
+    await new Promise((resolve) => setTimeout(resolve, 300));
     try {
       const signalledAt = Date.now();
       api.child.kill('SIGTERM');
