@@ -12,6 +12,7 @@ import { createBufferedWritePath } from './buffer/buffered-write-path';
 import { createPendingWrites, noPendingWrites, type PendingWrites } from './buffer/pending-writes';
 import { createWriteBuffer, type WriteBuffer } from './buffer/write-buffer';
 import { createEventLoopPressure, type EventLoopPressure } from './chat/event-loop-pressure';
+import { createRateLimiter, type RateLimiter } from './rate-limits/rate-limiter';
 import { createBotsRepo } from './repos/bots';
 import { createChunksRepo } from './repos/chunks';
 import { createConversationsRepo } from './repos/conversations';
@@ -65,6 +66,8 @@ export interface AppDeps {
   pendingWrites: PendingWrites;
   /** Refuses sends while the event loop lags. */
   eventLoopPressure: EventLoopPressure;
+  /** The sliding-window counters behind `@rateLimit`, uploads and subscribing. */
+  rateLimiter: RateLimiter;
   /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */
   cacheStats: CacheStatsCollector;
   /** The entity cache the loaders read through; absent in rollback mode. */
@@ -123,6 +126,12 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
       ? createPendingWrites({ buffer, log: log.child({ component: 'write-buffer' }) })
       : noPendingWrites,
     eventLoopPressure,
+    rateLimiter: createRateLimiter({
+      redis,
+      keys,
+      settings: config.rateLimits,
+      log: log.child({ component: 'rate-limits' }),
+    }),
     cacheStats,
     cache: cache.entities && { entities: cache.entities, keys: cache.keys },
     invalidation: cache.invalidation,

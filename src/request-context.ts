@@ -8,6 +8,7 @@ import type { Logger } from './logger';
 import { createSearchService, type SearchService } from './search/search-service';
 import type { SessionService, Viewer } from './sessions/session-service';
 import { createSourceService, type SourceService } from './sources/source-service';
+import { createRequestLimits, type RequestLimits } from './rate-limits/request-limits';
 
 /** What a transport knows of a request before any domain code runs. */
 export interface RequestInfo {
@@ -35,6 +36,8 @@ export interface RequestContext {
   sources: SourceService;
   search: SearchService;
   chat: ChatService;
+  /** Rate-limit checks for this request, and the states its RateLimit headers report. */
+  limits: RequestLimits;
 }
 
 /** Our tokens are 43 characters; anything far longer is not one, and is not scanned. */
@@ -81,6 +84,7 @@ export async function createRequestContext(app: AppDeps, request: RequestInfo): 
     }),
     sources: createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
     search: createSearchService({ access, retriever: app.retriever }),
+    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
     chat: createChatService({
       access,
       loaders,

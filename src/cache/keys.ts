@@ -69,6 +69,8 @@ export function createCacheKeys(prefix: string) {
       /** Flush counters: totals, the last lag, and intents flushed per second (`s:<epoch second>`). */
       stats: () => `${prefix}buffer:{buffer}:stats`,
     },
+    /** One rate-limit counter (a sorted set of admission times), e.g. `rate-limit:{user:<id>}`. */
+    rateLimit: (policy: string, subject: string) => `${prefix}rate-limit:{${policy}:${subject}}`,
     /** One hash of hit/miss counters (`family:layer:hits|misses`) that every instance adds to. */
     cacheStats: () => `${prefix}stats:cache`,
     /**

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { RateLimitSettings } from '../rate-limits/rate-limiter';
 
 /**
  * The only reader of `process.env`. Every setting has a default that suits a
@@ -87,6 +88,13 @@ const envSchema = z.object({
   VECTOR_WARM_TOP: intFromEnv(1, 1000).default(50),
   VECTOR_WARM_INTERVAL_SECONDS: intFromEnv(1, 3600).default(120),
 
+  RATE_LIMIT_ENABLED: booleanFromEnv.default(true),
+  RATE_LIMIT_WINDOW_SECONDS: intFromEnv(1, 3600).default(60),
+  RATE_LIMIT_GLOBAL_PER_MIN: intFromEnv(1).default(1000),
+  RATE_LIMIT_USER_PER_MIN: intFromEnv(1).default(100),
+  RATE_LIMIT_IP_PER_MIN: intFromEnv(1).default(200),
+  RATE_LIMIT_BOT_PER_MIN: intFromEnv(1).default(500),
+
   BUFFER_MAX_DEPTH: intFromEnv(1).default(100_000),
   BUFFER_BATCH_SIZE: intFromEnv(1, 1000).default(100),
   BUFFER_IDLE_WAIT_MILLIS: intFromEnv(10, 10_000).default(100),
@@ -154,6 +162,11 @@ export interface Config {
   };
   /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
   vectorCache: { ttlSeconds: number; warmTop: number; warmIntervalSeconds: number };
+  /**
+   * Sliding-window limits on the fields marked `@rateLimit` in schema/, on uploads and on
+   * subscribing: requests per window (60 s unless RATE_LIMIT_WINDOW_SECONDS says otherwise).
+   */
+  rateLimits: RateLimitSettings;
   /** The chat write buffer: what the api lets it hold, and how workers flush it (src/buffer/). */
   buffer: {
     /** Intents the pending list may hold; a send beyond it is refused OVERLOADED (503). */
@@ -263,6 +276,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ttlSeconds: e.VECTOR_CACHE_TTL_SECONDS,
       warmTop: e.VECTOR_WARM_TOP,
       warmIntervalSeconds: e.VECTOR_WARM_INTERVAL_SECONDS,
+    },
+    rateLimits: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      limits: {
+        GLOBAL: e.RATE_LIMIT_GLOBAL_PER_MIN,
+        USER: e.RATE_LIMIT_USER_PER_MIN,
+        IP: e.RATE_LIMIT_IP_PER_MIN,
+        BOT: e.RATE_LIMIT_BOT_PER_MIN,
+      },
     },
     buffer: {
       maxDepth: e.BUFFER_MAX_DEPTH,

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { CACHE_LAYERS, type CacheCounts, type CacheLayer, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES, type KeyFamily } from '../cache/keys';
 import type { Logger } from '../logger';
+import type { RateLimiter } from '../rate-limits/rate-limiter';
 
 /** Each probe's limit: a health check that hangs on a stuck Redis tells an orchestrator nothing. */
 const REDIS_CHECK_TIMEOUT_MILLIS = 1000;
@@ -161,13 +162,16 @@ export function cacheReport(counts: CacheCounts) {
  */
 export function registerRedisHealthRoutes(
   fastify: FastifyInstance,
-  deps: { redis?: Redis; cacheStats: CacheStatsCollector; log: Logger },
+  deps: { redis?: Redis; rateLimiter: Pick<RateLimiter, 'mode'>; cacheStats: CacheStatsCollector; log: Logger },
 ): void {
   fastify.get('/health/redis', async (_request, reply) => {
-    if (!deps.redis) return { enabled: false };
+    // Where the shared rate-limit counters are: in Redis, or in this instance's memory (rollback
+    // mode, or Redis unreachable), where each instance counts only its own requests.
+    const rateLimits = deps.rateLimiter.mode();
+    if (!deps.redis) return { enabled: false, rateLimits };
     const health = await checkRedis(deps.redis, deps.log);
     reply.code(health.connected ? 200 : 503);
-    return health;
+    return { ...health, rateLimits };
   });
 
   fastify.get('/health/cache', async () => {

@@ -9,6 +9,7 @@ import type { EventLoopPressure } from '../chat/event-loop-pressure';
 import { poolStats, type Db, type PoolStats } from '../clients/postgres';
 import type { GraphQLDurationLabels } from '../graphql/metrics-plugin';
 import type { Logger } from '../logger';
+import type { RateLimiter } from '../rate-limits/rate-limiter';
 import { withTimeout } from './health-redis';
 
 /** Seconds; finer than prom-client's default at the low end, where cached reads land. */
@@ -57,10 +58,18 @@ export function createMetrics(deps: {
   /** The buffered write path's counters; absent in rollback mode. */
   writeStats?: BufferedWritePathStats;
   eventLoopPressure: EventLoopPressure;
+  rateLimiter: Pick<RateLimiter, 'onDecision'>;
   log: Logger;
 }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const rateLimitDecisions = new Counter({
+    name: 'parley_rate_limit_decisions_total',
+    help: 'Rate-limit checks by policy and outcome (allowed, rejected); the first refusing counter counts the rejection',
+    labelNames: ['policy', 'outcome'],
+    registers: [registry],
+  });
+  deps.rateLimiter.onDecision((policy, outcome) => rateLimitDecisions.inc({ policy, outcome }));
 
   new Counter({
     name: 'parley_cache_lookups_total',

@@ -12,6 +12,7 @@ import { graphqlMetricsPlugin } from '../graphql/metrics-plugin';
 import { nulGuardPlugin } from '../graphql/nul-guard';
 import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
+import { applyRateLimits, rateLimitHeadersPlugin } from '../rate-limits/directive';
 import { createRequestContext, type RequestContext } from '../request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
@@ -68,6 +69,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     buffer: app.buffer,
     writeStats,
     eventLoopPressure: app.eventLoopPressure,
+    rateLimiter: app.rateLimiter,
     log: app.log.child({ component: 'metrics' }),
   });
   registerMetrics(fastify, metrics);
@@ -93,12 +95,12 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     origin: '*',
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
     maxAge: 600,
   });
   await fastify.register(multipart);
 
-  const schema = buildSchema();
+  const schema = applyRateLimits(buildSchema(), app.rateLimiter);
   const limits = createOperationLimits(config.graphqlLimits);
   const formatError = createErrorFormatter({ hideSuggestions: config.isProduction });
   const ws = attachWebSocketServer({ server: fastify.server, schema, app, limits, formatError });
@@ -111,6 +113,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     plugins: [
       ...limits.plugins,
       nulGuardPlugin(),
+      rateLimitHeadersPlugin(),
       graphqlMetricsPlugin(metrics.graphqlDuration),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
@@ -149,6 +152,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   registerHealthRoutes(fastify, { db: app.db, log: app.log.child({ component: 'health' }) });
   registerRedisHealthRoutes(fastify, {
     redis: app.clients.redis,
+    rateLimiter: app.rateLimiter,
     cacheStats: app.cacheStats,
     log: app.log.child({ component: 'health' }),
   });

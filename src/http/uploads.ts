@@ -9,6 +9,9 @@ import { createRequestContext } from '../request-context';
  * FILE source. The file is buffered with a hard size limit (413 above it): sources are
  * small documents, and a buffer lets the content be validated before anything is stored.
  */
+/** The same counters as `createSource` (schema/sources.graphql): an upload is a source created. */
+const UPLOAD_POLICIES = ['GLOBAL', 'USER', 'IP'] as const;
+
 export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): void {
   const maxBytes = app.config.http.uploadMaxBytes;
 
@@ -20,8 +23,13 @@ export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): voi
       authorization: request.headers.authorization,
       clientIp: request.ip,
     });
-    // Reject a missing or bad token before reading a possibly large body.
+    // Reject a missing or bad token, and a client over its limits, before reading a possibly large body.
     context.access.requireOwner();
+    try {
+      await context.limits.check(UPLOAD_POLICIES);
+    } finally {
+      for (const [name, value] of Object.entries(context.limits.headers())) reply.header(name, value);
+    }
     if (!request.isMultipart()) {
       throw new BadUserInputError('Send multipart/form-data with fields botId and file.', 'file');
     }

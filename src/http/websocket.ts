@@ -69,6 +69,9 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string, headers: 
  * mutations have HTTP, where their limits and status codes live); sockets per client IP
  * and subscriptions per socket are capped; a socket closes when its session ends.
  */
+/** The counters a subscription is checked against when it starts. */
+const SUBSCRIBE_POLICIES = ['GLOBAL', 'USER', 'IP'] as const;
+
 export function attachWebSocketServer(deps: {
   server: Server;
   schema: GraphQLSchema;
@@ -209,6 +212,14 @@ export function attachWebSocketServer(deps: {
               extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
             }),
           ];
+        }
+        // Subscribing counts like a limited field over HTTP (per instance, account and address);
+        // the events that follow do not.
+        try {
+          await contextValue.limits.check(SUBSCRIBE_POLICIES);
+        } catch (error: unknown) {
+          if (error instanceof AppError) return [withRequestId(error, requestId)];
+          throw error;
         }
         return {
           schema,

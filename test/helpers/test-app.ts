@@ -78,6 +78,9 @@ export async function startTestApp(
       REDIS_KEY_PREFIX: testKeyPrefix(),
       // The whole suite runs in either mode: TEST_REDIS_ENABLED=true puts the Redis layer on.
       REDIS_ENABLED: process.env.TEST_REDIS_ENABLED ?? 'false',
+      // Suites send, sign up and log in far more than a person would, from one address: the
+      // limits are tested where they are the subject (rate-limits.test.ts) and off elsewhere.
+      RATE_LIMIT_ENABLED: 'false',
       DATABASE_URL: database.url,
       DATABASE_POOL_MIN_IDLE: '0',
       DATABASE_POOL_MAX: '5',

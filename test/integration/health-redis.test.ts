@@ -47,6 +47,7 @@ describe('/health/redis and /health/cache with Redis enabled', () => {
         aofEnabled: aof === '1',
         appendfsync: fsync,
         connectedClients: expect.any(Number),
+        rateLimits: { store: 'redis' },
       });
     } finally {
       await probe.drop();
@@ -131,7 +132,12 @@ describe('checkRedis against a Redis that is not there or does not answer', () =
     const probe = await connectTestRedis();
     await probe.drop();
     const fastify = Fastify();
-    registerRedisHealthRoutes(fastify, { redis: probe.redis, cacheStats: stats, log: silent });
+    registerRedisHealthRoutes(fastify, {
+      redis: probe.redis,
+      rateLimiter: { mode: () => ({ store: 'memory' }) },
+      cacheStats: stats,
+      log: silent,
+    });
     try {
       const url = await fastify.listen({ host: '127.0.0.1', port: 0 });
       const { status, body } = await getJson(`${url}/health/redis`);
@@ -179,7 +185,8 @@ describe('/health/redis and /health/cache in rollback mode', () => {
   it('says Redis is off, with 200', async () => {
     const { status, body } = await getJson(`${app.url}/health/redis`);
     expect(status).toBe(200);
-    expect(body).toEqual({ enabled: false });
+    // The rate limits count in this instance's memory then.
+    expect(body).toEqual({ enabled: false, rateLimits: { store: 'memory' } });
   });
 
   it('shows this instance’s counts', async () => {

@@ -285,6 +285,19 @@ export type QuerySourceArgs = {
   id: Scalars['ID']['input'];
 };
 
+/** Whom a `@rateLimit` counts a request against. Each counts per window (RATE_LIMIT_WINDOW_SECONDS, 60) up to its RATE_LIMIT_* limit. */
+export type RateLimitPolicy =
+  /** The bot the widget traffic goes to (RATE_LIMIT_BOT_PER_MIN, 500). */
+  | 'BOT'
+  /** The e-mail address a logIn is for, at the per-user limit: password guessing stays slow. */
+  | 'EMAIL'
+  /** Every limited request to one api instance (RATE_LIMIT_GLOBAL_PER_MIN, 1,000). */
+  | 'GLOBAL'
+  /** The client's address (RATE_LIMIT_IP_PER_MIN, 200); ENTERPRISE accounts are exempt. */
+  | 'IP'
+  /** The signed-in account or widget visitor (RATE_LIMIT_USER_PER_MIN, 100); ENTERPRISE accounts are exempt. */
+  | 'USER';
+
 export type SearchHit = {
   __typename?: 'SearchHit';
   content: Scalars['String']['output'];
@@ -475,6 +488,7 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Plan: Plan;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RateLimitPolicy: RateLimitPolicy;
   SearchHit: ResolverTypeWrapper<SearchHit>;
   SendMessageInput: SendMessageInput;
   SendMessagePayload: ResolverTypeWrapper<Omit<SendMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply?: Maybe<ResolversTypes['Message']> }>;
@@ -516,6 +530,12 @@ export type ResolversParentTypes = ResolversObject<{
   User: UserRecord;
   WidgetSession: Omit<WidgetSession, 'bot'> & { bot: ResolversParentTypes['Bot'] };
 }>;
+
+export type RateLimitDirectiveArgs = {
+  policies: Array<RateLimitPolicy>;
+};
+
+export type RateLimitDirectiveResolver<Result, Parent, ContextType = RequestContext, Args = RateLimitDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type AuthPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuthPayload'] = ResolversParentTypes['AuthPayload']> = ResolversObject<{
   expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -649,3 +669,6 @@ export type Resolvers<ContextType = RequestContext> = ResolversObject<{
   WidgetSession?: WidgetSessionResolvers<ContextType>;
 }>;
 
+export type DirectiveResolvers<ContextType = RequestContext> = ResolversObject<{
+  rateLimit?: RateLimitDirectiveResolver<any, any, ContextType>;
+}>;

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { RateLimitedError } from '../errors';
+import type { Viewer } from '../sessions/session-service';
+import type { Decision, Policy, PolicyState, RateLimiter, Subject } from './rate-limiter';
+
+/** What the counters of a request are about, beyond the viewer and the address. */
+export interface LimitTarget {
+  /** The bot the widget traffic goes to, by its public key (known to both the widget and the api). */
+  botKey?: string;
+  /** The address a logIn is for. */
+  email?: string;
+}
+
+const NAMES: Record<Policy, string> = {
+  GLOBAL: 'this server',
+  USER: 'your account',
+  IP: 'your address',
+  BOT: 'this bot',
+  EMAIL: 'this e-mail address',
+};
+
+/**
+ * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy` lists
+ * each counter's quota and window, `RateLimit` what is left of it and when the oldest request
+ * counted leaves the window.
+ */
+export function rateLimitHeaders(states: readonly PolicyState[]): Record<string, string> {
+  if (states.length === 0) return {};
+  const name = (state: PolicyState) => `"${state.policy.toLowerCase()}"`;
+  return {
+    'ratelimit-policy': states.map((state) => `${name(state)};q=${state.limit};w=${state.windowSeconds}`).join(', '),
+    ratelimit: states.map((state) => `${name(state)};r=${state.remaining};t=${state.resetSeconds}`).join(', '),
+  };
+}
+
+export type RequestLimits = ReturnType<typeof createRequestLimits>;
+
+/**
+ * A request's view of the rate limits: which counters a policy means for this viewer and
+ * address, the checks (throwing RATE_LIMITED, 429, when refused), and the states the
+ * response's RateLimit headers report. Enterprise accounts (the plan comes from the session)
+ * are not held to the per-user and per-address limits.
+ */
+export function createRequestLimits(deps: { limiter: RateLimiter; viewer: Viewer; clientIp: string }) {
+  const { viewer } = deps;
+  const enterprise = viewer.kind === 'USER' && viewer.plan === 'ENTERPRISE';
+  /** The latest state of each counter this request was checked against. */
+  const states = new Map<Policy, PolicyState>();
+
+  const subjectFor = (policy: Policy, target: LimitTarget): Subject | undefined => {
+    switch (policy) {
+      case 'GLOBAL':
+        return { policy, id: 'instance' };
+      case 'USER':
+        if (enterprise) return undefined;
+        if (viewer.kind === 'USER') return { policy, id: viewer.userId };
+        return viewer.kind === 'VISITOR' ? { policy, id: viewer.visitorId } : undefined;
+      case 'IP':
+        return enterprise ? undefined : { policy, id: deps.clientIp };
+      case 'BOT':
+        return target.botKey === undefined ? undefined : { policy, id: target.botKey };
+      case 'EMAIL':
+        return target.email === undefined
+          ? undefined
+          : { policy, id: createHash('sha256').update(target.email.trim().toLowerCase()).digest('hex') };
+    }
+  };
+
+  const record = (decision: Decision): void => {
+    for (const state of decision.states) states.set(state.policy, state);
+  };
+
+  const refusal = (decision: Extract<Decision, { admitted: false }>) =>
+    new RateLimitedError(
+      decision.retryAfter,
+      `Too many requests from ${NAMES[decision.policy]}: try again in ${decision.retryAfter} s.`,
+      rateLimitHeaders(decision.states),
+    );
+
+  /** The counters `policies` mean for this request. */
+  const subjects = (policies: readonly Policy[], target: LimitTarget = {}): Subject[] =>
+    policies.flatMap((policy) => subjectFor(policy, target) ?? []);
+
+  return {
+    subjects,
+    record,
+    refusal,
+    /** Counts the request against `policies`; throws RATE_LIMITED when any refuses it. */
+    async check(policies: readonly Policy[], target: LimitTarget = {}, cost = 1): Promise<void> {
+      const decision = await deps.limiter.check(subjects(policies, target), cost);
+      record(decision);
+      if (!decision.admitted) throw refusal(decision);
+    },
+    /** The RateLimit headers for the response, from every counter checked so far. */
+    headers: () => rateLimitHeaders([...states.values()]),
+  };
+}
