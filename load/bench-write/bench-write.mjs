@@ -19,6 +19,10 @@
 //
 // Everything it starts it stops by pid; it drops its database and deletes its Redis keys
 // (its own prefix, SCAN + UNLINK) at the end, also on failure or Ctrl-C.
+//
+// Imported (bench-limits.mjs does), it runs nothing: it lends `createHarness` (build, database,
+// processes, Redis keys, clean-up, CPU samples under one run name), `sendLoad`, `gql`,
+// `logSummary`, `fmt`, `head` and `sleep`.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -28,6 +32,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -61,61 +66,10 @@ const cfg = {
   redisPort: num('REDIS_PORT', 6379),
   basePort: num('BASE_PORT', 4621),
 };
-const stamp = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}_${process.pid}`;
-const dbName = `parley_bench_write_${stamp.toLowerCase()}`;
-const dbUrl = cfg.pgAdmin.replace(/\/[^/]*$/, `/${dbName}`);
-const redisUrl = `redis://127.0.0.1:${cfg.redisPort}`;
-/** Every key of this run starts with it: the runs' prefixes add the target and the concurrency. */
-const prefixStem = `parley-bench-write-${stamp}-`;
-const outDir = join(loadDir, 'results', `bench-write-${stamp}`);
-mkdirSync(outDir, { recursive: true });
 
-const children = new Set();
-/** Open connections of this script to the benchmark database, ended before it is dropped. */
-const probes = new Set();
-let buildDir;
-let dbCreated = false;
-const log = (...a) => console.error(`[bench-write ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts a process with its stdout and stderr (pino's JSON lines) in a log file of the run. */
-function start(name, cmd, args, extraEnv, logName) {
-  const logFile = join(outDir, `${logName}.log`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { cwd: repo, env: { ...env, ...extraEnv }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  child.name = name;
-  child.logFile = logFile;
-  child.logTail = () => readFileSync(logFile, 'utf8').slice(-3000);
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(child.pid, 'SIGTERM');
-  const t = setTimeout(() => child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function waitHttp(url, child, seconds = 60) {
-  for (let i = 0; i < seconds * 10; i++) {
-    if (child.exitCode !== null) throw new Error(`${child.name} exited: ${child.logTail()}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer in ${seconds}s: ${child.logTail()}`);
-}
-
-async function gql(origin, query, variables, token) {
+export async function gql(origin, query, variables, token) {
   const res = await fetch(`${origin}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -126,97 +80,278 @@ async function gql(origin, query, variables, token) {
   return body.data;
 }
 
-/** SCAN + UNLINK of this run's own keys; never FLUSHALL/FLUSHDB (the Redis is shared). */
-async function redisDeletePrefix(prefix) {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
+export const head = () =>
+  execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 
-async function adminQuery(sql, params) {
-  const admin = new pg.Client({ connectionString: cfg.pgAdmin });
-  await admin.connect();
-  try {
-    return (await admin.query(sql, params)).rows;
-  } finally {
-    await admin.end();
+/**
+ * One benchmark run's own things, all named after `name` and the run's stamp: its database
+ * (`parley_<name>_<stamp>`), its Redis key prefix stem, its results folder, its processes (each
+ * with a log file there), its build of HEAD; and the clean-up of all of them (by pid, DROP
+ * DATABASE, SCAN + UNLINK of its prefix), also on SIGINT/SIGTERM.
+ */
+export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.redisPort }) {
+  const stamp = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}_${process.pid}`;
+  const dbName = `parley_${name.replaceAll('-', '_')}_${stamp.toLowerCase()}`;
+  const dbUrl = pgAdmin.replace(/\/[^/]*$/, `/${dbName}`);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  /** Every key of this run starts with it: the runs' prefixes add the target and the concurrency. */
+  const prefixStem = `parley-${name}-${stamp}-`;
+  const outDir = join(loadDir, 'results', `${name}-${stamp}`);
+  mkdirSync(outDir, { recursive: true });
+
+  const children = new Set();
+  /** Open connections of this script to the benchmark database, ended before it is dropped. */
+  const probes = new Set();
+  let buildDir;
+  let dbCreated = false;
+  const log = (...a) => console.error(`[${name} ${new Date().toISOString().slice(11, 19)}]`, ...a);
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+
+  /** Starts a process with its stdout and stderr (pino's JSON lines) in a log file of the run. */
+  function start(name, cmd, args, extraEnv, logName) {
+    const logFile = join(outDir, `${logName}.log`);
+    const fd = openSync(logFile, 'a');
+    const child = spawn(cmd, args, { cwd: repo, env: { ...env, ...extraEnv }, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    child.name = name;
+    child.logFile = logFile;
+    child.logTail = () => readFileSync(logFile, 'utf8').slice(-3000);
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    return child;
   }
-}
 
-async function cleanup() {
-  for (const child of [...children]) await stop(child).catch(() => undefined);
-  for (const client of [...probes]) await client.end().catch(() => undefined);
-  if (dbCreated) {
+  async function stop(child) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(child.pid, 'SIGTERM');
+    const t = setTimeout(() => child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  async function waitHttp(url, child, seconds = 60) {
+    for (let i = 0; i < seconds * 10; i++) {
+      if (child.exitCode !== null) throw new Error(`${child.name} exited: ${child.logTail()}`);
+      try {
+        if ((await fetch(url)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`${url} did not answer in ${seconds}s: ${child.logTail()}`);
+  }
+
+  /** SCAN + UNLINK of this run's own keys; never FLUSHALL/FLUSHDB (the Redis is shared). */
+  async function redisDeletePrefix(prefix) {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  }
+
+  async function adminQuery(sql, params) {
+    const admin = new pg.Client({ connectionString: pgAdmin });
+    await admin.connect();
     try {
-      await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      log(`dropped database ${dbName}`);
-    } catch (error) {
-      log(`could not drop ${dbName}: ${error}`);
+      return (await admin.query(sql, params)).rows;
+    } finally {
+      await admin.end();
     }
   }
-  try {
-    log(`deleted ${await redisDeletePrefix(prefixStem)} Redis keys under ${prefixStem}`);
-  } catch (error) {
-    log(`could not delete keys under ${prefixStem}: ${error}`);
-  }
-  redis.disconnect();
-  if (buildDir && !env.PARLEY_DIST) rmSync(buildDir, { recursive: true, force: true });
-}
 
-let cleaning;
-const cleanOnce = () => (cleaning ??= cleanup());
-for (const signal of ['SIGINT', 'SIGTERM'])
-  process.on(signal, async () => {
-    log(`${signal}: cleaning up`);
-    await cleanOnce();
-    process.exit(130);
+  /** CREATE DATABASE (dropped by the clean-up from then on) and the app's migrations. */
+  async function createDatabase() {
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    dbCreated = true;
+    log(`created ${dbName}; migrating`);
+    execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/db/migrate-cli.ts', 'latest'], {
+      cwd: repo,
+      env: { ...env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
+  async function cleanup() {
+    for (const child of [...children]) await stop(child).catch(() => undefined);
+    for (const client of [...probes]) await client.end().catch(() => undefined);
+    if (dbCreated) {
+      try {
+        await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        log(`dropped database ${dbName}`);
+      } catch (error) {
+        log(`could not drop ${dbName}: ${error}`);
+      }
+    }
+    try {
+      log(`deleted ${await redisDeletePrefix(prefixStem)} Redis keys under ${prefixStem}`);
+    } catch (error) {
+      log(`could not delete keys under ${prefixStem}: ${error}`);
+    }
+    redis.disconnect();
+    if (buildDir && !env.PARLEY_DIST) rmSync(buildDir, { recursive: true, force: true });
+  }
+
+  let cleaning;
+  const cleanOnce = () => (cleaning ??= cleanup());
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.on(signal, async () => {
+      log(`${signal}: cleaning up`);
+      await cleanOnce();
+      process.exit(130);
+    });
+
+  function build() {
+    if (env.PARLEY_DIST) return resolve(env.PARLEY_DIST);
+    // The committed code (HEAD), built apart from the work tree, as bench-read does.
+    buildDir = mkdtempSync(join(tmpdir(), `parley-${name}-build-`));
+    log(`building HEAD (${head()}) in ${buildDir}`);
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        `git -C "${repo}" archive HEAD src worker schema package.json tsconfig.json tsconfig.build.json | tar -x -C "${buildDir}"`,
+      ],
+      { stdio: 'inherit' },
+    );
+    symlinkSync(join(repo, 'node_modules'), join(buildDir, 'node_modules'));
+    execFileSync(join(repo, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+      cwd: buildDir,
+      stdio: 'inherit',
+    });
+    return join(buildDir, 'dist');
+  }
+
+  const parleyEnv = (port, prefix) => ({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    REDIS_ENABLED: prefix ? 'true' : 'false',
+    REDIS_KEY_PREFIX: prefix ?? `${prefixStem}unused:`,
   });
 
-const head = () => execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  /**
+   * CPU jiffies of the whole machine (busy, total) and, by pid, of node processes that are not
+   * this run's (as bench-read: another test run on the same cores skews the figures).
+   */
+  function cpuSample() {
+    const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const ours = new Set([process.pid, ...[...children].map((c) => c.pid)]);
+    const foreign = new Map();
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (ours.has(Number(pid))) continue;
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (!/node|jest|tsx|npm/.test(comm)) continue;
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        foreign.set(pid, Number(rest[11]) + Number(rest[12]));
+      } catch {
+        // the process ended while we read it
+      }
+    }
+    return { busy: total - f[3] - f[4], total, foreign };
+  }
 
-function build() {
-  if (env.PARLEY_DIST) return resolve(env.PARLEY_DIST);
-  // The committed code (HEAD), built apart from the work tree, as bench-read does.
-  buildDir = mkdtempSync(join(tmpdir(), 'parley-bench-write-build-'));
-  log(`building HEAD (${head()}) in ${buildDir}`);
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      `git -C "${repo}" archive HEAD src worker schema package.json tsconfig.json tsconfig.build.json | tar -x -C "${buildDir}"`,
-    ],
-    { stdio: 'inherit' },
-  );
-  symlinkSync(join(repo, 'node_modules'), join(buildDir, 'node_modules'));
-  execFileSync(join(repo, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: buildDir, stdio: 'inherit' });
-  return join(buildDir, 'dist');
+  /** Busy and foreign-node CPU between two samples, in % of the machine; the foreign processes by name. */
+  function cpuBetween(a, b) {
+    const total = b.total - a.total;
+    const top = [];
+    let foreign = 0;
+    for (const [pid, jiffies] of b.foreign) {
+      // Only processes alive at both samples count; one that starts or ends mid-run shows partly.
+      const used = jiffies - (a.foreign.get(pid) ?? jiffies);
+      if (used <= 0) continue;
+      foreign += used;
+      let cmd = '?';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 100);
+      } catch {
+        // gone
+      }
+      top.push({ pid: Number(pid), percent: (100 * used) / total, cmd });
+    }
+    return {
+      busyPercent: (100 * (b.busy - a.busy)) / total,
+      foreignNodePercent: (100 * foreign) / total,
+      foreignTop: top.sort((x, y) => y.percent - x.percent).slice(0, 3),
+    };
+  }
+
+  function versions() {
+    const one = (cmd, args) => {
+      try {
+        return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+      } catch {
+        return '?';
+      }
+    };
+    const cpu = cpus();
+    return `${cpu.length} CPUs (${cpu[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${one('psql', ['-X', '-A', '-t', pgAdmin, '-c', 'SHOW server_version']).split(' ')[0]}, Redis ${one('redis-cli', ['-p', String(redisPort), 'INFO', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?'}`;
+  }
+
+  return {
+    stamp,
+    dbName,
+    dbUrl,
+    redisUrl,
+    prefixStem,
+    outDir,
+    children,
+    probes,
+    log,
+    redis,
+    start,
+    stop,
+    waitHttp,
+    redisDeletePrefix,
+    adminQuery,
+    createDatabase,
+    cleanOnce,
+    build,
+    parleyEnv,
+    cpuSample,
+    cpuBetween,
+    versions,
+  };
 }
 
-const parleyEnv = (port, prefix) => ({
-  NODE_ENV: 'production',
-  LOG_LEVEL: 'warn',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  DATABASE_URL: dbUrl,
-  REDIS_URL: redisUrl,
-  REDIS_ENABLED: prefix ? 'true' : 'false',
-  REDIS_KEY_PREFIX: prefix ?? `${prefixStem}unused:`,
-});
+// Run (not imported): this run's harness, by the names the code below has always used.
+const isMain = Boolean(process.argv[1]) && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+const {
+  stamp,
+  dbName,
+  dbUrl,
+  prefixStem,
+  outDir,
+  children,
+  probes,
+  log,
+  redis,
+  start,
+  stop,
+  waitHttp,
+  adminQuery,
+  createDatabase,
+  cleanOnce,
+  build,
+  parleyEnv,
+  cpuSample,
+  cpuBetween,
+  versions,
+} = isMain ? createHarness({ name: 'bench-write' }) : {};
 
 async function seed(dist) {
-  await adminQuery(`CREATE DATABASE ${dbName}`);
-  dbCreated = true;
-  log(`created ${dbName}; migrating`);
-  execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/db/migrate-cli.ts', 'latest'], {
-    cwd: repo,
-    env: { ...env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  await createDatabase();
   const port = cfg.basePort + 9;
   const origin = `http://127.0.0.1:${port}`;
   const api = start('seed-api', process.execPath, [join(dist, 'src/main.js')], parleyEnv(port), 'seed-api');
@@ -294,55 +429,6 @@ const counts = async (db, botId) => {
   return row;
 };
 
-/**
- * CPU jiffies of the whole machine (busy, total) and, by pid, of node processes that are not
- * this run's (as bench-read: another test run on the same cores skews the figures).
- */
-function cpuSample() {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  const ours = new Set([process.pid, ...[...children].map((c) => c.pid)]);
-  const foreign = new Map();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (ours.has(Number(pid))) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!/node|jest|tsx|npm/.test(comm)) continue;
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      foreign.set(pid, Number(rest[11]) + Number(rest[12]));
-    } catch {
-      // the process ended while we read it
-    }
-  }
-  return { busy: total - f[3] - f[4], total, foreign };
-}
-
-/** Busy and foreign-node CPU between two samples, in % of the machine; the foreign processes by name. */
-function cpuBetween(a, b) {
-  const total = b.total - a.total;
-  const top = [];
-  let foreign = 0;
-  for (const [pid, jiffies] of b.foreign) {
-    // Only processes alive at both samples count; one that starts or ends mid-run shows partly.
-    const used = jiffies - (a.foreign.get(pid) ?? jiffies);
-    if (used <= 0) continue;
-    foreign += used;
-    let cmd = '?';
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 100);
-    } catch {
-      // gone
-    }
-    top.push({ pid: Number(pid), percent: (100 * used) / total, cmd });
-  }
-  return {
-    busyPercent: (100 * (b.busy - a.busy)) / total,
-    foreignNodePercent: (100 * foreign) / total,
-    foreignTop: top.sort((x, y) => y.percent - x.percent).slice(0, 3),
-  };
-}
-
 const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
 // A widget's visitors ask the same few things; with Redis on, retrieval is answered by the vector cache.
 const TEXTS = [
@@ -358,10 +444,19 @@ const TEXTS = [
  * connection each); each client keeps a conversation for `sendsPerConversation` sends, then
  * starts a new one. Every answer's latency is kept (exact percentiles).
  */
-async function sendLoad({ origin, token, botId, total, connections, onTick }) {
+export async function sendLoad({
+  origin,
+  token,
+  botId,
+  total,
+  connections,
+  onTick,
+  sendsPerConversation = cfg.sendsPerConversation,
+  requestTimeoutSeconds = cfg.requestTimeoutSeconds,
+}) {
   const pool = keepAlivePool(origin, connections);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
-  const timeout = cfg.requestTimeoutSeconds * 1000;
+  const timeout = requestTimeoutSeconds * 1000;
   const latencies = [];
   const httpCodes = {};
   const errorCodes = {};
@@ -385,7 +480,7 @@ async function sendLoad({ origin, token, botId, total, connections, onTick }) {
     let sent = 0;
     while (issued < total) {
       const n = issued++;
-      if (sent >= cfg.sendsPerConversation) [conversationId, sent] = [null, 0];
+      if (sent >= sendsPerConversation) [conversationId, sent] = [null, 0];
       const body = JSON.stringify({
         query: SEND,
         variables: { i: { botId, text: TEXTS[n % TEXTS.length], ...(conversationId ? { conversationId } : {}) } },
@@ -483,7 +578,7 @@ async function bufferHealth(origin) {
 }
 
 /** The warn/error/fatal lines of a process's log, by message (pino levels 40/50/60). */
-function logSummary(file) {
+export function logSummary(file) {
   const byMessage = new Map();
   let other = 0;
   for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
@@ -607,107 +702,101 @@ async function run(target, connections, dist, owner) {
   return r;
 }
 
-const fmt = (x, d = 1) =>
+export const fmt = (x, d = 1) =>
   x === null || x === undefined || Number.isNaN(x)
     ? '–'
     : x.toLocaleString('en', { minimumFractionDigits: d, maximumFractionDigits: d });
 
-function versions() {
-  const one = (cmd, args) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-    } catch {
-      return '?';
-    }
-  };
-  const cpu = cpus();
-  return `${cpu.length} CPUs (${cpu[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${one('psql', ['-X', '-A', '-t', cfg.pgAdmin, '-c', 'SHOW server_version']).split(' ')[0]}, Redis ${one('redis-cli', ['-p', String(cfg.redisPort), 'INFO', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?'}`;
-}
-
-try {
-  await redis.connect();
-  const commit = head();
-  const dist = build();
-  const owner = await seed(dist);
-  const levels = [cfg.connections, ...(cfg.connectionsBig > 0 ? [cfg.connectionsBig] : [])];
-  const results = [];
-  for (const connections of levels)
-    for (const target of cfg.targets) {
-      try {
-        results.push(await run(target, connections, dist, owner));
-      } catch (error) {
-        // A failed run (e.g. sockets the machine would not open) is reported, not fatal.
-        log(`${target}-c${connections} failed:`, error);
-        results.push({ id: `${target}-c${connections}`, target, connections, failed: String(error) });
-        for (const child of [...children]) await stop(child).catch(() => undefined);
+if (isMain) {
+  try {
+    await redis.connect();
+    const commit = head();
+    const dist = build();
+    const owner = await seed(dist);
+    const levels = [cfg.connections, ...(cfg.connectionsBig > 0 ? [cfg.connectionsBig] : [])];
+    const results = [];
+    for (const connections of levels)
+      for (const target of cfg.targets) {
+        try {
+          results.push(await run(target, connections, dist, owner));
+        } catch (error) {
+          // A failed run (e.g. sockets the machine would not open) is reported, not fatal.
+          log(`${target}-c${connections} failed:`, error);
+          results.push({ id: `${target}-c${connections}`, target, connections, failed: String(error) });
+          for (const child of [...children]) await stop(child).catch(() => undefined);
+        }
       }
-    }
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ cfg, commit, results }, null, 2));
-  const labels = {
-    redis: 'Parley, REDIS_ENABLED=true (api + 1 worker)',
-    rollback: 'Parley, rollback (REDIS_ENABLED=false)',
-  };
-  console.log(
-    `\nWrite benchmark (sendMessage): ${cfg.sends.toLocaleString('en')} sends per run after max(${cfg.warmupSends}, connections) warm-up sends, closed loop, one owner, one bot, ${cfg.sendsPerConversation} sends per conversation; HEAD ${commit}; ${versions()}\n`,
-  );
-  console.log(
-    '| target | conns (open) | req/s | p50 ms | p95 ms | p99 ms | HTTP codes | 503 | errors | drain ms (peak depth) | rows = 2 × acked | PG commits / message (/ send) | CPU busy (foreign node) |',
-  );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |');
-  for (const r of results) {
-    if (r.failed) {
-      console.log(`| ${labels[r.target]} | ${r.connections} | failed: ${r.failed.slice(0, 120)} | | | | | | | | | | |`);
-      continue;
-    }
-    const codes = Object.entries(r.httpCodes)
-      .map(([code, n]) => `${code}: ${n.toLocaleString('en')}`)
-      .join(', ');
-    const drain =
-      r.target === 'redis'
-        ? `${r.drainTimedOut ? `> ${cfg.drainTimeoutSeconds * 1000}` : fmt(r.drainMillis, 0)} (${r.peakBufferDepth.toLocaleString('en')})`
-        : '– (stored when acknowledged)';
-    const rows = `${r.rowsOk ? 'pass' : 'FAIL'}: ${r.rows.stored.toLocaleString('en')} = 2 × ${r.acked.toLocaleString('en')}${r.rowsOk ? '' : ` (expected ${r.rows.expected.toLocaleString('en')})`}`;
+    writeFileSync(join(outDir, 'results.json'), JSON.stringify({ cfg, commit, results }, null, 2));
+    const labels = {
+      redis: 'Parley, REDIS_ENABLED=true (api + 1 worker)',
+      rollback: 'Parley, rollback (REDIS_ENABLED=false)',
+    };
     console.log(
-      `| ${labels[r.target]} | ${r.connections} (${r.peakSockets}) | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${codes} | ${r.httpCodes[503] ?? 0} | ${r.errors} | ${drain} | ${rows} | ${fmt(r.commitsPerMessage, 3)} (${fmt(r.commitsPerSend, 3)}) | ${fmt(r.machine.busyPercent, 0)} % (${fmt(r.machine.foreignNodePercent, 0)} %) |`,
+      `\nWrite benchmark (sendMessage): ${cfg.sends.toLocaleString('en')} sends per run after max(${cfg.warmupSends}, connections) warm-up sends, closed loop, one owner, one bot, ${cfg.sendsPerConversation} sends per conversation; HEAD ${commit}; ${versions()}\n`,
     );
-  }
-  const ok = results.filter((r) => !r.failed);
-  for (const r of ok) {
-    const notes = [];
-    if (!r.botCounter.ok) notes.push(`bots.message_count grew by ${r.botCounter.delta}, rows by ${r.rows.stored}`);
-    if (r.pg.rollbacks) notes.push(`${r.pg.rollbacks} PostgreSQL rollbacks`);
-    if (r.errors)
-      notes.push(`errors by code ${JSON.stringify(r.errorCodes)}; samples ${JSON.stringify(r.errorSamples)}`);
-    if (r.lostConversations)
-      notes.push(`${r.lostConversations} conversations created by an acknowledged send were NOT_FOUND for a later one`);
-    if (r.machine.foreignNodePercent > 1)
-      notes.push(
-        `foreign node processes used ${fmt(r.machine.foreignNodePercent, 0)} % of the machine: ${r.machine.foreignTop.map((p) => `pid ${p.pid} ${fmt(p.percent, 0)} % (${p.cmd})`).join('; ')}`,
-      );
-    if (r.warmup.errors || !r.warmup.stored) notes.push(`warm-up: ${JSON.stringify(r.warmup)}`);
-    if (r.peakSockets < r.connections)
-      notes.push(`only ${r.peakSockets} of ${r.connections} sockets were open at once`);
-    const h = r.bufferHealth;
-    if (h && (h.fallbacks || h.refusedFull || h.deadLetters || h.depth || h.inFlightIntents))
-      notes.push(
-        `buffer: ${h.fallbacks} fallbacks to PostgreSQL, ${h.refusedFull} refused full, ${h.deadLetters} dead letters, ${h.depth} still pending`,
-      );
-    for (const [name, s] of Object.entries(r.logs))
-      for (const [line, n] of Object.entries(s.lines)) notes.push(`${name} log: ${n} × ${line}`);
-    console.log(`\n${r.id}: ${notes.length ? notes.join('\n  ') : 'no errors, no warnings in the api/worker logs'}`);
-  }
-  console.log(
-    `\nStatuses of acknowledged sends: ${ok.map((r) => `${r.id} ${JSON.stringify(r.statuses)}`).join(', ')}. PG commits: xact_commit delta from before the measured sends until the run's processes exited (drain, flushes and the worker's own polling included), less this script's ${ok.map((r) => r.pg.ownProbeTransactions).join('/')} probe transactions, ÷ messages stored (2 per send).`,
-  );
-  if (ok.some((r) => r.machine.foreignNodePercent > 5))
     console.log(
-      '\nWARNING: other node processes (a test run?) used the CPU during a measured run: the figures are skewed.',
+      '| target | conns (open) | req/s | p50 ms | p95 ms | p99 ms | HTTP codes | 503 | errors | drain ms (peak depth) | rows = 2 × acked | PG commits / message (/ send) | CPU busy (foreign node) |',
     );
-  console.log(`\nFull results and the api/worker logs: ${outDir}`);
-  if (results.some((r) => r.failed || !r.rowsOk)) process.exitCode = 1;
-} catch (error) {
-  log('failed:', error);
-  process.exitCode = 1;
-} finally {
-  await cleanOnce();
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |');
+    for (const r of results) {
+      if (r.failed) {
+        console.log(
+          `| ${labels[r.target]} | ${r.connections} | failed: ${r.failed.slice(0, 120)} | | | | | | | | | | |`,
+        );
+        continue;
+      }
+      const codes = Object.entries(r.httpCodes)
+        .map(([code, n]) => `${code}: ${n.toLocaleString('en')}`)
+        .join(', ');
+      const drain =
+        r.target === 'redis'
+          ? `${r.drainTimedOut ? `> ${cfg.drainTimeoutSeconds * 1000}` : fmt(r.drainMillis, 0)} (${r.peakBufferDepth.toLocaleString('en')})`
+          : '– (stored when acknowledged)';
+      const rows = `${r.rowsOk ? 'pass' : 'FAIL'}: ${r.rows.stored.toLocaleString('en')} = 2 × ${r.acked.toLocaleString('en')}${r.rowsOk ? '' : ` (expected ${r.rows.expected.toLocaleString('en')})`}`;
+      console.log(
+        `| ${labels[r.target]} | ${r.connections} (${r.peakSockets}) | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${codes} | ${r.httpCodes[503] ?? 0} | ${r.errors} | ${drain} | ${rows} | ${fmt(r.commitsPerMessage, 3)} (${fmt(r.commitsPerSend, 3)}) | ${fmt(r.machine.busyPercent, 0)} % (${fmt(r.machine.foreignNodePercent, 0)} %) |`,
+      );
+    }
+    const ok = results.filter((r) => !r.failed);
+    for (const r of ok) {
+      const notes = [];
+      if (!r.botCounter.ok) notes.push(`bots.message_count grew by ${r.botCounter.delta}, rows by ${r.rows.stored}`);
+      if (r.pg.rollbacks) notes.push(`${r.pg.rollbacks} PostgreSQL rollbacks`);
+      if (r.errors)
+        notes.push(`errors by code ${JSON.stringify(r.errorCodes)}; samples ${JSON.stringify(r.errorSamples)}`);
+      if (r.lostConversations)
+        notes.push(
+          `${r.lostConversations} conversations created by an acknowledged send were NOT_FOUND for a later one`,
+        );
+      if (r.machine.foreignNodePercent > 1)
+        notes.push(
+          `foreign node processes used ${fmt(r.machine.foreignNodePercent, 0)} % of the machine: ${r.machine.foreignTop.map((p) => `pid ${p.pid} ${fmt(p.percent, 0)} % (${p.cmd})`).join('; ')}`,
+        );
+      if (r.warmup.errors || !r.warmup.stored) notes.push(`warm-up: ${JSON.stringify(r.warmup)}`);
+      if (r.peakSockets < r.connections)
+        notes.push(`only ${r.peakSockets} of ${r.connections} sockets were open at once`);
+      const h = r.bufferHealth;
+      if (h && (h.fallbacks || h.refusedFull || h.deadLetters || h.depth || h.inFlightIntents))
+        notes.push(
+          `buffer: ${h.fallbacks} fallbacks to PostgreSQL, ${h.refusedFull} refused full, ${h.deadLetters} dead letters, ${h.depth} still pending`,
+        );
+      for (const [name, s] of Object.entries(r.logs))
+        for (const [line, n] of Object.entries(s.lines)) notes.push(`${name} log: ${n} × ${line}`);
+      console.log(`\n${r.id}: ${notes.length ? notes.join('\n  ') : 'no errors, no warnings in the api/worker logs'}`);
+    }
+    console.log(
+      `\nStatuses of acknowledged sends: ${ok.map((r) => `${r.id} ${JSON.stringify(r.statuses)}`).join(', ')}. PG commits: xact_commit delta from before the measured sends until the run's processes exited (drain, flushes and the worker's own polling included), less this script's ${ok.map((r) => r.pg.ownProbeTransactions).join('/')} probe transactions, ÷ messages stored (2 per send).`,
+    );
+    if (ok.some((r) => r.machine.foreignNodePercent > 5))
+      console.log(
+        '\nWARNING: other node processes (a test run?) used the CPU during a measured run: the figures are skewed.',
+      );
+    console.log(`\nFull results and the api/worker logs: ${outDir}`);
+    if (results.some((r) => r.failed || !r.rowsOk)) process.exitCode = 1;
+  } catch (error) {
+    log('failed:', error);
+    process.exitCode = 1;
+  } finally {
+    await cleanOnce();
+  }
 }

@@ -71,6 +71,8 @@ export function applyRateLimits(schema: GraphQLSchema, limiter: RateLimiter): Gr
     limiterClass: SlidingWindowDirectiveLimiter as unknown as typeof RateLimiterAbstract,
     limiterOptions: { parleyLimiter: limiter },
     keyGenerator: async (directiveArgs, _source, args, context) => {
+      // Limits off: nothing to count, and no bot to look up for it.
+      if (!limiter.settings.enabled) return '[]';
       const policies = (directiveArgs as unknown as { policies: Policy[] }).policies;
       return JSON.stringify(context.limits.subjects(policies, await targetOf(policies, args, context)));
     },

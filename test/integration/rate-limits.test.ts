@@ -1,0 +1,319 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createCacheKeys } from '../../src/cache/keys';
+import { createRedisWindow } from '../../src/rate-limits/redis-window';
+import { connectTestRedis } from '../helpers/redis';
+import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
+import {
+  createBot,
+  errorCode,
+  eventually,
+  signUpOwner,
+  startTestApp,
+  type GraphQLResponse,
+  type TestApp,
+} from '../helpers/test-app';
+
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { conversationId message { id } } }`;
+const LIMITS_ON = { REDIS_ENABLED: 'true', RATE_LIMIT_ENABLED: 'true' };
+const pause = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis));
+
+const send = (app: TestApp, token: string, botId: string, text = 'Hello') =>
+  app.gql(SEND, { input: { botId, text } }, token);
+
+const codes = (responses: GraphQLResponse[]) =>
+  responses.reduce<Record<number, number>>(
+    (counts, { status }) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }),
+    {},
+  );
+
+/** A 429 as the issue describes it: RATE_LIMITED, Retry-After in whole seconds, the IETF headers. */
+function expectRefused(response: GraphQLResponse, policy: string): number {
+  expect(response.status).toBe(429);
+  expect(errorCode(response)).toBe('RATE_LIMITED');
+  const retryAfter = response.headers.get('retry-after');
+  expect(retryAfter).toMatch(/^[1-9]\d*$/);
+  expect(response.errors![0]!.extensions!.retryAfter).toBe(Number(retryAfter));
+  expect(response.headers.get('ratelimit-policy')).toContain(`"${policy}";q=`);
+  expect(response.headers.get('ratelimit')).toMatch(new RegExp(`"${policy}";r=0;t=\\d+`));
+  return Number(retryAfter);
+}
+
+describe('rate limits (Redis)', () => {
+  describe('with the default limits', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp(LIMITS_ON);
+    });
+    afterAll(() => app.close());
+
+    it('admits exactly 100 of 300 concurrent sends by one user and answers the rest 429, storing only those', async () => {
+      const owner = await signUpOwner(app, 'burst');
+      const bot = await createBot(app, owner.token);
+      const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => send(app, owner.token, bot.id, `m${i}`)));
+      expect(codes(answers)).toEqual({ 200: 100, 429: 200 });
+      for (const refused of answers.filter((answer) => answer.status === 429)) expectRefused(refused, 'user');
+      // The refused sends did not run: only the admitted ones reach the database.
+      await app.drained();
+      expect(await app.deps.db('messages').where({ bot_id: bot.id })).toHaveLength(200);
+      // The admitted ones say how much is left.
+      const admitted = answers.find((answer) => answer.status === 200)!;
+      expect(admitted.headers.get('ratelimit-policy')).toBe(
+        '"global";q=1000;w=60, "user";q=100;w=60, "ip";q=200;w=60, "bot";q=500;w=60',
+      );
+    });
+
+    it('never limits health and metrics, even from an address that is over its limits', async () => {
+      for (let i = 0; i < 3; i++) {
+        for (const path of ['/health', '/health/db', '/health/redis', '/health/buffer', '/health/cache', '/metrics']) {
+          const response = await fetch(`${app.url}${path}`);
+          expect({ path, status: response.status }).toEqual({ path, status: 200 });
+        }
+      }
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/parley_rate_limit_decisions_total\{policy="USER",outcome="rejected"\} 200/);
+      expect(metrics).toMatch(/parley_rate_limit_decisions_total\{policy="USER",outcome="allowed"\} 100/);
+    });
+  });
+
+  describe('with small limits', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({
+        ...LIMITS_ON,
+        RATE_LIMIT_USER_PER_MIN: '5',
+        RATE_LIMIT_IP_PER_MIN: '1000',
+      });
+    });
+    afterAll(() => app.close());
+
+    it('counts every alias: of ten sends in one operation five run, the sixth is refused with 429', async () => {
+      const owner = await signUpOwner(app, 'aliases');
+      const bot = await createBot(app, owner.token);
+      const aliases = Array.from(
+        { length: 10 },
+        (_, i) => `a${i}: sendMessage(input: { botId: $b, text: "x${i}" }) { message { id } }`,
+      );
+      const response = await app.gql(`mutation($b: ID!) { ${aliases.join(' ')} }`, { b: bot.id }, owner.token);
+      expect(response.status).toBe(429);
+      // Mutation fields run in order: a0 to a4 ran and used the account's five, a5 was refused;
+      // sendMessage being non-null, that nulls the whole result and a6 to a9 never run.
+      expect(response.data).toBeNull();
+      expect(response.errors!.map((error) => [error.path![0], error.extensions!.code])).toEqual([
+        ['a5', 'RATE_LIMITED'],
+      ]);
+      expectRefused(await send(app, owner.token, bot.id), 'user');
+      await app.drained();
+      const stored = await app.deps.db('messages').where({ bot_id: bot.id, role: 'USER' }).orderBy('created_at');
+      expect(stored.map((row: { content: string }) => row.content)).toEqual(['x0', 'x1', 'x2', 'x3', 'x4']);
+    });
+
+    it('exempts ENTERPRISE accounts from the user and address limits, by the plan in their session', async () => {
+      const free = await signUpOwner(app, 'free');
+      const rich = await signUpOwner(app, 'enterprise');
+      await app.deps.db('users').where({ id: rich.userId }).update({ plan: 'ENTERPRISE' });
+      const login = await app.gql(
+        `mutation($e: String!) { logIn(email: $e, password: "correct horse battery") { token } }`,
+        {
+          e: rich.email,
+        },
+      );
+      const richToken = login.data!.logIn.token as string;
+      const [freeBot, richBot] = [await createBot(app, free.token), await createBot(app, richToken)];
+      const freeAnswers = [];
+      const richAnswers = [];
+      for (let i = 0; i < 8; i++) {
+        freeAnswers.push(await send(app, free.token, freeBot.id));
+        richAnswers.push(await send(app, richToken, richBot.id));
+      }
+      expect(codes(freeAnswers)).toEqual({ 200: 5, 429: 3 });
+      expect(codes(richAnswers)).toEqual({ 200: 8 });
+    });
+
+    it('limits logIn attempts per e-mail address, and uploads and subscribing like the fields', async () => {
+      const owner = await signUpOwner(app, 'guessed');
+      const attempts = [];
+      for (let i = 0; i < 6; i++) {
+        attempts.push(
+          await app.gql(`mutation($e: String!) { logIn(email: $e, password: "wrong guess ${i}") { token } }`, {
+            e: owner.email.toUpperCase(),
+          }),
+        );
+      }
+      expect(attempts.slice(0, 5).map(errorCode)).toEqual(Array(5).fill('UNAUTHENTICATED'));
+      expectRefused(attempts[5]!, 'email');
+
+      const bot = await createBot(app, owner.token);
+      const opened = await send(app, owner.token, bot.id);
+      expect(opened.status).toBe(200);
+      const upload = () => {
+        const form = new FormData();
+        form.append('botId', bot.id);
+        form.append('file', new Blob(['Open nine to five.'], { type: 'text/plain' }), 'hours.txt');
+        return fetch(`${app.url}/uploads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${owner.token}` },
+          body: form,
+        });
+      };
+      // One send and four uploads fill the account's five; the fifth upload is refused.
+      const uploads = [];
+      for (let i = 0; i < 5; i++) uploads.push(await upload());
+      expect(uploads.map((response) => response.status)).toEqual([201, 201, 201, 201, 429]);
+      expect(uploads[4]!.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(uploads[4]!.headers.get('ratelimit')).toMatch(/"user";r=0;t=\d+/);
+      const body = (await uploads[4]!.json()) as { errors: { extensions: { code: string; retryAfter: number } }[] };
+      expect(body.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+
+      // Still within the window: subscribing counts against the same account and is refused.
+      const client = createClient({
+        url: `${app.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${owner.token}` },
+        retryAttempts: 0,
+      });
+      try {
+        const iterator = client.iterate({
+          query: `subscription($c: ID!) { messageStatusChanged(conversationId: $c) { status } }`,
+          variables: { c: opened.data!.sendMessage.conversationId },
+        });
+        const refused = await iterator.next().then(
+          () => undefined,
+          (errors: unknown) => errors as { extensions?: { code?: string } }[],
+        );
+        expect(refused?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      } finally {
+        await client.dispose();
+      }
+    });
+  });
+
+  it('admits a retry made after Retry-After (a 2 s window)', async () => {
+    const app = await startTestApp({ ...LIMITS_ON, RATE_LIMIT_USER_PER_MIN: '5', RATE_LIMIT_WINDOW_SECONDS: '2' });
+    try {
+      const owner = await signUpOwner(app, 'patient');
+      const bot = await createBot(app, owner.token);
+      for (let i = 0; i < 5; i++) expect((await send(app, owner.token, bot.id)).status).toBe(200);
+      const retryAfter = expectRefused(await send(app, owner.token, bot.id), 'user');
+      expect(retryAfter).toBeLessThanOrEqual(2);
+      await pause(retryAfter * 1000);
+      expect((await send(app, owner.token, bot.id)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('shares the user, address and bot counters between api instances, and keeps the global one per instance', async () => {
+    const env = {
+      ...LIMITS_ON,
+      RATE_LIMIT_USER_PER_MIN: '6',
+      RATE_LIMIT_GLOBAL_PER_MIN: '10',
+      RATE_LIMIT_IP_PER_MIN: '1000',
+    };
+    const a = await startTestApp(env);
+    const b = await startTestApp({
+      ...env,
+      DATABASE_URL: a.config.database.url,
+      REDIS_KEY_PREFIX: a.config.redis.keyPrefix,
+    });
+    try {
+      const owner = await signUpOwner(a, 'shared');
+      const bot = await createBot(a, owner.token);
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await send(a, owner.token, bot.id), await send(b, owner.token, bot.id));
+      // Six for the user across both instances, whichever answered.
+      expect(codes(answers)).toEqual({ 200: 6, 429: 2 });
+
+      // The global limit counts per instance: A fills its ten (a sign-up, three sends so far,
+      // then another user's sends; refused requests are taken back), while B keeps its own.
+      const others = await Promise.all([signUpOwner(b, 'other-1'), signUpOwner(b, 'other-2')]);
+      const otherBot = await createBot(b, others[0].token);
+      const fromA = [];
+      for (let i = 0; i < 10; i++) fromA.push(await send(a, others[0].token, otherBot.id));
+      const refusedGlobal = fromA.find((answer) => answer.status === 429);
+      expect(refusedGlobal).toBeDefined();
+      expectRefused(refusedGlobal!, 'global');
+      // B still has room of its own for the other user.
+      expect((await send(b, others[1].token, (await createBot(b, others[1].token)).id)).status).toBe(200);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('admits no more than the limit in any window across a window edge (the Redis script, real time)', async () => {
+    const probe = await connectTestRedis();
+    try {
+      const counter = createRedisWindow(probe.redis);
+      const key = createCacheKeys(probe.settings.keyPrefix).rateLimit('user', 'edge');
+      const windowMillis = 3000;
+      const burst = async (count: number, tag: string) => {
+        const results = await Promise.all(
+          Array.from({ length: count }, (_, i) => counter.hit(key, 100, windowMillis, 1, `${tag}-${i}`)),
+        );
+        return results.filter((result) => result.admitted).length;
+      };
+      const start = Date.now();
+      expect(await burst(50, 'a')).toBe(50);
+      await pause(start + windowMillis - 600 - Date.now());
+      // Just before the first burst leaves: room for 50 only.
+      expect(await burst(100, 'b')).toBe(50);
+      await pause(start + windowMillis + 600 - Date.now());
+      // Just after: the first 50 have left, the second 50 have not.
+      expect(await burst(100, 'c')).toBe(50);
+    } finally {
+      await probe.drop();
+    }
+  });
+
+  describe('without Redis', () => {
+    afterAll(() => stopRedisServers());
+
+    it('counts in memory per instance while Redis is down, and never answers 5xx for it', async () => {
+      const server = await startRedisServer();
+      const app = await startTestApp({ ...LIMITS_ON, REDIS_URL: server.url, RATE_LIMIT_USER_PER_MIN: '3' });
+      try {
+        const owner = await signUpOwner(app, 'outage');
+        const bot = await createBot(app, owner.token);
+        expect((await send(app, owner.token, bot.id)).status).toBe(200);
+        await server.kill();
+        // The session was confirmed a moment ago (outage grace); the counters start afresh in memory.
+        const during = [];
+        for (let i = 0; i < 5; i++) during.push(await send(app, owner.token, bot.id));
+        expect(codes(during)).toEqual({ 200: 3, 429: 2 });
+        const health = (await (await fetch(`${app.url}/health/redis`)).json()) as { rateLimits: { store: string } };
+        expect(health.rateLimits.store).toBe('memory');
+        await server.restart();
+        await eventually(async () => {
+          await send(app, owner.token, bot.id);
+          const back = (await (await fetch(`${app.url}/health/redis`)).json()) as { rateLimits: { store: string } };
+          return back.rateLimits.store === 'redis';
+        }, 20_000);
+      } finally {
+        await app.close();
+      }
+    }, 60_000);
+
+    it('limits in memory in rollback mode (REDIS_ENABLED=false)', async () => {
+      const app = await startTestApp({
+        REDIS_ENABLED: 'false',
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_USER_PER_MIN: '2',
+      });
+      try {
+        const owner = await signUpOwner(app, 'rollback');
+        const bot = await createBot(app, owner.token);
+        const answers = [];
+        for (let i = 0; i < 4; i++) answers.push(await send(app, owner.token, bot.id));
+        expect(codes(answers)).toEqual({ 200: 2, 429: 2 });
+        expectRefused(answers[3]!, 'user');
+        expect(await (await fetch(`${app.url}/health/redis`)).json()).toEqual({
+          enabled: false,
+          rateLimits: { store: 'memory' },
+        });
+      } finally {
+        await app.close();
+      }
+    });
+  });
+});

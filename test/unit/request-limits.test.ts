@@ -1,0 +1,82 @@
+import { createRateLimiter, type RateLimitSettings } from '../../src/rate-limits/rate-limiter';
+import { createRequestLimits, rateLimitHeaders } from '../../src/rate-limits/request-limits';
+import { createCacheKeys } from '../../src/cache/keys';
+import { createLogger } from '../../src/logger';
+import { RateLimitedError } from '../../src/errors';
+import type { Viewer } from '../../src/sessions/session-service';
+
+const settings: RateLimitSettings = {
+  enabled: true,
+  windowSeconds: 60,
+  limits: { GLOBAL: 1000, USER: 2, IP: 3, BOT: 500 },
+};
+const log = createLogger({ name: 'test', level: 'silent', pretty: false });
+const user = (plan: 'FREE' | 'ENTERPRISE'): Viewer =>
+  ({ kind: 'USER', userId: 'u1', plan, tokenHash: 'h', expiresAt: new Date(Date.now() + 60_000) }) as Viewer;
+
+describe('request limits (in memory, no Redis)', () => {
+  const limiter = () => createRateLimiter({ keys: createCacheKeys('t:'), settings, log });
+
+  it('names the counters a policy means for the viewer: enterprise accounts skip user and address', () => {
+    const free = createRequestLimits({ limiter: limiter(), viewer: user('FREE'), clientIp: '192.0.2.7' });
+    expect(
+      free.subjects(['GLOBAL', 'USER', 'IP', 'BOT', 'EMAIL'], { botKey: 'pk_1', email: ' A@Example.com ' }),
+    ).toEqual([
+      { policy: 'GLOBAL', id: 'instance' },
+      { policy: 'USER', id: 'u1' },
+      { policy: 'IP', id: '192.0.2.7' },
+      { policy: 'BOT', id: 'pk_1' },
+      { policy: 'EMAIL', id: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
+    const enterprise = createRequestLimits({ limiter: limiter(), viewer: user('ENTERPRISE'), clientIp: '192.0.2.7' });
+    expect(enterprise.subjects(['GLOBAL', 'USER', 'IP', 'BOT'], { botKey: 'pk_1' }).map((s) => s.policy)).toEqual([
+      'GLOBAL',
+      'BOT',
+    ]);
+    const anonymous = createRequestLimits({ limiter: limiter(), viewer: { kind: 'ANONYMOUS' }, clientIp: '::1' });
+    expect(anonymous.subjects(['USER', 'IP']).map((s) => s.policy)).toEqual(['IP']);
+    // The same address however it is written.
+    const [a, b] = [' A@Example.com', 'a@example.com'].map((email) => anonymous.subjects(['EMAIL'], { email })[0]!.id);
+    expect(a).toBe(b);
+  });
+
+  it('refuses with RATE_LIMITED, Retry-After and RateLimit headers, without using up the other counters', async () => {
+    const shared = limiter();
+    const limits = createRequestLimits({ limiter: shared, viewer: user('FREE'), clientIp: '192.0.2.7' });
+    await limits.check(['USER', 'IP']);
+    await limits.check(['USER', 'IP']);
+    const refused = await limits.check(['IP', 'USER']).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    const error = refused as RateLimitedError;
+    expect(error.http.status).toBe(429);
+    expect(error.http.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    expect(error.http.headers.ratelimit).toBe('"ip";r=1;t=60, "user";r=0;t=60');
+    // The refused request's IP admission was taken back: one more fits for another user there.
+    const other = createRequestLimits({
+      limiter: shared,
+      viewer: { ...user('FREE'), userId: 'u2' } as Viewer,
+      clientIp: '192.0.2.7',
+    });
+    await expect(other.check(['IP'])).resolves.toBeUndefined();
+    await expect(other.check(['IP'])).rejects.toBeInstanceOf(RateLimitedError);
+  });
+
+  it('lets everything through when disabled', async () => {
+    const off = createRateLimiter({ keys: createCacheKeys('t:'), settings: { ...settings, enabled: false }, log });
+    const limits = createRequestLimits({ limiter: off, viewer: user('FREE'), clientIp: '192.0.2.7' });
+    for (let i = 0; i < 10; i++) await limits.check(['USER']);
+    expect(limits.headers()).toEqual({});
+  });
+
+  it('formats the IETF headers', () => {
+    expect(
+      rateLimitHeaders([
+        { policy: 'USER', limit: 100, windowSeconds: 60, remaining: 7, resetSeconds: 12 },
+        { policy: 'BOT', limit: 500, windowSeconds: 60, remaining: 400, resetSeconds: 3 },
+      ]),
+    ).toEqual({
+      'ratelimit-policy': '"user";q=100;w=60, "bot";q=500;w=60',
+      ratelimit: '"user";r=7;t=12, "bot";r=400;t=3',
+    });
+  });
+});
