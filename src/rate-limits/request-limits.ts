@@ -11,12 +11,13 @@ export interface LimitTarget {
   email?: string;
 }
 
-const NAMES: Record<Policy, string> = {
-  GLOBAL: 'this server',
-  USER: 'your account',
-  IP: 'your address',
-  BOT: 'this bot',
-  EMAIL: 'this e-mail address',
+/** What a refusal tells the client, per counter that refused. */
+const REFUSALS: Record<Policy, string> = {
+  GLOBAL: 'This server is taking too many requests',
+  USER: 'Too many requests from your account',
+  IP: 'Too many requests from your address',
+  BOT: 'Too many requests to this bot',
+  EMAIL: 'Too many sign-in attempts for this e-mail address',
 };
 
 /**
@@ -73,7 +74,7 @@ export function createRequestLimits(deps: { limiter: RateLimiter; viewer: Viewer
   const refusal = (decision: Extract<Decision, { admitted: false }>) =>
     new RateLimitedError(
       decision.retryAfter,
-      `Too many requests from ${NAMES[decision.policy]}: try again in ${decision.retryAfter} s.`,
+      `${REFUSALS[decision.policy]}: try again in ${decision.retryAfter} s.`,
       rateLimitHeaders(decision.states),
     );
 
