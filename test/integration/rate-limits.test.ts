@@ -203,7 +203,7 @@ describe('rate limits (Redis)', () => {
     }
   });
 
-  it('shares the user, address and bot counters between api instances, and keeps the global one per instance', async () => {
+  it('shares the user counter between api instances, and keeps the global one per instance', async () => {
     const env = {
       ...LIMITS_ON,
       RATE_LIMIT_USER_PER_MIN: '6',
@@ -238,6 +238,35 @@ describe('rate limits (Redis)', () => {
     } finally {
       await b.close();
       await a.close();
+    }
+  });
+
+  it('shares the address and bot counters between api instances too', async () => {
+    const widget = (app: TestApp, publicKey: string) =>
+      app.gql(`mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`, { k: publicKey });
+    for (const [policy, env] of [
+      ['ip', { RATE_LIMIT_IP_PER_MIN: '4' }],
+      ['bot', { RATE_LIMIT_BOT_PER_MIN: '3', RATE_LIMIT_IP_PER_MIN: '1000' }],
+    ] as const) {
+      const a = await startTestApp({ ...LIMITS_ON, ...env });
+      const b = await startTestApp({
+        ...LIMITS_ON,
+        ...env,
+        DATABASE_URL: a.config.database.url,
+        REDIS_KEY_PREFIX: a.config.redis.keyPrefix,
+      });
+      try {
+        // The sign-up counts against the address as well: three widget sessions are left.
+        const owner = await signUpOwner(a, policy);
+        const bot = await createBot(a, owner.token);
+        const answers = [];
+        for (let i = 0; i < 2; i++) answers.push(await widget(a, bot.publicKey), await widget(b, bot.publicKey));
+        expect(codes(answers)).toEqual({ 200: 3, 429: 1 });
+        expectRefused(answers[3]!, policy);
+      } finally {
+        await b.close();
+        await a.close();
+      }
     }
   });
 
