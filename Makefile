@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench-read bench-write help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: bench-read bench-write bench-limits help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench-read: ## Read benchmark: Parley with Redis, rollback mode and a response-c
 
 bench-write: ## Write benchmark: sendMessage through the Redis write buffer and in rollback mode, side by side (load/README.md)
 	load/bench-write.sh
+
+bench-limits: ## Rate-limit benchmark: the limiter's cost per sendMessage (on against off) and 3× the per-user limit (load/README.md)
+	load/bench-limits.sh
 
 load: ## Run a load scenario against a running api (see load/README.md)
 	load/run.sh $(SCENARIO)

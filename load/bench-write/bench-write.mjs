@@ -434,7 +434,7 @@ const counts = async (db, botId) => {
 
 const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
 // A widget's visitors ask the same few things; with Redis on, retrieval is answered by the vector cache.
-const TEXTS = [
+export const TEXTS = [
   'When are you open on Saturday?',
   'Do you sell decaf beans by the kilo?',
   'Can I get a refund on a gift card?',

@@ -115,32 +115,43 @@ export function createRateLimiter(deps: {
         : { store: 'memory', since: new Date(fellBackAt).toISOString() };
     },
 
-    /** Counts one request of `cost` units against every subject, in order; stops at the first refusal. */
+    /**
+     * Counts one request of `cost` units against every subject at once (the checks go to Redis
+     * in one pipeline). When any refuses, the others' admissions are taken back, so a refused
+     * request does not use up their room; the first refusing subject, in the order given, is
+     * the one reported.
+     */
     async check(subjects: readonly Subject[], cost = 1): Promise<Decision> {
       if (!settings.enabled || subjects.length === 0) return { admitted: true, states: [] };
       const member = randomUUID();
-      const admitted: { subject: Subject; window: SlidingWindow }[] = [];
-      const states: PolicyState[] = [];
-      for (const subject of subjects) {
-        const { result, window } = await hit(subject, cost, member);
-        states.push(stateOf(subject, result));
-        if (!result.admitted) {
-          tell(subject.policy, 'rejected');
-          // Taken back, so a refused request does not use up the other counters' room.
-          for (const state of states.slice(0, -1)) state.remaining = Math.min(state.limit, state.remaining + cost);
-          await Promise.all(
-            admitted.map(({ subject: earlier, window: store }) =>
-              store
-                .undo(keyOf(earlier), member, cost)
-                .catch((error: unknown) => warn(error, 'could not take back a rate-limit admission')),
-            ),
-          );
-          return { admitted: false, states, policy: subject.policy, retryAfter: toSeconds(result.retryAfterMillis) };
-        }
-        admitted.push({ subject, window });
+      const hits = await Promise.all(subjects.map((subject) => hit(subject, cost, member)));
+      const states = hits.map(({ result }, i) => stateOf(subjects[i]!, result));
+      const refused = hits.findIndex(({ result }) => !result.admitted);
+      if (refused < 0) {
+        for (const subject of subjects) tell(subject.policy, 'allowed');
+        return { admitted: true, states };
       }
-      for (const { subject } of admitted) tell(subject.policy, 'allowed');
-      return { admitted: true, states };
+      tell(subjects[refused]!.policy, 'rejected');
+      const takeBack = hits.flatMap(({ result, window }, i) =>
+        result.admitted ? [{ subject: subjects[i]!, window }] : [],
+      );
+      for (const { subject } of takeBack) {
+        const state = states[subjects.indexOf(subject)]!;
+        state.remaining = Math.min(state.limit, state.remaining + cost);
+      }
+      await Promise.all(
+        takeBack.map(({ subject, window }) =>
+          window
+            .undo(keyOf(subject), member, cost)
+            .catch((error: unknown) => warn(error, 'could not take back a rate-limit admission')),
+        ),
+      );
+      return {
+        admitted: false,
+        states,
+        policy: subjects[refused]!.policy,
+        retryAfter: toSeconds(hits[refused]!.result.retryAfterMillis),
+      };
     },
   };
 }
