@@ -355,15 +355,16 @@ async function getStatus(origin, path, address) {
 }
 
 /**
- * The counter that refused a 429: the last in its RateLimit header, as the checks stop at the
- * first refusal (and its remaining is 0).
+ * The counter that refused a 429: the one with nothing left in its RateLimit header (all of a
+ * request's counters are checked at once and all are reported; the first exhausted one in the
+ * header's order is the one the error names).
  */
 const refusedBy = (ratelimit) => {
-  const last = ratelimit
+  const exhausted = ratelimit
     ?.split(',')
-    .at(-1)
-    ?.match(/^\s*"(\w+)";r=(\d+)/);
-  return last ? `${last[1].toUpperCase()}${last[2] === '0' ? '' : ` (r=${last[2]}!)`}` : null;
+    .map((item) => item.match(/^\s*"(\w+)";r=(\d+)/))
+    .find((match) => match && match[2] === '0');
+  return exhausted ? exhausted[1].toUpperCase() : null;
 };
 
 const summary = (values) => {
