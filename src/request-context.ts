@@ -17,6 +17,8 @@ export interface RequestInfo {
   authorization: string | undefined;
   /** The client's address: the socket's peer, or X-Forwarded-For's when that peer is a trusted proxy. */
   clientIp: string;
+  /** The `Origin` header: the page a browser request comes from (absent outside browsers). */
+  origin?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export async function createRequestContext(app: AppDeps, request: RequestInfo): 
       writePath: app.writePath,
       pending: app.pendingWrites,
       pressure: app.eventLoopPressure,
+      origin: request.origin,
       sessions: app.sessions,
       retriever: app.retriever,
       pubsub: app.pubsub,

@@ -18,6 +18,38 @@ export function newPublicKey(): string {
   return `pk_${randomBytes(18).toString('base64url')}`;
 }
 
+const ORIGINS_MAX = 20;
+const ORIGIN_MAX = 200;
+
+/**
+ * Web origins as browsers send them in `Origin`: scheme, host and port only, lower-cased, the
+ * default port left out. Anything with a path, credentials or another scheme is refused: a
+ * page's origin never has them, so such an entry could only be a mistake.
+ */
+export function requireOrigins(values: readonly string[]): string[] {
+  if (values.length > ORIGINS_MAX) {
+    throw new BadUserInputError(`allowedOrigins takes at most ${ORIGINS_MAX} origins.`, 'allowedOrigins');
+  }
+  const origins = values.map((value) => {
+    const text = requireText(value, 'allowedOrigins', { max: ORIGIN_MAX });
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new BadUserInputError(`"${text}" is not an origin such as https://shop.example.`, 'allowedOrigins');
+    }
+    const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!['http:', 'https:'].includes(url.protocol) || !bare || !/^https?:\/\/[^/]+\/?$/i.test(text)) {
+      throw new BadUserInputError(
+        `"${text}" is not an origin: give the scheme and host only, e.g. https://shop.example.`,
+        'allowedOrigins',
+      );
+    }
+    return url.origin;
+  });
+  return [...new Set(origins)];
+}
+
 export type BotService = ReturnType<typeof createBotService>;
 
 export function createBotService(deps: {
@@ -64,7 +96,12 @@ export function createBotService(deps: {
 
     async update(
       id: string,
-      input: { name?: string | null; description?: string | null; instructions?: string | null },
+      input: {
+        name?: string | null;
+        description?: string | null;
+        instructions?: string | null;
+        allowedOrigins?: readonly string[] | null;
+      },
     ): Promise<BotRecord> {
       const bot = await access.ownedBot(id, 'id');
       if (input.name === null) throw new BadUserInputError('name cannot be cleared.', 'name');
@@ -74,6 +111,8 @@ export function createBotService(deps: {
       if (description !== undefined) changes.description = description;
       const instructions = optionalText(input.instructions, 'instructions', INSTRUCTIONS_MAX);
       if (instructions !== undefined) changes.instructions = instructions;
+      // null clears the list, as an empty one does: any site may then embed the widget.
+      if (input.allowedOrigins !== undefined) changes.allowedOrigins = requireOrigins(input.allowedOrigins ?? []);
       if (Object.keys(changes).length === 0) return bot;
       const updated = await deps.bots.update(bot.id, changes);
       // Deleted between the ownership check and the update.

@@ -48,6 +48,8 @@ export interface ChatDeps {
   pending: PendingWrites;
   /** Refuses sends while this process is saturated. */
   pressure: Pick<EventLoopPressure, 'check'>;
+  /** The page a browser request comes from, checked against a bot's allowed origins. */
+  origin?: string;
   sessions: SessionService;
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
@@ -130,6 +132,11 @@ export function createChatService(deps: ChatDeps) {
       const key = requireText(publicKey, 'publicKey', { max: 100 });
       const bot = await deps.bots.findByPublicKey(key);
       if (!bot) throw new NotFoundError('Bot with public key', key);
+      // Only a browser says which page it is on; a request without Origin is no page's, and the
+      // list is about which sites may show the chat.
+      if (deps.origin !== undefined && bot.allowedOrigins.length > 0 && !bot.allowedOrigins.includes(deps.origin)) {
+        throw new ForbiddenError('This chat is not available on this site.');
+      }
       return { ...(await deps.sessions.startVisitorSession(bot.id)), bot };
     },
 

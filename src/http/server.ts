@@ -22,6 +22,8 @@ import { registerRedisHealthRoutes } from './health-redis';
 import { createMetrics, registerMetrics } from './metrics';
 import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
+import { registerWidgetRoutes } from './widget';
+import { DEMO_OWNER } from '../db/seeds/demo-content';
 import { attachWebSocketServer } from './websocket';
 
 /** What a client-sent request id must look like to be kept: a UUID, a trace id, a short token. */
@@ -128,6 +130,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
           requestId: request.id,
           authorization: request.headers.authorization,
           clientIp: request.ip,
+          origin: request.headers.origin,
         });
       } catch (error: unknown) {
         // A client error (a store telling us to come back later) goes out as it is.
@@ -163,6 +166,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     log: app.log.child({ component: 'health' }),
   });
   registerUploadRoute(fastify, app);
+  registerWidgetRoutes(fastify, { db: app.db, isProduction: config.isProduction, demoOwnerEmail: DEMO_OWNER.email });
 
   return {
     fastify,

@@ -8,6 +8,7 @@ interface BotRow {
   description: string | null;
   instructions: string | null;
   public_key: string;
+  allowed_origins: string[];
   created_at: Date;
   updated_at: Date;
 }
@@ -19,23 +20,38 @@ const toRecord = (row: BotRow): BotRecord => ({
   description: row.description,
   instructions: row.instructions,
   publicKey: row.public_key,
+  allowedOrigins: row.allowed_origins,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
 
-const COLUMNS = ['id', 'owner_id', 'name', 'description', 'instructions', 'public_key', 'created_at', 'updated_at'];
+const COLUMNS = [
+  'id',
+  'owner_id',
+  'name',
+  'description',
+  'instructions',
+  'public_key',
+  'allowed_origins',
+  'created_at',
+  'updated_at',
+];
 
 export interface BotChanges {
   name?: string;
   description?: string | null;
   instructions?: string | null;
+  allowedOrigins?: string[];
 }
 
 export type BotsRepo = ReturnType<typeof createBotsRepo>;
 
 export function createBotsRepo(db: Db) {
   return {
-    async create(input: Omit<BotRecord, 'createdAt' | 'updatedAt'>, executor: Executor = db): Promise<BotRecord> {
+    async create(
+      input: Omit<BotRecord, 'createdAt' | 'updatedAt' | 'allowedOrigins'>,
+      executor: Executor = db,
+    ): Promise<BotRecord> {
       const [row] = await executor<BotRow>('bots')
         .insert({
           id: input.id,
@@ -52,7 +68,13 @@ export function createBotsRepo(db: Db) {
     async update(id: string, changes: BotChanges, executor: Executor = db): Promise<BotRecord | undefined> {
       const [row] = await executor<BotRow>('bots')
         .where({ id })
-        .update({ ...changes, updated_at: executor.fn.now() })
+        .update({
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          ...(changes.instructions !== undefined ? { instructions: changes.instructions } : {}),
+          ...(changes.allowedOrigins !== undefined ? { allowed_origins: changes.allowedOrigins } : {}),
+          updated_at: executor.fn.now(),
+        })
         .returning(COLUMNS);
       return row && toRecord(row as BotRow);
     },

@@ -22,6 +22,8 @@ export interface BotRecord {
   description: string | null;
   instructions: string | null;
   publicKey: string;
+  /** Origins (`https://shop.example`) whose pages may start widget sessions; empty: any. */
+  allowedOrigins: string[];
   createdAt: Date;
   updatedAt: Date;
 }

@@ -123,6 +123,53 @@ describe('chat', () => {
       expect(empty.errors![0]!.extensions!.field).toBe('publicKey');
     });
 
+    it("enforces the bot's allowed origins on browser requests, as its owner sets them", async () => {
+      const bot = await createBot(app, owner.token, 'Picky');
+      const setOrigins = (allowedOrigins: unknown) =>
+        app.gql(
+          `mutation($id: ID!, $o: [String!]) { updateBot(id: $id, input: { allowedOrigins: $o }) { allowedOrigins } }`,
+          { id: bot.id, o: allowedOrigins },
+          owner.token,
+        );
+      const startFrom = async (origin?: string) => {
+        const response = await fetch(`${app.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+          body: JSON.stringify({ query: START_WIDGET_SESSION, variables: { publicKey: bot.publicKey } }),
+        });
+        return (await response.json()) as GraphQLResponse;
+      };
+
+      // Any site while the list is empty.
+      expect((await startFrom('https://anywhere.example')).errors).toBeUndefined();
+      const set = await setOrigins(['HTTPS://Shop.Example:443/', 'http://127.0.0.1:8080', 'https://shop.example']);
+      expect(set.data!.updateBot.allowedOrigins).toEqual(['https://shop.example', 'http://127.0.0.1:8080']);
+      expect((await startFrom('https://shop.example')).errors).toBeUndefined();
+      expect((await startFrom('http://127.0.0.1:8080')).errors).toBeUndefined();
+      const refused = await startFrom('https://evil.example');
+      expect(errorCode(refused)).toBe('FORBIDDEN');
+      expect(refused.errors![0]!.message).toBe('This chat is not available on this site.');
+      // Lookalikes are other origins.
+      for (const origin of ['https://shop.example.evil.example', 'http://shop.example', 'https://shop.example:8443']) {
+        expect(errorCode(await startFrom(origin))).toBe('FORBIDDEN');
+      }
+      // No Origin: not a browser page, which is what the list is about.
+      expect((await startFrom()).errors).toBeUndefined();
+
+      for (const bad of [
+        ['https://shop.example/path'],
+        ['ftp://shop.example'],
+        ['shop.example'],
+        ['https://u:p@shop.example'],
+        Array.from({ length: 21 }, (_, i) => `https://s${i}.example`),
+      ]) {
+        const response = await setOrigins(bad);
+        expect({ bad, code: errorCode(response) }).toEqual({ bad, code: 'BAD_USER_INPUT' });
+      }
+      expect((await setOrigins(null)).data!.updateBot.allowedOrigins).toEqual([]);
+      expect((await startFrom('https://evil.example')).errors).toBeUndefined();
+    });
+
     describe('owner-only bot fields', () => {
       const withBotFields = (fields: string) =>
         `mutation($publicKey: String!) { startWidgetSession(publicKey: $publicKey) { token bot { name publicKey ${fields} } } }`;

@@ -26,6 +26,8 @@ export type AuthPayload = {
 
 export type Bot = {
   __typename?: 'Bot';
+  /** Owner only. The origins (`https://shop.example`) whose pages may start widget sessions; empty: any. */
+  allowedOrigins: Maybe<Array<Scalars['String']['output']>>;
   /** Owner only. Its conversations, most recently active first (1 to 100); a new one is listed once its first message is stored. */
   conversations: Maybe<Array<Conversation>>;
   createdAt: Scalars['DateTime']['output'];
@@ -374,6 +376,8 @@ export type SubscriptionMessageStatusChangedArgs = {
 
 /** Omitted fields stay as they are; null clears description or instructions. */
 export type UpdateBotInput = {
+  /** Up to 20 origins (scheme and host, e.g. `https://shop.example`) whose pages may embed the widget; empty or null: any. */
+  allowedOrigins?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
   instructions?: InputMaybe<Scalars['String']['input']>;
   name?: InputMaybe<Scalars['String']['input']>;
@@ -544,6 +548,7 @@ export type AuthPayloadResolvers<ContextType = RequestContext, ParentType extend
 }>;
 
 export type BotResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Bot'] = ResolversParentTypes['Bot']> = ResolversObject<{
+  allowedOrigins?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   conversations?: Resolver<Maybe<Array<ResolversTypes['Conversation']>>, ParentType, ContextType, RequireFields<BotConversationsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;

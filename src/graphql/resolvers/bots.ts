@@ -32,6 +32,11 @@ export const botResolvers: Resolvers = {
       ownerOnly(bot, context);
       return context.sources.listByBot(bot.id);
     },
+    allowedOrigins: (bot, _args, context) => {
+      ownerOnly(bot, context);
+      // A bot cached before the field existed has none.
+      return bot.allowedOrigins ?? [];
+    },
     messageCount: async (bot, _args, context) => {
       ownerOnly(bot, context);
       return (await context.loaders.botActivity.load(bot.id))?.messageCount ?? 0;

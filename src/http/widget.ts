@@ -1,0 +1,136 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../clients/postgres';
+import { NotFoundError } from '../errors';
+import { PACKAGE_ROOT } from '../package-root';
+
+/** Where `npm run build` (and `npm run build:widget`) puts the widget bundle. */
+export const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
+
+interface Bundle {
+  code: Buffer;
+  etag: string;
+  mtimeMs: number;
+}
+
+/**
+ * The bundle as last read, reread when the file changes (a rebuild during development) and
+ * read from disk only then: a stat per request, the bytes from memory.
+ */
+function bundleReader(dir: string) {
+  let cached: Bundle | undefined;
+  return async (): Promise<Bundle | undefined> => {
+    const path = join(dir, 'widget.js');
+    const info = await stat(path).catch(() => undefined);
+    if (!info) return undefined;
+    if (cached?.mtimeMs !== info.mtimeMs) {
+      const [code, meta] = await Promise.all([
+        readFile(path),
+        readFile(join(dir, 'widget.meta.json'), 'utf8')
+          .then((text) => JSON.parse(text) as { hash?: string })
+          .catch(() => ({ hash: undefined })),
+      ]);
+      cached = { code, etag: `"${meta.hash ?? info.mtimeMs.toString(36)}"`, mtimeMs: info.mtimeMs };
+    }
+    return cached;
+  };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** A host page with styles of its own that would clash with a widget not kept apart (Shadow DOM). */
+function demoPage(title: string, body: string, script = ''): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+  body { font: 18px/1.5 Georgia, serif; margin: 3rem auto; max-width: 40rem; padding: 0 1rem; color: #222; }
+  button, textarea, li { background: #ff0 !important; color: #c00 !important; font-family: cursive !important; }
+</style>
+</head>
+<body>
+${body}
+${script}
+</body>
+</html>`;
+}
+
+/**
+ * `GET /widget.js`: the embeddable chat widget (widget/src, built by esbuild), for any site to
+ * load cross-origin. Outside production, `GET /demo` lists the demo owner's bots, each with a
+ * page that embeds the widget as a site owner would.
+ */
+export function registerWidgetRoutes(
+  fastify: FastifyInstance,
+  deps: { db: Db; isProduction: boolean; demoOwnerEmail: string; dir?: string },
+): void {
+  const readBundle = bundleReader(deps.dir ?? WIDGET_DIR);
+
+  fastify.get('/widget.js', async (request, reply) => {
+    const bundle = await readBundle();
+    if (!bundle) throw new NotFoundError('Widget bundle (run `npm run build:widget`)', 'widget.js');
+    reply
+      .header('content-type', 'application/javascript; charset=utf-8')
+      // The embed tag names /widget.js without a version: a short cache, revalidated by ETag.
+      .header('cache-control', 'public, max-age=300')
+      .header('etag', bundle.etag)
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .header('x-content-type-options', 'nosniff');
+    if (request.headers['if-none-match'] === bundle.etag) return reply.code(304).send();
+    return reply.send(bundle.code);
+  });
+
+  if (deps.isProduction) return;
+
+  fastify.get('/demo', async (_request, reply) => {
+    const bots: { name: string; public_key: string; description: string | null }[] = await deps
+      .db('bots')
+      .join('users', 'users.id', 'bots.owner_id')
+      .where('users.email', deps.demoOwnerEmail)
+      .orderBy('bots.created_at')
+      .select('bots.name', 'bots.public_key', 'bots.description');
+    const items = bots
+      .map(
+        (bot) =>
+          `<li><a href="/demo/${encodeURIComponent(bot.public_key)}">${escapeHtml(bot.name)}</a>${
+            bot.description ? ` — ${escapeHtml(bot.description)}` : ''
+          }</li>`,
+      )
+      .join('\n');
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(
+        demoPage(
+          'Parley widget demo',
+          `<h1>Parley widget demo</h1>\n<p>Each page embeds the chat widget for one demo bot, as a site would.</p>\n<ul>\n${
+            items || '<li>No demo bots: run <code>make seed</code>.</li>'
+          }\n</ul>`,
+        ),
+      );
+  });
+
+  fastify.get<{ Params: { publicKey: string } }>('/demo/:publicKey', async (request, reply) => {
+    const bot: { name: string } | undefined = await deps
+      .db('bots')
+      .where({ public_key: request.params.publicKey })
+      .first('name');
+    if (!bot) throw new NotFoundError('Bot with public key', request.params.publicKey);
+    const key = escapeHtml(request.params.publicKey);
+    return reply.type('text/html; charset=utf-8').send(
+      demoPage(
+        `${bot.name} — Parley widget demo`,
+        `<h1>${escapeHtml(bot.name)}</h1>
+<p>This page stands for an owner's site. The chat button at the bottom right is the widget, added
+with one tag:</p>
+<pre>&lt;script src="/widget.js" data-public-key="${key}" async&gt;&lt;/script&gt;</pre>
+<p><a href="/demo">All demo bots</a></p>`,
+        `<script src="/widget.js" data-public-key="${key}" async></script>`,
+      ),
+    );
+  });
+}
