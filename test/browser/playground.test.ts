@@ -1,52 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, validate, type OperationDefinitionNode } from 'graphql';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { buildSchema } from '../../src/graphql/schema';
 import { playgroundContentSecurityPolicy, prefersHtml } from '../../src/http/playground';
 import { EXAMPLE_TABS } from '../../src/http/playground-examples';
+import { ARTIFACTS_DIR, launchChromium } from '../helpers/chromium';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
-/** Debian's chromium; `make test` installs it with scripts/ensure-chromium.sh. */
-const CHROMIUM = '/usr/bin/chromium';
-/** Nothing but loopback: no QUIC, no component or sync traffic, no first-run pages. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS_DIR = join(__dirname, '..', '..', 'test-artifacts');
 /** What a browser sends when it navigates to a page. */
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
 /** How long GraphiQL gets to show what a step waits for; steps take well under a second. */
 const STEP_TIMEOUT_MILLIS = 10_000;
-
-/** Chromium with a profile of its own (no stored tabs or headers from an earlier run). */
-async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)`);
-  }
-  const profileDir = mkdtempSync(join(tmpdir(), 'parley-chromium-'));
-  const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 900 },
-  });
-  return {
-    context,
-    async close() {
-      await context.close();
-      rmSync(profileDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /**
  * Replaces an editor's text by pasting, as a person would paste a token. Typing goes through
