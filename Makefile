@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench-read bench-write bench-limits help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: bench-read bench-write bench-limits widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ migrate: install services ## Apply database migrations
 seed: migrate ## Load the demo owner, bots and sources (idempotent)
 	npm run --silent seed
 
-dev: seed ## Set up everything and run api + worker with readable logs
+widget: install ## Build the chat widget into dist/widget/ (served as /widget.js)
+	npm run --silent build:widget
+
+dev: seed widget ## Set up everything and run api + worker with readable logs
 	@echo ""
 	@echo "  Parley is starting:"
 	@echo "    GraphQL + playground  http://localhost:$(PORT)/graphql"
@@ -38,6 +41,7 @@ dev: seed ## Set up everything and run api + worker with readable logs
 	@echo "    File uploads          http://localhost:$(PORT)/uploads"
 	@echo "    Health                http://localhost:$(PORT)/health/db"
 	@echo "    Write buffer          http://localhost:$(PORT)/health/buffer  (dead letters: make dlq)"
+	@echo "    Widget demo           http://localhost:$(PORT)/demo  (the chat widget on a page per demo bot)"
 	@echo "    Demo owner            demo@parley.dev / parley-demo"
 	@echo "  Ctrl-C stops both processes."
 	@echo ""
