@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
@@ -53,6 +55,17 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     // request.ip is the socket's peer unless that peer is one of these proxies.
     trustProxy: config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false,
   });
+
+  // Connections that have not sent a request yet (a browser's preconnect, a balancer's probe):
+  // nothing is in flight on them, yet Node's close() counts them as busy until their headers
+  // time out (60 s), which held shutdown to its time limit. close() ends them at once.
+  const unused = new Set<Socket>();
+  fastify.server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  fastify.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
+  fastify.server.on('upgrade', (request: IncomingMessage) => unused.delete(request.socket));
 
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -182,6 +195,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
       // it last (Apollo's drainServer does) waited out the whole shutdown time limit. Then
       // Fastify stops taking requests and finishes the ones in flight, then Apollo stops.
       await ws.close();
+      for (const socket of unused) socket.destroy();
       await fastify.close();
       await apollo.stop();
     },

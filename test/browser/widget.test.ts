@@ -123,6 +123,44 @@ describe('chat widget in Chromium', () => {
     }
   });
 
+  it('waits out a rate limit, says so, and then sends the message once', async () => {
+    // Two requests per visitor every 3 s: the first message, then the status subscription
+    // (subscribing counts too); the second message is refused with Retry-After.
+    const limited = await startTestApp({
+      REDIS_ENABLED: 'true',
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_USER_PER_MIN: '2',
+      RATE_LIMIT_WINDOW_SECONDS: '3',
+    });
+    const page = await browser.context.newPage();
+    try {
+      const limitedOwner = await signUpOwner(limited, 'limited-owner');
+      const limitedBot = await createBot(limited, limitedOwner.token, 'Busy');
+      await page.goto(`${limited.url}/demo/${limitedBot.publicKey}`);
+      const w = widget(page);
+      await w.launcher.click();
+      await w.message.fill('First question');
+      await page.keyboard.press('Enter');
+      await expectStatus(page, 'First question', 'PERSISTED');
+      await w.message.fill('Second question');
+      await page.keyboard.press('Enter');
+      await w.status
+        .filter({ hasText: /Too many messages: trying again in \d+ s/ })
+        .waitFor({ timeout: STEP_TIMEOUT_MILLIS });
+      await screenshot(page, 'widget-rate-limited.png');
+      await expectStatus(page, 'Second question', 'PERSISTED');
+      await limited.drained();
+      // Retried with the same clientMessageId: stored once.
+      expect(
+        await limited.deps.db('messages').where({ bot_id: limitedBot.id, content: 'Second question' }),
+      ).toHaveLength(1);
+    } finally {
+      await page.close();
+      // With the browser's connections to it still open (kept alive, or opened ahead of need).
+      await limited.close();
+    }
+  });
+
   it('tells the visitor when the bot does not allow the site it is on', async () => {
     const picky = await createBot(app, owner.token, 'Picky');
     await app.gql(

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { adminConnection, dropDatabase } from '../helpers/databases';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -153,5 +155,32 @@ describe('HTTP surface without its database', () => {
     // The cause (here: "database … does not exist") is for the log, not for anonymous callers.
     expect(body.error).not.toContain(new URL(app.config.database.url).pathname.slice(1));
     expect(body.error).not.toMatch(/does not exist|ECONNREFUSED|password|postgres/i);
+  });
+});
+
+describe('HTTP server shutdown', () => {
+  it('stops at once with a kept-alive connection and one that never sent a request still open', async () => {
+    const app = await startTestApp();
+    const { port } = new URL(app.url);
+    const open = async () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      return socket;
+    };
+    // A browser opens connections ahead of need, and keeps used ones alive.
+    const [unused, kept] = await Promise.all([open(), open()]);
+    kept.write('GET /health HTTP/1.1\r\nhost: parley\r\nconnection: keep-alive\r\n\r\n');
+    await once(kept, 'data');
+    try {
+      const closing = app.close().then(() => 'closed');
+      // Before, Node counted the unused one as busy until its headers timed out (60 s).
+      const outcome = await Promise.race([closing, new Promise((resolve) => setTimeout(() => resolve('hung'), 5000))]);
+      expect(outcome).toBe('closed');
+      await closing;
+    } finally {
+      unused.destroy();
+      kept.destroy();
+    }
   });
 });
