@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench-read bench-write bench-limits widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worke
 test: install services browser check build ## Install, ensure services and chromium, and run every check and test
 	npm test
 	npm run --silent test:redis
+	SMOKE=1 load/chaos.sh
+
+chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
+	load/chaos.sh
 
 unit: install ## Unit tests only (no services needed)
 	npx jest --selectProjects unit

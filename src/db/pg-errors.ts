@@ -48,9 +48,10 @@ export function isTransientDbError(error: unknown): boolean {
     return true;
   const name = (error as { name?: unknown } | null)?.name;
   if (name === 'KnexTimeoutError') return true;
-  // pg reports a connection that dropped mid-query without a code.
+  // pg reports a connection that dropped mid-query without a code; knex puts the statement
+  // first (`COMMIT; - Connection terminated unexpectedly`).
   const message = error instanceof Error ? error.message : '';
-  return /^Connection terminated|^Client has encountered a connection error/.test(message);
+  return /(?:^|- )(?:Connection terminated|Client has encountered a connection error)/.test(message);
 }
 
 /**

@@ -3,6 +3,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger';
 import type { RequestContext } from '../request-context';
+import { ErrorCode } from '../errors';
 import { isClientSafe, type ErrorFormatter } from './format-error';
 import type { OperationLimits } from './operation-limits';
 
@@ -26,6 +27,15 @@ function errorReportingPlugin(): ApolloServerPlugin<RequestContext> {
           for (const error of response.body.singleResult.errors ?? []) {
             (error.extensions as Record<string, unknown> | undefined) ??= {};
             Object.assign(error.extensions as object, { requestId: contextValue.requestId });
+          }
+          // A database that dropped the connection mid-request (formatted as OVERLOADED): a
+          // retryable 503 for the whole request, as for the other ways the service sheds load.
+          const transient = response.body.singleResult.errors?.find(
+            (error) => error.extensions?.code === ErrorCode.OVERLOADED && error.extensions.http === undefined,
+          );
+          if (transient && (response.http.status === undefined || response.http.status === 200)) {
+            response.http.status = 503;
+            response.http.headers.set('retry-after', String(transient.extensions?.retryAfter ?? 1));
           }
         },
       };

@@ -1,8 +1,11 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isTransientDbError } from '../db/pg-errors';
 import { AppError, ErrorCode } from '../errors';
 
 export const MASKED_MESSAGE = 'Internal server error';
+/** A dropped or restarting database is worth a retry, not a report: the client may send it again. */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
 
 /** AppErrors, and errors graphql-js raises about the request itself (parse, validation, variables). */
 export function isClientSafe(formatted: GraphQLFormattedError, error: unknown): boolean {
@@ -36,6 +39,18 @@ export function createErrorFormatter(options: { hideSuggestions: boolean }): Err
     if (isClientSafe(formatted, error)) {
       const message = options.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
       return { ...formatted, message, extensions };
+    }
+    if (isTransientDbError(unwrapResolverError(error))) {
+      return {
+        message: `The database is unavailable for a moment: try again in ${DATABASE_RETRY_AFTER_SECONDS} s.`,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: {
+          code: ErrorCode.OVERLOADED,
+          retryAfter: DATABASE_RETRY_AFTER_SECONDS,
+          ...(extensions.requestId ? { requestId: extensions.requestId } : {}),
+        },
+      };
     }
     return {
       message: MASKED_MESSAGE,

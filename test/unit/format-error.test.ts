@@ -31,6 +31,39 @@ describe('formatError', () => {
     });
   });
 
+  it('tells a client to retry when the database dropped the connection, as knex reports it', () => {
+    const dropped = Object.assign(new Error('COMMIT; - Connection terminated unexpectedly'), {});
+    const shutdown = Object.assign(new Error('BEGIN; - terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    for (const cause of [
+      dropped,
+      shutdown,
+      new Error('ROLLBACK - Client has encountered a connection error and is not queryable'),
+    ]) {
+      const error = fromResolver(cause);
+      const formatted = formatError(
+        {
+          message: cause.message,
+          path: ['sendMessage'],
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'r-2' },
+        },
+        error,
+      );
+      expect(formatted).toEqual({
+        message: 'The database is unavailable for a moment: try again in 1 s.',
+        path: ['sendMessage'],
+        locations: undefined,
+        extensions: { code: 'OVERLOADED', retryAfter: 1, requestId: 'r-2' },
+      });
+    }
+    // A message that merely mentions it is not one.
+    const other = fromResolver(new Error('value "Connection terminated" is too long'));
+    expect(
+      formatError({ message: other.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, other).extensions!.code,
+    ).toBe('INTERNAL_SERVER_ERROR');
+  });
+
   it('shows errors about the request itself', () => {
     const error = new GraphQLError('Cannot query field "x" on type "Query".', {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
