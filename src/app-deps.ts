@@ -119,7 +119,12 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
     pubsub,
     writePath: buffer
-      ? createBufferedWritePath({ buffer, direct, log: log.child({ component: 'write-buffer' }) })
+      ? createBufferedWritePath({
+          buffer,
+          direct,
+          messages: repos.messages,
+          log: log.child({ component: 'write-buffer' }),
+        })
       : direct,
     buffer,
     pendingWrites: buffer

@@ -2,6 +2,7 @@ import { createThrottledWarn } from '../cache/throttled-warn';
 import type { ChatWritePath } from '../chat/write-path';
 import { OverloadedError } from '../errors';
 import type { Logger } from '../logger';
+import type { MessagesRepo } from '../repos/messages';
 import { intentFromExchange, messagesOf } from './intent';
 import type { WriteBuffer } from './write-buffer';
 
@@ -27,6 +28,8 @@ export interface BufferedWritePathStats {
 export function createBufferedWritePath(deps: {
   buffer: WriteBuffer;
   direct: ChatWritePath;
+  /** Where a retry's first send is looked up once the buffer no longer holds it. */
+  messages: Pick<MessagesRepo, 'findByIds' | 'findByClientMessageId'>;
   log: Logger;
 }): ChatWritePath & { stats: BufferedWritePathStats } {
   const warn = createThrottledWarn(deps.log, 60_000);
@@ -52,9 +55,31 @@ export function createBufferedWritePath(deps: {
       }
       if (pushed.kind === 'DUPLICATE') {
         const [message, reply] = messagesOf(pushed.first, 'PERSISTED');
-        const held = await deps.buffer.statuses([message.id]).catch(() => new Map());
-        const status = held.get(message.id)?.status ?? 'PERSISTED';
-        return { kind: 'DUPLICATE', message: { ...message, status }, reply: { ...reply, status } };
+        const held = (await deps.buffer.statuses([message.id]).catch(() => new Map())).get(message.id);
+        if (held)
+          return {
+            kind: 'DUPLICATE',
+            message: { ...message, status: held.status },
+            reply: { ...reply, status: held.status },
+          };
+        // Out of the buffer: stored, or dropped as a copy of a message PostgreSQL already had
+        // under other ids (its first send went there directly, or Redis lost the key). The
+        // stored one is the answer, never ids that do not exist.
+        const [stored] = await deps.messages.findByIds([message.id]);
+        if (stored)
+          return {
+            kind: 'DUPLICATE',
+            message: { ...message, status: 'PERSISTED' },
+            reply: { ...reply, status: 'PERSISTED' },
+          };
+        const first = await deps.messages.findByClientMessageId({
+          botId: exchange.conversation.botId,
+          senderId: exchange.message.senderId!,
+          clientMessageId: exchange.message.clientMessageId!,
+        });
+        if (first) return { kind: 'DUPLICATE', message: first.message, reply: first.reply ?? null };
+        // Neither: its dead letter was dropped. The sender may send it again, under a new id.
+        return { kind: 'DUPLICATE', message: { ...message, status: 'FAILED' }, reply: { ...reply, status: 'FAILED' } };
       }
       return { kind: 'ACCEPTED', status: 'QUEUED' };
     },

@@ -301,6 +301,34 @@ describe('write buffer (Redis on)', () => {
       });
     });
 
+    it('answers a retry with the stored first send after Redis lost its key, never with ids that do not exist', async () => {
+      const input = { text: 'Is the patio open?', clientMessageId: 'lost-key-1' };
+      const first = (await send(input)).data!.sendMessage;
+      let flusher = app.startFlusher();
+      await app.drained();
+      // As after a fail-over to a replica that had not seen it, or the 24 h expiry.
+      const redis = app.deps.clients.redis!;
+      for (const key of await bufferKeys(app, 'idempotency:*')) await redis.del(key);
+
+      // Redis alone cannot know: the retry is queued as a new message, which the flush then
+      // finds already stored (the unique index) and drops.
+      const copy = (await send(input)).data!.sendMessage;
+      expect(copy.message.id).not.toBe(first.message.id);
+      await app.drained();
+      await flusher.stop();
+      expect(await app.deps.db('messages').where({ client_message_id: 'lost-key-1' })).toHaveLength(1);
+
+      // The next retry gets the stored first send, not the dropped copy's ids.
+      const again = (await send(input)).data!.sendMessage;
+      expect(again.message).toMatchObject({ id: first.message.id, status: 'PERSISTED' });
+      expect(again.reply.id).toBe(first.reply.id);
+      expect(again.conversationId).toBe(first.conversationId);
+      flusher = app.startFlusher();
+      await app.drained();
+      await flusher.stop();
+      expect(await app.deps.db('messages').where({ client_message_id: 'lost-key-1' })).toHaveLength(1);
+    });
+
     it('refuses sends beyond BUFFER_MAX_DEPTH with 503 OVERLOADED and Retry-After, and drops nothing it took', async () => {
       const small = await startTestApp({ ...REDIS_ON, BUFFER_MAX_DEPTH: '3' }, { flusher: false });
       try {
