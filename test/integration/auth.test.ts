@@ -75,7 +75,7 @@ describe('auth', () => {
     expect(errorCode(wrong)).toBe('UNAUTHENTICATED');
     expect(errorCode(unknown)).toBe('UNAUTHENTICATED');
     expect(wrong.errors![0]!.message).toBe(unknown.errors![0]!.message);
-    expect(wrong.data).toBeNull();
+    expect(wrong.data).toEqual({ logIn: null });
   });
 
   it('gives `me` null without a token and UNAUTHENTICATED for a bad one', async () => {
@@ -107,7 +107,7 @@ describe('auth', () => {
     const response = await app.gql(SIGN_UP, { input });
     expect(errorCode(response)).toBe('BAD_USER_INPUT');
     expect(response.errors![0]!.extensions!.field).toBe(field);
-    expect(response.data).toBeNull();
+    expect(response.data).toEqual({ signUp: null });
     expect(await userCount()).toBe(before);
   });
 

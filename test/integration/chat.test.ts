@@ -117,7 +117,7 @@ describe('chat', () => {
     it('answers NOT_FOUND for an unknown public key and BAD_USER_INPUT for an empty one', async () => {
       const unknown = await app.gql(START_WIDGET_SESSION, { publicKey: 'pk_does_not_exist' });
       expect(errorCode(unknown)).toBe('NOT_FOUND');
-      expect(unknown.data).toBeNull();
+      expect(unknown.data).toEqual({ startWidgetSession: null });
       const empty = await app.gql(START_WIDGET_SESSION, { publicKey: '' });
       expect(errorCode(empty)).toBe('BAD_USER_INPUT');
       expect(empty.errors![0]!.extensions!.field).toBe('publicKey');
@@ -367,7 +367,7 @@ describe('chat', () => {
       for (const intruder of [visitor, otherOwner.token]) {
         const post = await send(intruder, { botId: shopBot.id, conversationId: sent.conversationId, text: 'Hello' });
         expect(errorCode(post)).toBe('FORBIDDEN');
-        expect(post.data).toBeNull();
+        expect(post.data).toEqual({ sendMessage: null });
       }
       expect(await rowCounts()).toEqual(before);
       expect(
@@ -489,7 +489,7 @@ describe('chat', () => {
       const before = await rowCounts();
       const response = await send(token, { botId: shopBot.id, text: 'Hello', ...override });
       expect(errorCode(response)).toBe(code);
-      expect(response.data).toBeNull();
+      expect(response.data).toEqual({ sendMessage: null });
       expect(await rowCounts()).toEqual(before);
     });
 
@@ -586,7 +586,7 @@ describe('chat', () => {
         });
         expect(errorCode(reused)).toBe('BAD_USER_INPUT');
         expect(reused.errors![0]!.extensions!.field).toBe('clientMessageId');
-        expect(reused.data).toBeNull();
+        expect(reused.data).toEqual({ sendMessage: null });
       }
       expect(await rowCounts()).toEqual(before);
       const stored = await storedWith('reuse-1');

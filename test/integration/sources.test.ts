@@ -334,7 +334,7 @@ describe('sources', () => {
       const response = await app.gql(CREATE_SOURCE, { input: { botId, ...input } }, owner.token);
       expect(errorCode(response)).toBe('BAD_USER_INPUT');
       expect(response.errors![0]!.extensions!.field).toBe(field);
-      expect(response.data).toBeNull();
+      expect(response.data).toEqual({ createSource: null });
       expect(await sourceCount()).toBe(before);
     });
 

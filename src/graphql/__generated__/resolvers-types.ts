@@ -126,20 +126,20 @@ export type Mutation = {
   __typename?: 'Mutation';
   createBot: Bot;
   /** Queues the source for ingestion; poll `source(id)` until READY or FAILED. */
-  createSource: Source;
+  createSource: Maybe<Source>;
   /** Deletes the bot with its sources and conversations. */
   deleteBot: Scalars['Boolean']['output'];
   deleteSource: Scalars['Boolean']['output'];
-  logIn: AuthPayload;
+  logIn: Maybe<AuthPayload>;
   /** Ends the session of the token sent with this request. */
   logOut: Scalars['Boolean']['output'];
   /** Ends every session of the signed-in owner, on every device (this one included); open subscriptions close with code 4401. Returns how many were live. */
   logOutEverywhere: Scalars['Int']['output'];
   /** For the bot's owner or a widget visitor of that bot. */
-  sendMessage: SendMessagePayload;
-  signUp: AuthPayload;
+  sendMessage: Maybe<SendMessagePayload>;
+  signUp: Maybe<AuthPayload>;
   /** Starts an anonymous visitor session for the bot with this public key (24 h). */
-  startWidgetSession: WidgetSession;
+  startWidgetSession: Maybe<WidgetSession>;
   updateBot: Bot;
 };
 
@@ -593,15 +593,15 @@ export type MessageStatusEventResolvers<ContextType = RequestContext, ParentType
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createBot?: Resolver<ResolversTypes['Bot'], ParentType, ContextType, RequireFields<MutationCreateBotArgs, 'input'>>;
-  createSource?: Resolver<ResolversTypes['Source'], ParentType, ContextType, RequireFields<MutationCreateSourceArgs, 'input'>>;
+  createSource?: Resolver<Maybe<ResolversTypes['Source']>, ParentType, ContextType, RequireFields<MutationCreateSourceArgs, 'input'>>;
   deleteBot?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteBotArgs, 'id'>>;
   deleteSource?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSourceArgs, 'id'>>;
-  logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'email' | 'password'>>;
+  logIn?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationLogInArgs, 'email' | 'password'>>;
   logOut?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   logOutEverywhere?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
-  signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
-  startWidgetSession?: Resolver<ResolversTypes['WidgetSession'], ParentType, ContextType, RequireFields<MutationStartWidgetSessionArgs, 'publicKey'>>;
+  sendMessage?: Resolver<Maybe<ResolversTypes['SendMessagePayload']>, ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
+  signUp?: Resolver<Maybe<ResolversTypes['AuthPayload']>, ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
+  startWidgetSession?: Resolver<Maybe<ResolversTypes['WidgetSession']>, ParentType, ContextType, RequireFields<MutationStartWidgetSessionArgs, 'publicKey'>>;
   updateBot?: Resolver<ResolversTypes['Bot'], ParentType, ContextType, RequireFields<MutationUpdateBotArgs, 'id' | 'input'>>;
 }>;
 
