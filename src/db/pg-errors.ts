@@ -1,3 +1,5 @@
+import { OverloadedError } from '../errors';
+
 /**
  * PostgreSQL errors classified by SQLSTATE, in one place: repositories turn unique
  * violations into domain errors, and retry loops (ingestion, the write buffer) retry only
@@ -62,4 +64,21 @@ export function isTransientDbError(error: unknown): boolean {
 export function isDataError(error: unknown): boolean {
   const code = codeOf(error);
   return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** A dropped or restarting database is worth a retry, not a report: the client may send it again. */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * What a transient database error means to a client: OVERLOADED, retry in a second (503 with
+ * Retry-After); undefined for anything else. Every transport maps errors through this, so a
+ * dropped connection reads the same on GraphQL, WebSocket and plain routes.
+ */
+export function retryableDbError(error: unknown): OverloadedError | undefined {
+  if (!isTransientDbError(error)) return undefined;
+  return new OverloadedError(
+    DATABASE_RETRY_AFTER_SECONDS,
+    `The database is unavailable for a moment: try again in ${DATABASE_RETRY_AFTER_SECONDS} s.`,
+    { cause: error },
+  );
 }

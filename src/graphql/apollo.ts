@@ -28,14 +28,15 @@ function errorReportingPlugin(): ApolloServerPlugin<RequestContext> {
             (error.extensions as Record<string, unknown> | undefined) ??= {};
             Object.assign(error.extensions as object, { requestId: contextValue.requestId });
           }
-          // A database that dropped the connection mid-request (formatted as OVERLOADED): a
-          // retryable 503 for the whole request, as for the other ways the service sheds load.
-          const transient = response.body.singleResult.errors?.find(
-            (error) => error.extensions?.code === ErrorCode.OVERLOADED && error.extensions.http === undefined,
+          // An OVERLOADED error that was not thrown as one (a database dropping the connection,
+          // mapped by the formatter): Apollo took the status from the errors as thrown, so the
+          // retryable 503 is set here.
+          const overloaded = response.body.singleResult.errors?.find(
+            (error) => error.extensions?.code === ErrorCode.OVERLOADED,
           );
-          if (transient && (response.http.status === undefined || response.http.status === 200)) {
+          if (overloaded && (response.http.status === undefined || response.http.status === 200)) {
             response.http.status = 503;
-            response.http.headers.set('retry-after', String(transient.extensions?.retryAfter ?? 1));
+            response.http.headers.set('retry-after', String(overloaded.extensions?.retryAfter ?? 1));
           }
         },
       };

@@ -1,11 +1,9 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isTransientDbError } from '../db/pg-errors';
+import { retryableDbError } from '../db/pg-errors';
 import { AppError, ErrorCode } from '../errors';
 
 export const MASKED_MESSAGE = 'Internal server error';
-/** A dropped or restarting database is worth a retry, not a report: the client may send it again. */
-const DATABASE_RETRY_AFTER_SECONDS = 1;
 
 /** AppErrors, and errors graphql-js raises about the request itself (parse, validation, variables). */
 export function isClientSafe(formatted: GraphQLFormattedError, error: unknown): boolean {
@@ -40,14 +38,15 @@ export function createErrorFormatter(options: { hideSuggestions: boolean }): Err
       const message = options.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
       return { ...formatted, message, extensions };
     }
-    if (isTransientDbError(unwrapResolverError(error))) {
+    const retryable = retryableDbError(unwrapResolverError(error));
+    if (retryable) {
+      const { http: _retryableHttp, ...retryableExtensions } = retryable.extensions;
       return {
-        message: `The database is unavailable for a moment: try again in ${DATABASE_RETRY_AFTER_SECONDS} s.`,
+        message: retryable.message,
         locations: formatted.locations,
         path: formatted.path,
         extensions: {
-          code: ErrorCode.OVERLOADED,
-          retryAfter: DATABASE_RETRY_AFTER_SECONDS,
+          ...retryableExtensions,
           ...(extensions.requestId ? { requestId: extensions.requestId } : {}),
         },
       };

@@ -15,6 +15,7 @@ import { nulGuardPlugin } from '../graphql/nul-guard';
 import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
 import { applyRateLimits, rateLimitHeadersPlugin } from '../rate-limits/directive';
+import { retryableDbError } from '../db/pg-errors';
 import { createRequestContext, type RequestContext } from '../request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
@@ -93,6 +94,11 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   // are the client's fault (Fastify's 4xx); anything else is ours, logged in full and masked.
   fastify.setErrorHandler((error, request, reply) => {
     if (error instanceof AppError) return sendAppError(reply, error, request.id);
+    const retryable = retryableDbError(error);
+    if (retryable) {
+      request.log.warn({ err: error }, 'the database dropped a request; the client may retry');
+      return sendAppError(reply, retryable, request.id);
+    }
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendAppError(reply, new BadRequestError((error as Error).message, status), request.id);
