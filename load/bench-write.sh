@@ -15,9 +15,5 @@
 # instead of building HEAD in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")"
-export ARTILLERY_DISABLE_TELEMETRY=true PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-[[ -d ../node_modules ]] || { echo "run npm ci in $(cd .. && pwd) first (the app's own dependencies)"; exit 1; }
+source ./ensure-deps.sh
 exec node bench-write/bench-write.mjs

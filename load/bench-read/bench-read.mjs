@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { gql, sleep, stop, waitHttp } from '../bench-write/bench-write.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const loadDir = resolve(here, '..');
@@ -48,7 +49,6 @@ const children = new Set();
 let buildDir;
 let dbCreated = false;
 const log = (...a) => console.error(`[bench-read ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function start(name, cmd, args, extraEnv, cwd = repo) {
   const child = spawn(cmd, args, {
@@ -59,43 +59,10 @@ function start(name, cmd, args, extraEnv, cwd = repo) {
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   child.name = name;
-  child.lastStderr = () => stderr;
+  child.tail = () => stderr;
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(child.pid, 'SIGTERM');
-  const t = setTimeout(() => child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function waitHttp(url, child, seconds = 60) {
-  for (let i = 0; i < seconds * 10; i++) {
-    if (child.exitCode !== null) throw new Error(`${child.name} exited: ${child.lastStderr()}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer in ${seconds}s: ${child.lastStderr()}`);
-}
-
-async function gql(origin, query, variables, token) {
-  const res = await fetch(`${origin}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  if (body.errors) throw new Error(`${query.slice(0, 40)}…: ${JSON.stringify(body.errors)}`);
-  return body.data;
 }
 
 function redisDeletePrefix(prefix) {

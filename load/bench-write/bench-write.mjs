@@ -80,6 +80,30 @@ export async function gql(origin, query, variables, token) {
   return body.data;
 }
 
+/** SIGTERM, then SIGKILL after 15 s; resolves once the process has exited. */
+export async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid, 'SIGTERM');
+  const t = setTimeout(() => child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Polls `url` until it answers 2xx; fails at once, with the end of its output, if `child` exits. */
+export async function waitHttp(url, child, seconds = 60) {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (child.exitCode !== null) throw new Error(`${child.name} exited: ${child.tail()}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer in ${seconds}s: ${child.tail()}`);
+}
+
 export const head = () =>
   execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 
@@ -115,32 +139,10 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
     closeSync(fd);
     child.name = name;
     child.logFile = logFile;
-    child.logTail = () => readFileSync(logFile, 'utf8').slice(-3000);
+    child.tail = () => readFileSync(logFile, 'utf8').slice(-3000);
     children.add(child);
     child.on('exit', () => children.delete(child));
     return child;
-  }
-
-  async function stop(child) {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(child.pid, 'SIGTERM');
-    const t = setTimeout(() => child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
-  }
-
-  async function waitHttp(url, child, seconds = 60) {
-    for (let i = 0; i < seconds * 10; i++) {
-      if (child.exitCode !== null) throw new Error(`${child.name} exited: ${child.logTail()}`);
-      try {
-        if ((await fetch(url)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
-    throw new Error(`${url} did not answer in ${seconds}s: ${child.logTail()}`);
   }
 
   /** SCAN + UNLINK of this run's own keys; never FLUSHALL/FLUSHDB (the Redis is shared). */
@@ -341,8 +343,6 @@ const {
   log,
   redis,
   start,
-  stop,
-  waitHttp,
   adminQuery,
   createDatabase,
   cleanOnce,
@@ -632,7 +632,7 @@ async function run(target, connections, dist, owner) {
   const warmup = await sendLoad({ ...load, total: warmupSends });
   const warmDrain = await waitRows(warm, beforeWarmup.messages + 2 * warmup.acked, cfg.drainTimeoutSeconds);
   await warm.end();
-  if (worker && worker.exitCode !== null) throw new Error(`worker exited: ${worker.logTail()}`);
+  if (worker && worker.exitCode !== null) throw new Error(`worker exited: ${worker.tail()}`);
   log(
     `${id}: warm-up ${warmup.acked}/${warmupSends} acknowledged; ${cfg.statsSettleSeconds}s for statistics to settle`,
   );
