@@ -1,3 +1,5 @@
+import { createClient, type Client, type ClientOptions } from 'graphql-ws';
+import WebSocket from 'ws';
 import { createAppDeps, type AppDeps } from '../../src/app-deps';
 import { createClients } from '../../src/clients/clients';
 import { loadConfig, type Config } from '../../src/config/config';
@@ -197,6 +199,30 @@ export async function createBot(
   );
   if (!response.data?.createBot) throw new Error(`createBot failed: ${JSON.stringify(response.errors)}`);
   return response.data.createBot;
+}
+
+/**
+ * A graphql-ws client of the app's WebSocket endpoint, as the widget and other clients open one;
+ * it does not reconnect, so a test sees every close. The caller disposes of it.
+ */
+export function wsClient(
+  app: Pick<TestApp, 'url'>,
+  connectionParams: Record<string, unknown> = {},
+  options: Partial<ClientOptions> = {},
+): Client {
+  return createClient({
+    url: `${app.url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    ...options,
+  });
+}
+
+/** GETs `url`: its status and its JSON body. */
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as any };
 }
 
 /** The first error's `extensions.code`, undefined when the response has no error. */

@@ -1,6 +1,6 @@
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createBot, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import { createBot, signUpOwner, startTestApp, type TestApp, wsClient } from '../helpers/test-app';
 
 /** What a database error might say: it names our schema, so it must never reach a client. */
 const SECRET = 'relation secret does not exist';
@@ -100,14 +100,11 @@ describe('error masking when building the request context fails', () => {
     // The socket is accepted while the store works; it breaks before the subscription starts.
     let connected!: () => void;
     const acknowledged = new Promise<void>((resolve) => (connected = resolve));
-    const client = createClient({
-      url: `${app.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${visitor}` },
-      lazy: false,
-      retryAttempts: 0,
-      on: { connected: () => connected() },
-    });
+    const client = wsClient(
+      app,
+      { authorization: `Bearer ${visitor}` },
+      { lazy: false, on: { connected: () => connected() } },
+    );
     clients.push(client);
     await acknowledged;
     const broken = breakSessionStore();

@@ -13,7 +13,15 @@ import { newId } from '../../src/ids';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectTestRedis, deleteKeysWithPrefix } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
-import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import {
+  createBot,
+  errorCode,
+  eventually,
+  signUpOwner,
+  startTestApp,
+  type TestApp,
+  getJson,
+} from '../helpers/test-app';
 
 const silent = createLogger({ name: 'test', level: 'silent', pretty: false });
 const GENERIC_ERROR = 'Redis did not answer; see the api log for the cause.';
@@ -27,11 +35,6 @@ const BUFFER_SERIES = [
   'parley_buffer_lag_seconds',
   'parley_buffer_flushed_total',
 ];
-
-const getJson = async (url: string) => {
-  const response = await fetch(url);
-  return { status: response.status, body: (await response.json()) as any };
-};
 
 /** The unlabelled samples of a Prometheus text exposition, by name (comments skipped). */
 async function scrape(app: TestApp): Promise<Map<string, number>> {
@@ -69,10 +72,8 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
     owner = await signUpOwner(app, 'buffer-health');
     bot = await createBot(app, owner.token, 'Observed');
   });
-  afterAll(async () => {
-    await app.deps.cacheStats.stop();
-    await app.close();
-  });
+  // close() stops the stats flush before it deletes the app's keys.
+  afterAll(() => app.close());
   // Every test starts from an empty buffer: this app's buffer keys only (its own prefix).
   beforeEach(() => deleteKeysWithPrefix(app.deps.clients.redis!, `${app.config.redis.keyPrefix}buffer:`));
 

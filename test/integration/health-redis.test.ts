@@ -6,26 +6,18 @@ import { checkRedis, registerRedisHealthRoutes } from '../../src/http/health-red
 import { createLogger } from '../../src/logger';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectTestRedis } from '../helpers/redis';
-import { eventually, startTestApp, type TestApp } from '../helpers/test-app';
+import { eventually, startTestApp, type TestApp, getJson } from '../helpers/test-app';
 
 const silent = createLogger({ name: 'test', level: 'silent', pretty: false });
 const GENERIC_ERROR = 'Redis did not answer; see the api log for the cause.';
-
-const getJson = async (url: string) => {
-  const response = await fetch(url);
-  return { status: response.status, body: (await response.json()) as any };
-};
 
 describe('/health/redis and /health/cache with Redis enabled', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({ REDIS_ENABLED: 'true' });
   });
-  afterAll(async () => {
-    // Before close deletes this app's keys, so no late flush writes them again.
-    await app.deps.cacheStats.stop();
-    await app.close();
-  });
+  // close() stops the stats flush before it deletes the app's keys.
+  afterAll(() => app.close());
 
   it('reports the connection, PING latency, memory, eviction policy, AOF, its fsync policy and clients', async () => {
     const { status, body } = await getJson(`${app.url}/health/redis`);

@@ -1,5 +1,3 @@
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { createCacheKeys } from '../../src/cache/keys';
 import { createRedisWindow } from '../../src/rate-limits/redis-window';
 import { connectTestRedis } from '../helpers/redis';
@@ -12,6 +10,7 @@ import {
   startTestApp,
   type GraphQLResponse,
   type TestApp,
+  wsClient,
 } from '../helpers/test-app';
 
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { conversationId message { id } } }`;
@@ -168,12 +167,7 @@ describe('rate limits (Redis)', () => {
       expect(body.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
 
       // Still within the window: subscribing counts against the same account and is refused.
-      const client = createClient({
-        url: `${app.url.replace('http', 'ws')}/graphql`,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${owner.token}` },
-        retryAttempts: 0,
-      });
+      const client = wsClient(app, { authorization: `Bearer ${owner.token}` });
       try {
         const iterator = client.iterate({
           query: `subscription($c: ID!) { messageStatusChanged(conversationId: $c) { status } }`,

@@ -1,7 +1,6 @@
 import type { FormattedExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
-import { createBot, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import type { Client } from 'graphql-ws';
+import { createBot, signUpOwner, startTestApp, type TestApp, wsClient } from '../helpers/test-app';
 
 const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
   sendMessage(input: $input) { conversationId message { id } reply { id } }
@@ -38,12 +37,7 @@ describe('messageStatusChanged subscription', () => {
   afterAll(() => app.close());
 
   const connect = (authorization?: string): Client => {
-    const client = createClient({
-      url: `${app.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: authorization === undefined ? {} : { authorization },
-      retryAttempts: 0,
-    });
+    const client = wsClient(app, authorization === undefined ? {} : { authorization });
     clients.push(client);
     return client;
   };

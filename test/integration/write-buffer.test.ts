@@ -1,5 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import { decodeIntent, exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
 import { createDb } from '../../src/clients/postgres';
 import { newId } from '../../src/ids';
@@ -7,7 +6,15 @@ import { createLogger } from '../../src/logger';
 import { createMessagesRepo } from '../../src/repos/messages';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
-import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import {
+  createBot,
+  errorCode,
+  eventually,
+  signUpOwner,
+  startTestApp,
+  type TestApp,
+  wsClient,
+} from '../helpers/test-app';
 
 const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
   sendMessage(input: $input) {
@@ -200,12 +207,7 @@ describe('write buffer (Redis on)', () => {
         { id: message.id, status: 'FAILED' },
         { id: reply.id, status: 'FAILED' },
       ]);
-      const client = createClient({
-        url: `${app.url.replace('http', 'ws')}/graphql`,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${owner.token}` },
-        retryAttempts: 0,
-      });
+      const client = wsClient(app, { authorization: `Bearer ${owner.token}` });
       try {
         const events = client.iterate<{ messageStatusChanged: Record<string, unknown> }>({
           query: `subscription($id: ID!) { messageStatusChanged(conversationId: $id) { messageId status error } }`,
@@ -560,12 +562,7 @@ describe('write buffer (Redis on)', () => {
     });
 
     const subscribe = (app: TestApp, token: string, conversationId: string) => {
-      const client = createClient({
-        url: `${app.url.replace('http', 'ws')}/graphql`,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${token}` },
-        retryAttempts: 0,
-      });
+      const client = wsClient(app, { authorization: `Bearer ${token}` });
       clients.push(client);
       const events: { messageId: string; status: string }[] = [];
       const done = new Promise<void>((resolve, reject) => {
