@@ -6,7 +6,7 @@ import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message
 import { decodeIntent, encodeIntent, intentId, type Intent } from './intent';
 
 /** How long a clientMessageId is remembered in Redis: a retry within it gets the first answer. */
-export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /**
  * A conversation's queued intents are kept for read-your-writes; the hash empties as they
  * are flushed. The TTL only bounds what an intent lost outside the scripts could leave behind.

@@ -7,7 +7,7 @@ import { NotFoundError } from '../errors';
 import { PACKAGE_ROOT } from '../package-root';
 
 /** Where `npm run build` (and `npm run build:widget`) puts the widget bundle. */
-export const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
+const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
 
 interface Bundle {
   code: Buffer;
@@ -46,7 +46,7 @@ function bundleReader(dir: string) {
 }
 
 /** If-None-Match as RFC 9110 reads it: `*`, or a list of (possibly weak) tags, compared weakly. */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
+function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   return header.split(',').some((tag) => {
     const trimmed = tag.trim();
