@@ -52,6 +52,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intFromEnv(0, 65535).default(4000),
+  HTTP_MAX_IN_FLIGHT: intFromEnv(0).default(1024),
   TRUSTED_PROXIES: trustedProxies.default([]),
   SHUTDOWN_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
 
@@ -132,6 +133,8 @@ export interface Config {
     uploadMaxBytes: number;
     /** Proxies whose X-Forwarded-For names the client; empty: the socket's peer is the client. */
     trustedProxies: string[];
+    /** API requests in progress at most per process; more get OVERLOADED (503) at once; 0: no limit. */
+    maxInFlight: number;
   };
   /** How long a stopping process may take to finish what it holds before it exits anyway. */
   shutdownTimeoutMillis: number;
@@ -238,7 +241,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
-    http: { host: e.HOST, port: e.PORT, uploadMaxBytes: e.UPLOAD_MAX_BYTES, trustedProxies: e.TRUSTED_PROXIES },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+      trustedProxies: e.TRUSTED_PROXIES,
+      maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+    },
     shutdownTimeoutMillis: e.SHUTDOWN_TIMEOUT_MILLIS,
     graphqlLimits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,

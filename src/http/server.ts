@@ -23,11 +23,15 @@ import { registerHealthRoutes } from './health';
 import { bufferedWriteStats, registerBufferHealthRoute } from './health-buffer';
 import { registerRedisHealthRoutes } from './health-redis';
 import { createMetrics, registerMetrics } from './metrics';
+import { registerAdmissionControl } from './admission-control';
 import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
 import { registerWidgetRoutes } from './widget';
 import { DEMO_OWNER } from '../db/seeds/demo-content';
 import { attachWebSocketServer } from './websocket';
+
+/** The accept queue's length (connections the kernel holds until the process takes them). */
+const LISTEN_BACKLOG = 4096;
 
 /** What a client-sent request id must look like to be kept: a UUID, a trace id, a short token. */
 const CLIENT_REQUEST_ID = /^[\w.:-]{8,128}$/;
@@ -71,6 +75,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerAdmissionControl(fastify, config.http.maxInFlight);
   fastify.addHook('onResponse', async (request, reply) => {
     if (request.url.startsWith('/health')) return;
     request.log.info(
@@ -190,7 +195,10 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   return {
     fastify,
     async listen() {
-      await fastify.listen({ host: config.http.host, port: config.http.port });
+      // Thousands of clients connecting at once overflow Node's default accept queue (511) while
+      // the process is busy, and the kernel then resets connections; the kernel caps this at
+      // net.core.somaxconn.
+      await fastify.listen({ host: config.http.host, port: config.http.port, backlog: LISTEN_BACKLOG });
       const address = fastify.server.address();
       const port = typeof address === 'object' && address ? address.port : config.http.port;
       const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;

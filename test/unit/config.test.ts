@@ -5,7 +5,13 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config.database.pool).toEqual({ max: 25, minIdle: 10, idleTimeoutMillis: 30_000, maxLifetimeSeconds: 3600 });
     expect(config.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', db: 0, ttlSeconds: 3600 });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 4000, uploadMaxBytes: 10 * 1024 * 1024, trustedProxies: [] });
+    expect(config.http).toEqual({
+      host: '0.0.0.0',
+      port: 4000,
+      uploadMaxBytes: 10 * 1024 * 1024,
+      trustedProxies: [],
+      maxInFlight: 1024,
+    });
     expect(config.graphqlLimits).toEqual({
       maxDepth: 6,
       maxAliases: 10,
