@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: bench bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +59,7 @@ test: install services browser check build ## Install, ensure services and chrom
 	npm test
 	npm run --silent test:redis
 	SMOKE=1 load/chaos.sh
+	SMOKE=1 PARLEY_DIST=$(CURDIR)/dist load/bench.sh
 
 chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
 	load/chaos.sh
@@ -81,6 +82,10 @@ cache-flush: install ## Delete this deployment's cache keys (REDIS_KEY_PREFIX); 
 dlq: install ## List, show, replay or drop write-buffer dead letters (REDIS_KEY_PREFIX): make dlq ARGS="replay <id>"
 	npm run --silent dlq -- $(or $(ARGS),list)
 
+# QUICK=1: the same phases, smaller (under 2 minutes), reported in load/results/<date>-quick/.
+bench: install services ## Benchmark: Parley (1 and 2 apis), rollback mode and the peers side by side; report in load/results/<date>/ (load/README.md)
+	load/bench.sh
+
 bench-read: ## Read benchmark: Parley with Redis, rollback mode and a response-cache peer, side by side (load/README.md)
 	load/bench-read.sh
 
@@ -90,5 +95,5 @@ bench-write: ## Write benchmark: sendMessage through the Redis write buffer and 
 bench-limits: ## Rate-limit benchmark: the limiter's cost per sendMessage (on against off) and 3× the per-user limit (load/README.md)
 	load/bench-limits.sh
 
-load: ## Run a load scenario against a running api (see load/README.md)
+load: ## Artillery scenario against a running api (start it with load/profile.env): make load SCENARIO=owner-reads|chat-writes|widget-flow|mixed (load/README.md)
 	load/run.sh $(SCENARIO)

@@ -2,7 +2,7 @@
 // measures three targets one after another with the same load, and cleans up.
 //   (a) Parley with REDIS_ENABLED=true (its own REDIS_KEY_PREFIX), NODE_ENV=production
 //   (b) Parley in rollback mode, REDIS_ENABLED=false
-//   (c) the peer: Apollo Server 5 + Fastify + the whole-response cache over Redis (load/peer/)
+//   (c) the peer: Apollo Server 5 + Fastify + the whole-response cache over Redis (load/peers/response-cache-peer.mjs)
 // Each run: WARMUP_SECONDS of load, then DURATION_SECONDS measured. Reported per target:
 // req/s, p50/p95/p99, PostgreSQL transactions per read (xact_commit + xact_rollback delta of
 // the benchmark database over the measured window, divided by measured load requests),
@@ -286,7 +286,7 @@ async function runTarget(name, dist, owner) {
     child = start(
       'peer',
       process.execPath,
-      [join(loadDir, 'peer/response-cache-peer.mjs')],
+      [join(loadDir, 'peers/response-cache-peer.mjs')],
       {
         PORT: String(port),
         DATABASE_URL: dbUrl,

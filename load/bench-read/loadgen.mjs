@@ -38,11 +38,33 @@ export function latencySummary(latencies, seconds) {
   };
 }
 
+/**
+ * Zipf(s) over ranks 0..n-1 (rank 0 the hottest): returns a function that draws a rank. Callers
+ * map ranks to ids through a fixed order, so the hot ones are the same for every target.
+ */
+export function zipfPicker(n, s) {
+  const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1) ** s);
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cdf = [];
+  weights.reduce((acc, w, i) => ((cdf[i] = (acc + w) / total), acc + w), 0);
+  return () => {
+    const u = Math.random();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
 export const BOT_QUERY =
   'query Bot($id: ID!) { bot(id: $id) { id name description owner { id email name } sources { id title status } } }';
-const SOURCES_QUERY = 'query BotSources($id: ID!) { bot(id: $id) { id sources { id title status } } }';
-const SEARCH_QUERY = 'query Search($b: ID!, $q: String!) { search(botId: $b, query: $q, limit: 3) { sourceId score } }';
-const SEARCHES = ['refund policy', 'opening hours on saturday', 'shipping abroad', 'gift cards', 'warranty repair'];
+export const SOURCES_QUERY = 'query BotSources($id: ID!) { bot(id: $id) { id sources { id title status } } }';
+export const SEARCH_QUERY = 'query Search($b: ID!, $q: String!) { search(botId: $b, query: $q, limit: 3) { sourceId score } }';
+export const SEARCHES = ['refund policy', 'opening hours on saturday', 'shipping abroad', 'gift cards', 'warranty repair'];
 const UPDATE = 'mutation Rename($id: ID!, $name: String!) { updateBot(id: $id, input: { name: $name }) { id name } }';
 
 // Forked by bench-read.mjs, it runs; imported (bench-write.mjs takes the helpers above), it does nothing.
@@ -54,23 +76,7 @@ async function main() {
   const botIds = JSON.parse(readFileSync(cfg.botsFile, 'utf8'));
   const origin = cfg.origin;
 
-  // Zipf(s) over ranks 1..n; a fixed shuffle maps ranks to bots so the hot ones are spread out.
-  const n = botIds.length;
-  const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1) ** cfg.zipfS);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cdf = [];
-  weights.reduce((acc, w, i) => ((cdf[i] = (acc + w) / total), acc + w), 0);
-  const zipfRank = () => {
-    const u = Math.random();
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const zipfRank = zipfPicker(botIds.length, cfg.zipfS);
 
   const pool = keepAlivePool(origin, cfg.concurrency + 4);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };

@@ -179,6 +179,62 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
     });
   }
 
+  /**
+   * Transactions and rows written of the run's database, from a fresh statistics snapshot.
+   * PostgreSQL 15 publishes a backend's counts when it goes idle, at most once a second, and
+   * when it exits: read it once no backend of the run is left (`waitNoBackends`).
+   */
+  async function pgStats() {
+    const [row] = await adminQuery(
+      `SELECT xact_commit::bigint AS c, xact_rollback::bigint AS r, tup_inserted::bigint AS i,
+              tup_updated::bigint AS u, tup_deleted::bigint AS d, tup_fetched::bigint AS f
+         FROM pg_stat_database WHERE datname = $1`,
+      [dbName],
+    );
+    return {
+      commits: Number(row.c),
+      rollbacks: Number(row.r),
+      rowsWritten: Number(row.i) + Number(row.u) + Number(row.d),
+      rowsFetched: Number(row.f),
+    };
+  }
+
+  /** Waits until no backend is connected to the run's database: all have published their counts. */
+  async function waitNoBackends(seconds = 30) {
+    for (let i = 0; i < seconds * 10; i++) {
+      const [{ n }] = await adminQuery('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
+        dbName,
+      ]);
+      if (n === 0) return;
+      await sleep(100);
+    }
+    throw new Error(`backends still connected to ${dbName} after ${seconds}s`);
+  }
+
+  /**
+   * A connection to the run's database that counts its own transactions (one for the
+   * connection's start-up, one per statement), to take them out of the run's figure.
+   */
+  async function probe() {
+    const client = new pg.Client({ connectionString: dbUrl });
+    // Cleanup's DROP DATABASE … WITH (FORCE) ends it from the server side: not a crash.
+    client.on('error', (error) => log(`probe connection: ${error.message}`));
+    await client.connect();
+    probes.add(client);
+    let own = 1;
+    return {
+      query: async (sql, params) => {
+        own++;
+        return (await client.query(sql, params)).rows;
+      },
+      own: () => own,
+      end: async () => {
+        probes.delete(client);
+        await client.end();
+      },
+    };
+  }
+
   async function cleanup() {
     for (const child of [...children]) await stop(child).catch(() => undefined);
     for (const client of [...probes]) await client.end().catch(() => undefined);
@@ -321,6 +377,9 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
     redisDeletePrefix,
     adminQuery,
     createDatabase,
+    pgStats,
+    waitNoBackends,
+    probe,
     cleanOnce,
     build,
     parleyEnv,
@@ -345,6 +404,9 @@ const {
   start,
   adminQuery,
   createDatabase,
+  pgStats,
+  waitNoBackends,
+  probe,
   cleanOnce,
   build,
   parleyEnv,
@@ -374,53 +436,6 @@ async function seed(dist) {
   log(`signed up ${email}, bot ${createBot.id}`);
   // The password and tokens stay in this process: nothing secret goes to results/.
   return { email, password, postgresToken: signUp.token, botId: createBot.id };
-}
-
-/** xact_commit and xact_rollback of the benchmark database, from a fresh statistics snapshot. */
-async function pgStats() {
-  const admin = new pg.Client({ connectionString: cfg.pgAdmin });
-  await admin.connect();
-  await admin.query('SELECT pg_stat_clear_snapshot()');
-  const { rows } = await admin.query(
-    'SELECT xact_commit::bigint AS c, xact_rollback::bigint AS r FROM pg_stat_database WHERE datname = $1',
-    [dbName],
-  );
-  await admin.end();
-  return { commits: Number(rows[0].c), rollbacks: Number(rows[0].r) };
-}
-
-/** Waits until no backend is connected to the benchmark database: all have published their counts. */
-async function waitNoBackends(seconds = 30) {
-  for (let i = 0; i < seconds * 10; i++) {
-    const [{ n }] = await adminQuery('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]);
-    if (n === 0) return;
-    await sleep(100);
-  }
-  throw new Error(`backends still connected to ${dbName} after ${seconds}s`);
-}
-
-/**
- * A connection to the benchmark database that counts its own transactions (one for the
- * connection's start-up, one per statement), to take them out of the run's figure.
- */
-async function probe() {
-  const client = new pg.Client({ connectionString: dbUrl });
-  // Cleanup's DROP DATABASE … WITH (FORCE) ends it from the server side: not a crash.
-  client.on('error', (error) => log(`probe connection: ${error.message}`));
-  await client.connect();
-  probes.add(client);
-  let own = 1;
-  return {
-    query: async (sql, params) => {
-      own++;
-      return (await client.query(sql, params)).rows;
-    },
-    own: () => own,
-    end: async () => {
-      probes.delete(client);
-      await client.end();
-    },
-  };
 }
 
 const counts = async (db, botId) => {

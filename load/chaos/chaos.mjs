@@ -5,7 +5,8 @@
 // (appendonly yes, appendfsync always) SIGKILLed; each comes back a second later. Then a
 // checker compares every acknowledged send with PostgreSQL: each clientMessageId stored exactly
 // once, with its reply, the acknowledged ids the stored ones, and no dead letter. Writes
-// results/chaos-<stamp>/report.md and report.json; exits 1 when a check fails.
+// results/chaos-<stamp>/report.md and report.json (a full campaign also
+// results/<date>/chaos-<appendfsync>.md and .json); exits 1 when a check fails.
 //
 //   load/chaos.sh                       # MESSAGES=50000, a fault every 10 s
 //   SMOKE=1 load/chaos.sh               # 3,000 messages, a fault every second (make test runs this)
@@ -15,7 +16,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -372,6 +373,14 @@ async function main() {
     writeFileSync(join(outDir, 'report.md'), lines.join('\n'));
     console.log(lines.join('\n'));
     log(`report: ${join(outDir, 'report.md')}`);
+    if (!smoke) {
+      // A full campaign's report goes next to the day's benchmark report (load/results/<date>/).
+      const dayDir = join(outDir, '..', new Date().toISOString().slice(0, 10));
+      mkdirSync(dayDir, { recursive: true });
+      writeFileSync(join(dayDir, `chaos-${cfg.appendfsync}.md`), lines.join('\n'));
+      writeFileSync(join(dayDir, `chaos-${cfg.appendfsync}.json`), `${JSON.stringify(report, null, 2)}\n`);
+      log(`and ${join(dayDir, `chaos-${cfg.appendfsync}.md`)}`);
+    }
     exitCode = checks.every((check) => check.ok) ? 0 : 1;
   } catch (error) {
     log(`failed: ${error?.stack ?? error}`);

@@ -2,9 +2,10 @@
 // database with the same schema shape for the benchmark's queries, and Apollo's
 // whole-response cache (`@apollo/server-plugin-response-cache`) over Redis.
 //
-// - Auth: every request looks its bearer token up in PostgreSQL's `sessions` table (SHA-256
-//   of the token, like Parley's rollback mode); the response cache is per user
-//   (`sessionId` = user id, cache scope PRIVATE), maxAge CACHE_MAX_AGE_SECONDS (60).
+// - Auth (the shared boot, apollo-fastify.mjs): every request looks its bearer token up in
+//   PostgreSQL's `sessions` table (SHA-256 of the token, like Parley's rollback mode); the
+//   response cache is per user (`sessionId` = user id, cache scope PRIVATE), maxAge
+//   CACHE_MAX_AGE_SECONDS (60).
 //   Apollo builds the context before it reads the response cache, so this lookup runs on
 //   every request, cached or not: one PostgreSQL transaction per request.
 // - Reads: plain SQL through `pg` with a DataLoader per request; `search` embeds the query
@@ -12,32 +13,28 @@
 // - `updateBot(id, input: {name})` updates the row and nothing else: a whole-response cache
 //   cannot tell which cached answers hold the bot, so they stay stale until their TTL.
 //
-// Environment: DATABASE_URL, REDIS_URL (redis://127.0.0.1:6379), REDIS_KEY_PREFIX, PORT,
-// PARLEY_DIST (a built Parley's dist/ folder, for the embedder), EMBEDDING_DIMENSION (1024),
-// CACHE_MAX_AGE_SECONDS (60), DATABASE_POOL_MAX (25).
-import { createHash } from 'node:crypto';
+// Environment: PORT (4600), DATABASE_URL, DATABASE_POOL_MAX (25), REDIS_URL
+// (redis://127.0.0.1:6379), REDIS_KEY_PREFIX (parley-peer:), PARLEY_DIST (a built Parley's dist/
+// folder, for the embedder), EMBEDDING_DIMENSION (1024), CACHE_MAX_AGE_SECONDS (60).
+// Run: PORT=4603 DATABASE_URL=postgres://… PARLEY_DIST=$PWD/dist node load/peers/response-cache-peer.mjs
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { KeyvAdapter } from '@apollo/utils.keyvadapter';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import KeyvRedis from '@keyv/redis';
 import DataLoader from 'dataloader';
-import Fastify from 'fastify';
 import Keyv from 'keyv';
-import pg from 'pg';
+import { createPool, startPeer } from './apollo-fastify.mjs';
 
 const env = process.env;
-const port = Number(env.PORT ?? 4603);
 const maxAge = Number(env.CACHE_MAX_AGE_SECONDS ?? 60);
 const prefix = env.REDIS_KEY_PREFIX ?? 'parley-peer:';
 const require = createRequire(import.meta.url);
 const { createLocalEmbedder } = require(join(env.PARLEY_DIST, 'src/search/embedder.js'));
 const embedder = createLocalEmbedder({ dimension: Number(env.EMBEDDING_DIMENSION ?? 1024) });
 
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: Number(env.DATABASE_POOL_MAX ?? 25) });
+const pool = createPool();
 
 const typeDefs = `#graphql
   type User { id: ID! email: String! name: String }
@@ -128,45 +125,15 @@ const redisCache = new KeyvAdapter(
   new Keyv({ store: new KeyvRedis(env.REDIS_URL ?? 'redis://127.0.0.1:6379'), namespace: prefix.replace(/:$/, '') }),
 );
 
-const fastify = Fastify({ logger: false });
-const apollo = new ApolloServer({
+await startPeer({
   typeDefs,
   resolvers,
+  pool,
   cache: redisCache,
-  introspection: false,
-  stopOnTerminationSignals: false,
   plugins: [
-    fastifyApolloDrainPlugin(fastify),
     ApolloServerPluginCacheControl({ defaultMaxAge: maxAge }),
     responseCachePlugin({ sessionId: async ({ contextValue }) => contextValue.userId ?? null }),
   ],
+  context: (base) => ({ ...base, loaders: loaders() }),
+  onStop: [() => redisCache.keyv?.disconnect?.()],
 });
-await apollo.start();
-
-async function context(request) {
-  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
-  let userId;
-  if (match) {
-    const hash = createHash('sha256').update(match[1]).digest('hex');
-    const { rows } = await pool.query(
-      `SELECT user_id FROM sessions WHERE token_hash = $1 AND kind = 'USER' AND expires_at > now()`,
-      [hash],
-    );
-    userId = rows[0]?.user_id;
-  }
-  return { userId, loaders: loaders() };
-}
-
-await fastify.register(fastifyApollo(apollo), { context });
-fastify.get('/health', async () => ({ ok: true }));
-await fastify.listen({ host: '127.0.0.1', port });
-console.log(`peer ready on http://127.0.0.1:${port}/graphql`);
-
-const stop = async () => {
-  await fastify.close();
-  await pool.end();
-  await redisCache.keyv?.disconnect?.().catch(() => undefined);
-  process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);

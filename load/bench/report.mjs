@@ -1,0 +1,338 @@
+// The benchmark's verdicts (`checks`) and its report.md (`renderReport`), from report.json's data.
+// Two kinds of check: `correctness` (nothing lost or doubled, no 5xx but 503, every 429/503
+// with Retry-After) fails the run; `target` (the plan's figures and the aims against the peers)
+// is reported as met or not, on whatever machine the run had.
+
+export const fmt = (x, d = 0) =>
+  x === null || x === undefined || Number.isNaN(x)
+    ? '–'
+    : x.toLocaleString('en', { minimumFractionDigits: d, maximumFractionDigits: d });
+const pct = (x, d = 1) => (x === null || x === undefined ? '–' : `${fmt(100 * x, d)} %`);
+const ratio = (a, b) => (a && b ? a / b : null);
+const ok = (runs) => runs.filter((r) => !r.failed);
+const find = (runs, target) => runs.find((r) => r.target === target && !r.failed);
+const codes = (c) =>
+  Object.entries(c)
+    .map(([code, n]) => `${code}: ${fmt(n)}`)
+    .join(', ');
+
+export function checks(report) {
+  const { writes, writesBig, reads, mixed, overload } = report.results;
+  const out = [];
+  const add = (kind, name, target, measured, met) => out.push({ kind, name, target, measured, met });
+
+  for (const r of [...writes, ...writesBig].filter((x) => ['parley', 'parley-2api'].includes(x.target))) {
+    if (r.failed) {
+      add('target', `${r.sends} concurrent sends`, 'completes', r.failed, false);
+      continue;
+    }
+    add(
+      'target',
+      `${fmt(r.sends)} sendMessage from ${fmt(r.connections)} connections, ${r.label}`,
+      '0 errors',
+      `${fmt(r.acked)} acknowledged, ${fmt(r.gaveUp)} errors (${fmt(r.shed.withRetryAfter)} answers were 503 + Retry-After and retried)`,
+      r.gaveUp === 0,
+    );
+  }
+  const cache = find(reads, 'parley')?.cache;
+  if (cache) add('target', 'Read cache hit rate (L1 or Redis)', '> 70 %', pct(cache.hitRate), cache.hitRate > 0.7);
+  const m = find(mixed, 'parley');
+  if (m)
+    add(
+      'target',
+      `API p95, mixed scenario at ${m.rate}/s (open model)`,
+      '< 200 ms (aim < 50 ms)',
+      `${fmt(m.p95, 1)} ms (p50 ${fmt(m.p50, 1)}, p99 ${fmt(m.p99, 1)})`,
+      m.p95 < 200,
+    );
+  const writePair = [writesBig, writes]
+    .map((runs) => [find(runs, 'parley'), find(runs, 'rollback')])
+    .find(([a, b]) => a && b);
+  if (writePair) {
+    const [p, rb] = writePair;
+    const cut = 1 - p.transactionsPerMessage / rb.transactionsPerMessage;
+    add(
+      'target',
+      `Database write load (transactions per stored message, ${fmt(p.sends)} sends)`,
+      '> 80 % less than rollback',
+      `${pct(cut)} less: ${fmt(p.transactionsPerMessage, 3)} vs ${fmt(rb.transactionsPerMessage, 3)}; rows written ${fmt(p.rowsWrittenPerMessage, 2)} vs ${fmt(rb.rowsWrittenPerMessage, 2)}`,
+      cut > 0.8,
+    );
+  }
+  const peerRatio = (name, runs, mine, peer, key, aim) => {
+    const a = find(runs, mine);
+    const b = find(runs, peer);
+    if (!a || !b) return;
+    const x = ratio(a[key], b[key]);
+    add('target', name, `≥ ${aim}×`, `${fmt(x, 2)}× (${fmt(a[key])} vs ${fmt(b[key])} per second)`, x >= aim);
+  };
+  peerRatio('Sends vs the BullMQ write-behind peer', writes, 'parley', 'peer-bullmq', 'ackedPerSecond', 1.5);
+  peerRatio('Reads vs the response-cache peer', reads, 'parley', 'peer-response-cache', 'okPerSecond', 1.0);
+  peerRatio('Sends vs the no-I/O floor', writes, 'parley', 'peer-floor', 'ackedPerSecond', 0.5);
+  for (const o of ok(overload)) {
+    add(
+      'target',
+      `Recovery after ${o.seconds} s at ${fmt(o.rate)} sends/s, ${o.label}`,
+      'within seconds (≤ 10 s)',
+      o.recoveredAfterMillis === null ? 'not within the probe window' : `${fmt(o.recoveredAfterMillis / 1000, 1)} s`,
+      o.recoveredAfterMillis !== null && o.recoveredAfterMillis <= 10_000,
+    );
+  }
+
+  // Correctness: fails the run.
+  for (const r of [...writes, ...writesBig, ...overload].filter((x) => !x.failed && x.rowsOk !== null)) {
+    add(
+      'correctness',
+      `Rows after the drain, ${r.kind} ${r.label}`,
+      '= 2 × acknowledged',
+      `${fmt(r.stored)} of ${fmt(r.expectedRows)}${r.drainTimedOut ? ' (drain timed out)' : ''}`,
+      r.rowsOk,
+    );
+  }
+  for (const o of ok(overload)) {
+    const unexpected = Object.entries(o.httpCodes).filter(([c]) => !['200', '429', '503'].includes(c));
+    add(
+      'correctness',
+      `Overload answers, ${o.label}`,
+      'only 2xx, 429, 503 with Retry-After; no other 5xx',
+      `${codes(o.httpCodes)}; Retry-After on ${fmt(o.shed.withRetryAfter)} of ${fmt(o.shed.withRetryAfter + o.shed.withoutRetryAfter)}`,
+      unexpected.length === 0 && o.shed.withoutRetryAfter === 0,
+    );
+  }
+  const shedWithout = [...writes, ...writesBig, ...mixed, ...reads]
+    .filter((r) => !r.failed && (r.target.startsWith('parley') || r.target === 'rollback'))
+    .reduce((n, r) => n + (r.shed?.withoutRetryAfter ?? 0), 0);
+  add(
+    'correctness',
+    'Every 429/503 of Parley carries Retry-After (all phases)',
+    '0 without',
+    fmt(shedWithout),
+    shedWithout === 0,
+  );
+  return out;
+}
+
+const table = (head, rows) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+const image = (report, key, alt) => (report.charts[key] ? `\n![${alt}](${report.charts[key]})\n` : '');
+
+function writesTable(runs) {
+  return table(
+    [
+      'target',
+      'sends/s',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'errors',
+      'HTTP codes',
+      'rows = 2 × acked',
+      'drain ms (peak depth)',
+      'PG xacts / message',
+      'PG rows written / message',
+    ],
+    runs.map((r) =>
+      r.failed
+        ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '', '']
+        : [
+            r.label,
+            fmt(r.ackedPerSecond),
+            fmt(r.p50, 1),
+            fmt(r.p95, 1),
+            fmt(r.p99, 1),
+            fmt(r.gaveUp),
+            codes(r.httpCodes),
+            r.rowsOk === null
+              ? '– (stores nothing)'
+              : `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
+            r.target === 'peer-floor'
+              ? '–'
+              : `${fmt(r.drainMillis)}${r.peakBufferDepth !== null ? ` (${fmt(r.peakBufferDepth)})` : ''}`,
+            fmt(r.transactionsPerMessage, 3),
+            fmt(r.rowsWrittenPerMessage, 2),
+          ],
+    ),
+  );
+}
+
+export function renderReport(report) {
+  const { writes, writesBig, reads, mixed, overload } = report.results;
+  const m = report.machine;
+  const cfg = report.config;
+  const lines = [];
+  const p = (...x) => lines.push(...x, '');
+  p(`# Parley benchmark, ${report.date.slice(0, 10)}${report.mode === 'full' ? '' : ` (${report.mode})`}`);
+  p(
+    `Command: \`${report.command}\`${
+      Object.keys(report.environmentOverrides).length
+        ? ` with ${Object.entries(report.environmentOverrides)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }; commit \`${report.commit}\`; ${fmt(report.durationSeconds / 60, 1)} min in all.`,
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}; Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}. PostgreSQL ${Object.entries(
+      m.postgresSettings ?? {},
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(
+        ', ',
+      )}; Redis ${m.redisPersistence} (the machine's Redis; \`make chaos\` runs its own with AOF). Everything (the apis, workers, peers, the load generator, PostgreSQL and Redis) shares these cores, so compare the ratios of one run, not absolute figures across machines.`,
+    `Libraries: Parley ${Object.entries(m.libraries.parley)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; peers ${Object.entries(m.libraries.peers)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; charts by echarts ${m.libraries.charts.echarts}.`,
+  );
+
+  p(
+    "## The plan's metrics",
+    table(
+      ['metric', 'target', 'measured', 'met'],
+      report.checks.map((c) => [c.name, c.target, c.measured, c.met ? 'yes' : '**no**']),
+    ),
+  );
+
+  p(
+    '## Method',
+    `- A fresh database (\`parley_bench_*\`), migrated; one owner with ${cfg.bots} bots of three TEXT sources each, ingested. Every target runs compiled (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`), is started afresh for each run with its own Redis key prefix (a cold cache), and rate limits are off (they are measured by \`make bench-limits\`). Peers: \`load/peers/\`, on the same database and schema.`,
+    `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
+    `- PostgreSQL cost: \`pg_stat_database\` of the benchmark database from before the target's processes start until all have exited (every backend publishes its counts on exit), less the benchmark's own probe queries: transactions (commits + rollbacks) and rows written (inserted + updated + deleted), per stored message; warm-up, start-up and a worker's idle polling included.`,
+    `- Reads: ${cfg.readConnections} closed-loop connections, ${cfg.readWarmupSeconds} s warm-up then ${cfg.readSeconds} s measured; 60 % a bot with its owner and sources, 25 % its sources, 15 % \`search\`, bots drawn Zipf(${cfg.zipfS}). Hit rate: \`/health/cache\` over the measured window (lookups answered by L1 or Redis, of all). PostgreSQL transactions per read: process start to exit, ÷ every read sent.`,
+    `- Mixed: open-model arrivals (Poisson) at ${cfg.mixedRate} requests/s for ${cfg.mixedSeconds} s after ${cfg.mixedWarmupSeconds} s of warm-up, 70 % the reads above, 30 % sends; a request's latency counts from when it was due, so queueing shows (no coordinated omission).`,
+    `- Overload: open-model sends at ${cfg.overloadFactor} × the target's sends/s measured in the write phase, for ${cfg.overloadSeconds} s, on up to ${fmt(cfg.overloadConnections)} connections; then one probe send every 100 ms: recovered when five in a row are answered within a second.`,
+  );
+
+  p(
+    `## Writes: ${fmt(cfg.sends)} sends from ${fmt(cfg.connections)} connections`,
+    writesTable(writes),
+    image(report, 'sends', 'sends per second by target'),
+  );
+  if (writesBig.length)
+    p(`## Writes: ${fmt(cfg.sendsBig)} sends from ${fmt(cfg.connections)} connections`, writesTable(writesBig));
+  if (report.charts.buffer)
+    p(
+      'The write buffer over the run (sampled every 250 ms from `/health/buffer`): intents waiting, intents being flushed, and intents stored per second.',
+      image(report, 'buffer', 'write buffer depth and flush rate'),
+    );
+
+  p(
+    '## Reads',
+    table(
+      [
+        'target',
+        'reads/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'errors',
+        'hit rate',
+        'PG xacts / read',
+        'PG rows fetched / read',
+      ],
+      reads.map((r) =>
+        r.failed
+          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '']
+          : [
+              r.label,
+              fmt(r.okPerSecond),
+              fmt(r.p50, 1),
+              fmt(r.p95, 1),
+              fmt(r.p99, 1),
+              fmt(r.errors),
+              pct(r.cache?.hitRate),
+              fmt(r.transactionsPerRead, 3),
+              fmt(r.rowsFetchedPerRead, 1),
+            ],
+      ),
+    ),
+    image(report, 'hit-rate', 'cache hit rate by family'),
+  );
+
+  p(
+    `## Mixed scenario: ${fmt(cfg.mixedRate)} requests/s offered, 70 % reads, 30 % sends`,
+    table(
+      ['target', 'answered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'reads p95', 'sends p95', 'errors', 'hit rate'],
+      mixed.map((r) =>
+        r.failed
+          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '']
+          : [
+              r.label,
+              fmt(r.rps),
+              fmt(r.p50, 1),
+              fmt(r.p95, 1),
+              fmt(r.p99, 1),
+              fmt(r.byKind.read?.p95, 1),
+              fmt(r.byKind.write?.p95, 1),
+              fmt(r.errors),
+              pct(r.cache?.hitRate),
+            ],
+      ),
+    ),
+    ...ok(mixed).map((r) => image(report, `latency-mixed-${r.target}`, `latency per second, ${r.label}`)),
+  );
+
+  if (overload.length)
+    p(
+      `## Overload: ${cfg.overloadFactor} × capacity for ${cfg.overloadSeconds} s`,
+      table(
+        [
+          'target',
+          'offered/s',
+          'answers by HTTP code',
+          '503/429 with Retry-After',
+          'other 5xx',
+          'client errors',
+          'p95 ms',
+          'backlog after ms',
+          'recovered after s',
+          'rows = 2 × acked',
+        ],
+        overload.map((r) =>
+          r.failed
+            ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '']
+            : [
+                r.label,
+                fmt(r.rate),
+                codes(r.httpCodes),
+                `${fmt(r.shed.withRetryAfter)} / ${fmt(r.shed.withRetryAfter + r.shed.withoutRetryAfter)}`,
+                fmt(r.otherServerErrors),
+                fmt(r.httpCodes.none ?? 0),
+                fmt(r.p95, 0),
+                fmt(r.backlogMillis),
+                r.recoveredAfterMillis === null ? '–' : fmt(r.recoveredAfterMillis / 1000, 1),
+                `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
+              ],
+        ),
+      ),
+      ...ok(overload).map((r) => image(report, `overload-${r.target}`, `overload answers per second, ${r.label}`)),
+    );
+
+  const notes = [];
+  /** Log lines by text, with the processes that wrote them: one start-up warning is one note. */
+  const logLines = new Map();
+  for (const r of [...writes, ...writesBig, ...reads, ...mixed, ...overload].filter((x) => !x.failed)) {
+    const samples = Object.entries(r.errorSamples ?? {});
+    if (samples.length)
+      notes.push(
+        `- ${r.kind}, ${r.label}: ${samples.map(([k, v]) => `\`${k}\`: ${v.replace(/\s+/g, ' ').slice(0, 160)}`).join('; ')}`,
+      );
+    for (const [proc, s] of Object.entries(r.logs ?? {}))
+      for (const [line, n] of Object.entries(s.lines)) {
+        const seen = logLines.get(line) ?? logLines.set(line, { count: 0, processes: [] }).get(line);
+        seen.count += n;
+        seen.processes.push(proc);
+      }
+  }
+  for (const [line, { count, processes }] of logLines)
+    notes.push(`- ${count} × in the logs of ${processes.join(', ')}: ${line.replace(/\|/g, '/')}`);
+  p(
+    '## Errors and warnings seen',
+    notes.length ? notes.join('\n') : 'None: no error answers, no warnings in any process log.',
+  );
+  p('Raw figures, every run and every second: `report.json` in this folder.');
+  return `${lines.join('\n').trimEnd()}\n`;
+}
