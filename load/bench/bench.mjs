@@ -79,7 +79,7 @@ const reportDir =
       ? resolve(h.outDir, '..', `${date}-quick`)
       : h.outDir;
 
-// Ports: parley 4641-4642, rollback 4643, peers 4644-4647, seeding 4649.
+// Ports (BASE_PORT 4641): parley 4641-4642 (its worker 4651), rollback 4643, peers 4645-4648, seeding 4649-4650.
 const PEERS = {
   'peer-direct': { file: 'direct-insert-peer.mjs', port: 4, label: 'Peer: Apollo 5 + Fastify, INSERT per send' },
   'peer-bullmq': {
@@ -344,7 +344,10 @@ async function measured(name, dist, owner, work) {
   const db = await h.probe();
   try {
     const rows0 = await messageCount(db);
+    const cpu0 = h.cpuSample();
     const result = await work(target, db, rows0);
+    // Other node processes on these cores (someone's test run) skew a run: the report says so.
+    const cpu = h.cpuBetween(cpu0, h.cpuSample());
     const rows1 = await messageCount(db);
     const logs = await stopTarget(target);
     await db.end();
@@ -358,6 +361,7 @@ async function measured(name, dist, owner, work) {
       label: LABELS[name],
       ...result,
       stored,
+      cpu,
       pg: {
         transactions,
         rollbacks: pg1.rollbacks - pg0.rollbacks,

@@ -327,6 +327,12 @@ export function renderReport(report) {
         seen.processes.push(proc);
       }
   }
+  for (const r of [...writes, ...writesBig, ...reads, ...mixed, ...overload].filter(
+    (x) => x.cpu?.foreignNodePercent > 5,
+  ))
+    notes.push(
+      `- ${r.kind}, ${r.label}: other node processes used ${fmt(r.cpu.foreignNodePercent)} % of the machine (${r.cpu.foreignTop.map((t) => t.cmd.slice(0, 60)).join('; ')}); its figures are skewed.`,
+    );
   for (const [line, { count, processes }] of logLines)
     notes.push(`- ${count} × in the logs of ${processes.join(', ')}: ${line.replace(/\|/g, '/')}`);
   p(
