@@ -8,10 +8,12 @@
 //   peer-direct, peer-bullmq (+ its worker), peer-floor, peer-response-cache: load/peers/
 //
 // Phases:
-//   writes   SENDS sendMessage from CONNECTIONS simultaneous connections (closed loop; 10,000
-//            and 10,000 in full), then SENDS_BIG (50,000) from the same number for Parley and
-//            rollback; rows after the drain = 2 × acknowledged, drain time, PostgreSQL
-//            transactions and rows written per stored message (process start to exit)
+//   throughput  THROUGHPUT_SENDS sendMessage from THROUGHPUT_CONNECTIONS (100) closed-loop
+//            clients, every write target: sends/s (the ratios against the peers) and cost
+//   writes   SENDS sendMessage from CONNECTIONS simultaneous connections (10,000 and 10,000 in
+//            full), then SENDS_BIG (50,000) from as many, for Parley and rollback: errors, rows
+//            after the drain = 2 × acknowledged, drain time, PostgreSQL transactions and rows
+//            written per stored message (process start to exit)
 //   reads    closed loop, READ_CONNECTIONS clients, owner reads (bot, sources, search; Zipf
 //            over the bots): req/s, hit rate, PostgreSQL transactions per read
 //   mixed    open-model arrivals at MIXED_RATE for MIXED_SECONDS, 70 % reads and 30 % sends:
@@ -42,22 +44,24 @@ const list = (name, full, quick = full, smoke = quick) => (env[name] ?? { full, 
 const cfg = {
   mode,
   bots: num('BOTS', 50, 10, 3),
+  throughputSends: num('THROUGHPUT_SENDS', 10_000, 2_000, 200),
+  throughputConnections: num('THROUGHPUT_CONNECTIONS', 100, 100, 20),
   sends: num('SENDS', 10_000, 2_000, 200),
   connections: num('CONNECTIONS', 10_000, 1_000, 100),
   sendsBig: num('SENDS_BIG', 50_000, 0, 0),
   writeTargets: list('WRITE_TARGETS', 'parley,parley-2api,rollback,peer-direct,peer-bullmq,peer-floor'),
-  bigTargets: list('BIG_TARGETS', 'parley,parley-2api,rollback'),
+  burstTargets: list('BURST_TARGETS', 'parley,parley-2api,rollback'),
   warmupSends: num('WARMUP_SENDS', 500, 200, 50),
   sendsPerConversation: num('SENDS_PER_CONVERSATION', 5, 5, 5),
   readTargets: list('READ_TARGETS', 'parley,rollback,peer-response-cache'),
   readConnections: num('READ_CONNECTIONS', 100, 50, 10),
   readWarmupSeconds: num('READ_WARMUP_SECONDS', 5, 1, 1),
-  readSeconds: num('READ_SECONDS', 20, 3, 2),
+  readSeconds: num('READ_SECONDS', 15, 3, 2),
   zipfS: num('ZIPF_S', 1.1, 1.1, 1.1),
   mixedTargets: list('MIXED_TARGETS', 'parley,rollback'),
   mixedRate: num('MIXED_RATE', 300, 200, 50),
   mixedWarmupSeconds: num('MIXED_WARMUP_SECONDS', 5, 1, 1),
-  mixedSeconds: num('MIXED_SECONDS', 60, 6, 3),
+  mixedSeconds: num('MIXED_SECONDS', 40, 6, 3),
   overloadTargets: list('OVERLOAD_TARGETS', 'parley,rollback', 'parley'),
   overloadFactor: num('OVERLOAD_FACTOR', 3, 3, 3),
   overloadSeconds: num('OVERLOAD_SECONDS', 60, 4, 3),
@@ -379,7 +383,7 @@ async function measured(name, dist, owner, work) {
 }
 
 /** `total` sends from `connections` connections, after a warm-up; the drain; the cost. */
-async function writeRun(name, dist, owner, total, connections) {
+async function writeRun(name, dist, owner, total, connections, kind = 'writes') {
   log(`writes: ${name}, ${total} sends from ${connections} connections`);
   const r = await measured(name, dist, owner, async (target, db, rows0) => {
     const load = {
@@ -399,7 +403,7 @@ async function writeRun(name, dist, owner, total, connections) {
     const buffer = sampler.stop();
     const { timeline, samples: _s, ...summary } = run;
     return {
-      kind: 'writes',
+      kind,
       sends: total,
       connections,
       warmup: { sends: cfg.warmupSends, acked: warm.acked, errors: warm.errors },
@@ -418,7 +422,7 @@ async function writeRun(name, dist, owner, total, connections) {
   r.transactionsPerMessage = r.stored ? r.pg.transactions / r.stored : null;
   r.rowsWrittenPerMessage = r.stored ? r.pg.rowsWritten / r.stored : null;
   log(
-    `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.errors} errors, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerMessage?.toFixed(3)} xacts/message`,
+    `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.gaveUp} errors, ${r.shed.withRetryAfter} retried 503/429, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerMessage?.toFixed(3) ?? '–'} xacts/message`,
   );
   return r;
 }
@@ -634,7 +638,7 @@ try {
   const commit = head();
   const dist = h.build();
   const owner = await seed(dist);
-  const results = { writes: [], writesBig: [], reads: [], mixed: [], overload: [] };
+  const results = { throughput: [], writes: [], writesBig: [], reads: [], mixed: [], overload: [] };
   const attempt = async (bucket, name, fn) => {
     try {
       bucket.push(await fn());
@@ -646,14 +650,18 @@ try {
     }
   };
   for (const name of cfg.writeTargets)
+    await attempt(results.throughput, name, () =>
+      writeRun(name, dist, owner, cfg.throughputSends, cfg.throughputConnections, 'throughput'),
+    );
+  for (const name of cfg.burstTargets)
     await attempt(results.writes, name, () => writeRun(name, dist, owner, cfg.sends, cfg.connections));
   if (cfg.sendsBig > 0)
-    for (const name of cfg.bigTargets)
+    for (const name of cfg.burstTargets)
       await attempt(results.writesBig, name, () => writeRun(name, dist, owner, cfg.sendsBig, cfg.connections));
   for (const name of cfg.readTargets) await attempt(results.reads, name, () => readRun(name, dist, owner));
   for (const name of cfg.mixedTargets) await attempt(results.mixed, name, () => mixedRun(name, dist, owner));
   for (const name of cfg.overloadTargets) {
-    const capacity = results.writes.find((r) => r.target === name)?.ackedPerSecond;
+    const capacity = results.throughput.find((r) => r.target === name)?.ackedPerSecond;
     if (capacity) await attempt(results.overload, name, () => overloadRun(name, dist, owner, capacity));
   }
   const report = {

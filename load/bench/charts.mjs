@@ -148,16 +148,18 @@ export function renderCharts(report, dir) {
     writeFileSync(join(dir, name), content);
     files[name.replace(/\.svg$/, '')] = name;
   };
-  const { writes, writesBig, reads, mixed, overload } = report.results;
-  if (writes.some((r) => !r.failed))
+  const { throughput, writes, writesBig, reads, mixed, overload } = report.results;
+  if (throughput.some((r) => !r.failed))
     write(
       'sends.svg',
       sendsPerSecond(
-        writes,
-        `${report.config.sends.toLocaleString('en')} sends from ${report.config.connections.toLocaleString('en')} connections`,
+        throughput,
+        `${report.config.throughputSends.toLocaleString('en')} sends from ${report.config.throughputConnections} closed-loop connections`,
       ),
     );
-  const bufferRun = [...writesBig, ...writes].find((r) => r.target === 'parley' && r.bufferSamples?.length > 1);
+  const bufferRun = [...writesBig, ...writes, ...throughput].find(
+    (r) => r.target === 'parley' && r.bufferSamples?.length > 1,
+  );
   if (bufferRun) write('buffer.svg', bufferOverTime(bufferRun));
   const cached = reads.find((r) => r.cache);
   if (cached) write('hit-rate.svg', hitRates(cached));

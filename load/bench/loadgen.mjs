@@ -167,7 +167,8 @@ export async function closedLoop({
         recorder.record({ start, end, ...res, outcome, sample: res.text });
         const shed = (res.statusCode === 503 || res.statusCode === 429) && res.retryAfter;
         if (shed && attempt < retries) {
-          await sleep(Number(res.retryAfter) * 1000 || 1000);
+          // As the widget does (widget/src/retry.ts): Retry-After plus up to 250 ms of jitter.
+          await sleep((Number(res.retryAfter) * 1000 || 1000) + Math.random() * 250);
           continue;
         }
         if (outcome === 'ok') {

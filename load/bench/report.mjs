@@ -17,7 +17,7 @@ const codes = (c) =>
     .join(', ');
 
 export function checks(report) {
-  const { writes, writesBig, reads, mixed, overload } = report.results;
+  const { throughput, writes, writesBig, reads, mixed, overload } = report.results;
   const out = [];
   const add = (kind, name, target, measured, met) => out.push({ kind, name, target, measured, met });
 
@@ -45,7 +45,7 @@ export function checks(report) {
       `${fmt(m.p95, 1)} ms (p50 ${fmt(m.p50, 1)}, p99 ${fmt(m.p99, 1)})`,
       m.p95 < 200,
     );
-  const writePair = [writesBig, writes]
+  const writePair = [writesBig, writes, throughput]
     .map((runs) => [find(runs, 'parley'), find(runs, 'rollback')])
     .find(([a, b]) => a && b);
   if (writePair) {
@@ -66,9 +66,9 @@ export function checks(report) {
     const x = ratio(a[key], b[key]);
     add('target', name, `≥ ${aim}×`, `${fmt(x, 2)}× (${fmt(a[key])} vs ${fmt(b[key])} per second)`, x >= aim);
   };
-  peerRatio('Sends vs the BullMQ write-behind peer', writes, 'parley', 'peer-bullmq', 'ackedPerSecond', 1.5);
+  peerRatio('Sends vs the BullMQ write-behind peer', throughput, 'parley', 'peer-bullmq', 'ackedPerSecond', 1.5);
   peerRatio('Reads vs the response-cache peer', reads, 'parley', 'peer-response-cache', 'okPerSecond', 1.0);
-  peerRatio('Sends vs the no-I/O floor', writes, 'parley', 'peer-floor', 'ackedPerSecond', 0.5);
+  peerRatio('Sends vs the no-I/O floor', throughput, 'parley', 'peer-floor', 'ackedPerSecond', 0.5);
   for (const o of ok(overload)) {
     add(
       'target',
@@ -80,7 +80,7 @@ export function checks(report) {
   }
 
   // Correctness: fails the run.
-  for (const r of [...writes, ...writesBig, ...overload].filter((x) => !x.failed && x.rowsOk !== null)) {
+  for (const r of [...throughput, ...writes, ...writesBig, ...overload].filter((x) => !x.failed && x.rowsOk !== null)) {
     add(
       'correctness',
       `Rows after the drain, ${r.kind} ${r.label}`,
@@ -99,7 +99,7 @@ export function checks(report) {
       unexpected.length === 0 && o.shed.withoutRetryAfter === 0,
     );
   }
-  const shedWithout = [...writes, ...writesBig, ...mixed, ...reads]
+  const shedWithout = [...throughput, ...writes, ...writesBig, ...mixed, ...reads]
     .filter((r) => !r.failed && (r.target.startsWith('parley') || r.target === 'rollback'))
     .reduce((n, r) => n + (r.shed?.withoutRetryAfter ?? 0), 0);
   add(
@@ -160,7 +160,7 @@ function writesTable(runs) {
 }
 
 export function renderReport(report) {
-  const { writes, writesBig, reads, mixed, overload } = report.results;
+  const { throughput, writes, writesBig, reads, mixed, overload } = report.results;
   const m = report.machine;
   const cfg = report.config;
   const lines = [];
@@ -199,7 +199,7 @@ export function renderReport(report) {
   p(
     '## Method',
     `- A fresh database (\`parley_bench_*\`), migrated; one owner with ${cfg.bots} bots of three TEXT sources each, ingested. Every target runs compiled (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`), is started afresh for each run with its own Redis key prefix (a cold cache), and rate limits are off (they are measured by \`make bench-limits\`). Peers: \`load/peers/\`, on the same database and schema.`,
-    `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
+    `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long plus up to 250 ms (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
     `- PostgreSQL cost: \`pg_stat_database\` of the benchmark database from before the target's processes start until all have exited (every backend publishes its counts on exit), less the benchmark's own probe queries: transactions (commits + rollbacks) and rows written (inserted + updated + deleted), per stored message; warm-up, start-up and a worker's idle polling included.`,
     `- Reads: ${cfg.readConnections} closed-loop connections, ${cfg.readWarmupSeconds} s warm-up then ${cfg.readSeconds} s measured; 60 % a bot with its owner and sources, 25 % its sources, 15 % \`search\`, bots drawn Zipf(${cfg.zipfS}). Hit rate: \`/health/cache\` over the measured window (lookups answered by L1 or Redis, of all). PostgreSQL transactions per read: process start to exit, ÷ every read sent.`,
     `- Mixed: open-model arrivals (Poisson) at ${cfg.mixedRate} requests/s for ${cfg.mixedSeconds} s after ${cfg.mixedWarmupSeconds} s of warm-up, 70 % the reads above, 30 % sends; a request's latency counts from when it was due, so queueing shows (no coordinated omission).`,
@@ -207,9 +207,15 @@ export function renderReport(report) {
   );
 
   p(
-    `## Writes: ${fmt(cfg.sends)} sends from ${fmt(cfg.connections)} connections`,
-    writesTable(writes),
+    `## Write throughput: ${fmt(cfg.throughputSends)} sends from ${fmt(cfg.throughputConnections)} closed-loop connections`,
+    'Every write target with the same load: the sends per second the ratios against the peers are taken from.',
+    writesTable(throughput),
     image(report, 'sends', 'sends per second by target'),
+  );
+  p(
+    `## Writes: ${fmt(cfg.sends)} sends from ${fmt(cfg.connections)} simultaneous connections`,
+    `Each connection sends as soon as it is open: ${fmt(cfg.connections)} requests arrive at once. Beyond \`HTTP_MAX_IN_FLIGHT\` requests in progress an api answers 503 + \`Retry-After\`, and the client retries (counted under HTTP codes, not errors).`,
+    writesTable(writes),
   );
   if (writesBig.length)
     p(`## Writes: ${fmt(cfg.sendsBig)} sends from ${fmt(cfg.connections)} connections`, writesTable(writesBig));
@@ -314,7 +320,7 @@ export function renderReport(report) {
   const notes = [];
   /** Log lines by text, with the processes that wrote them: one start-up warning is one note. */
   const logLines = new Map();
-  for (const r of [...writes, ...writesBig, ...reads, ...mixed, ...overload].filter((x) => !x.failed)) {
+  for (const r of [...throughput, ...writes, ...writesBig, ...reads, ...mixed, ...overload].filter((x) => !x.failed)) {
     const samples = Object.entries(r.errorSamples ?? {});
     if (samples.length)
       notes.push(
@@ -327,7 +333,7 @@ export function renderReport(report) {
         seen.processes.push(proc);
       }
   }
-  for (const r of [...writes, ...writesBig, ...reads, ...mixed, ...overload].filter(
+  for (const r of [...throughput, ...writes, ...writesBig, ...reads, ...mixed, ...overload].filter(
     (x) => x.cpu?.foreignNodePercent > 5,
   ))
     notes.push(
