@@ -52,7 +52,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intFromEnv(0, 65535).default(4000),
-  HTTP_MAX_IN_FLIGHT: intFromEnv(0).default(1024),
+  HTTP_MAX_IN_FLIGHT: intFromEnv(0).default(4096),
   TRUSTED_PROXIES: trustedProxies.default([]),
   SHUTDOWN_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
 

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       port: 4000,
       uploadMaxBytes: 10 * 1024 * 1024,
       trustedProxies: [],
-      maxInFlight: 1024,
+      maxInFlight: 4096,
     });
     expect(config.graphqlLimits).toEqual({
       maxDepth: 6,
