@@ -130,8 +130,8 @@ const headersFor = (token) => ({
  * `connections` closed-loop clients, spread over `origins`, until `total` requests were sent
  * or `seconds` have passed. `client(i)` gives a client's requests: `{ next(), answered(outcome,
  * answer) }`, `next()` returning `{ body, field }` (`field`: the answer's field that must be set).
- * A 503 or 429 with Retry-After is retried by the same client after that long (up to
- * `retries` times), as a well-behaved client does; each attempt is recorded.
+ * A 503 or 429 with Retry-After is retried by the same client after that long, as the widget
+ * does (it never gives up on those; here up to `retries` times); each attempt is recorded.
  */
 export async function closedLoop({
   origins,
@@ -141,7 +141,7 @@ export async function closedLoop({
   seconds: limitSeconds = Infinity,
   client,
   timeoutMillis,
-  retries = 5,
+  retries = 100,
   onTick,
 }) {
   const ps = pools(origins, connections);
