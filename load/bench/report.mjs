@@ -83,7 +83,7 @@ export function checks(report) {
   for (const r of [...throughput, ...writes, ...writesBig, ...overload].filter((x) => !x.failed && x.rowsOk !== null)) {
     add(
       'correctness',
-      `Rows after the drain, ${r.kind} ${r.label}`,
+      `Rows after the drain, ${r.kind} (${fmt(r.sends ?? r.arrivals)} ${r.kind === 'overload' ? 'arrivals' : 'sends'}), ${r.label}`,
       '= 2 × acknowledged',
       `${fmt(r.stored)} of ${fmt(r.expectedRows)}${r.drainTimedOut ? ' (drain timed out)' : ''}`,
       r.rowsOk,
@@ -107,7 +107,7 @@ export function checks(report) {
       .reduce((n, [, v]) => n + v, 0);
     add(
       'target',
-      `Connections refused or reset, ${r.kind} ${r.label}`,
+      `Connections refused or reset, ${r.kind} (${fmt(r.sends ?? r.arrivals)} ${r.kind === 'overload' ? 'arrivals' : 'sends'}), ${r.label}`,
       '0',
       `${fmt(clientErrors)} (the kernel's accept queues overflowed ${fmt(r.listenOverflows)} times meanwhile)`,
       clientErrors === 0,
@@ -202,13 +202,13 @@ export function renderReport(report) {
       .join(', ')}; charts by echarts ${m.libraries.charts.echarts}.`,
   );
 
-  p(
-    "## The plan's metrics",
+  const verdicts = (kind) =>
     table(
-      ['metric', 'target', 'measured', 'met'],
-      report.checks.map((c) => [c.name, c.target, c.measured, c.met ? 'yes' : '**no**']),
-    ),
-  );
+      ['check', 'target', 'measured', 'met'],
+      report.checks.filter((c) => c.kind === kind).map((c) => [c.name, c.target, c.measured, c.met ? 'yes' : '**no**']),
+    );
+  p("## The plan's metrics", verdicts('target'));
+  p('## Correctness checks', 'Each of these failing fails the run (exit 1).', verdicts('correctness'));
 
   p(
     '## Method',
@@ -354,7 +354,9 @@ export function renderReport(report) {
       `- ${r.kind}, ${r.label}: other node processes used ${fmt(r.cpu.foreignNodePercent)} % of the machine (${r.cpu.foreignTop.map((t) => t.cmd.slice(0, 60)).join('; ')}); its figures are skewed.`,
     );
   for (const [line, { count, processes }] of logLines)
-    notes.push(`- ${count} × in the logs of ${processes.join(', ')}: ${line.replace(/\|/g, '/')}`);
+    // A peer's plain start-up line is not a warning.
+    if (!/^\(not JSON\) (peer|worker) ready on /.test(line))
+      notes.push(`- ${count} × in the logs of ${processes.join(', ')}: ${line.replace(/\|/g, '/')}`);
   p(
     '## Errors and warnings seen',
     notes.length ? notes.join('\n') : 'None: no error answers, no warnings in any process log.',
