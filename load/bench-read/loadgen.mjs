@@ -63,8 +63,15 @@ export function zipfPicker(n, s) {
 export const BOT_QUERY =
   'query Bot($id: ID!) { bot(id: $id) { id name description owner { id email name } sources { id title status } } }';
 export const SOURCES_QUERY = 'query BotSources($id: ID!) { bot(id: $id) { id sources { id title status } } }';
-export const SEARCH_QUERY = 'query Search($b: ID!, $q: String!) { search(botId: $b, query: $q, limit: 3) { sourceId score } }';
-export const SEARCHES = ['refund policy', 'opening hours on saturday', 'shipping abroad', 'gift cards', 'warranty repair'];
+export const SEARCH_QUERY =
+  'query Search($b: ID!, $q: String!) { search(botId: $b, query: $q, limit: 3) { sourceId score } }';
+export const SEARCHES = [
+  'refund policy',
+  'opening hours on saturday',
+  'shipping abroad',
+  'gift cards',
+  'warranty repair',
+];
 const UPDATE = 'mutation Rename($id: ID!, $name: String!) { updateBot(id: $id, input: { name: $name }) { id name } }';
 
 // Forked by bench-read.mjs, it runs; imported (bench-write.mjs takes the helpers above), it does nothing.

@@ -202,9 +202,7 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
   /** Waits until no backend is connected to the run's database: all have published their counts. */
   async function waitNoBackends(seconds = 30) {
     for (let i = 0; i < seconds * 10; i++) {
-      const [{ n }] = await adminQuery('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
-        dbName,
-      ]);
+      const [{ n }] = await adminQuery('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName]);
       if (n === 0) return;
       await sleep(100);
     }
@@ -393,16 +391,12 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
 const isMain = Boolean(process.argv[1]) && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 const {
   stamp,
-  dbName,
-  dbUrl,
   prefixStem,
   outDir,
   children,
-  probes,
   log,
   redis,
   start,
-  adminQuery,
   createDatabase,
   pgStats,
   waitNoBackends,
