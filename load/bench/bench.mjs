@@ -336,6 +336,18 @@ async function vacuum() {
   await db.end();
 }
 
+/** Redis' own counters (INFO): commands processed, keyspace hits and misses, peak memory. */
+async function redisStats() {
+  const info = await h.redis.info();
+  const field = (name) => Number(info.match(new RegExp(`^${name}:(\\d+)`, 'm'))?.[1] ?? NaN);
+  return {
+    commands: field('total_commands_processed'),
+    hits: field('keyspace_hits'),
+    misses: field('keyspace_misses'),
+    peakMemory: field('used_memory_peak'),
+  };
+}
+
 /** The kernel's count of connections its accept queues could not hold (all listeners). */
 function listenOverflows() {
   const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
@@ -356,6 +368,7 @@ async function measured(name, dist, owner, work) {
   await vacuum();
   await h.waitNoBackends();
   const pg0 = await h.pgStats();
+  const redis0 = await redisStats();
   const target = await startTarget(name, dist, owner);
   const db = await h.probe();
   try {
@@ -371,6 +384,7 @@ async function measured(name, dist, owner, work) {
     await db.end();
     await h.waitNoBackends();
     const pg1 = await h.pgStats();
+    const redis1 = await redisStats();
     const stored = rows1 - rows0;
     const transactions = pg1.commits + pg1.rollbacks - pg0.commits - pg0.rollbacks - db.own();
     return {
@@ -387,6 +401,13 @@ async function measured(name, dist, owner, work) {
         rowsWritten: pg1.rowsWritten - pg0.rowsWritten,
         rowsFetched: pg1.rowsFetched - pg0.rowsFetched,
         ownProbeTransactions: db.own(),
+      },
+      // The whole Redis server's counters: the machine's Redis serves only this run meanwhile.
+      redis: {
+        commands: redis1.commands - redis0.commands,
+        keyspaceHits: redis1.hits - redis0.hits,
+        keyspaceMisses: redis1.misses - redis0.misses,
+        peakMemoryBytes: redis1.peakMemory,
       },
       logs,
     };
@@ -436,6 +457,7 @@ async function writeRun(name, dist, owner, total, connections, kind = 'writes') 
   r.rowsOk = r.target === 'peer-floor' ? null : r.stored === r.expectedRows;
   r.transactionsPerMessage = r.stored ? r.pg.transactions / r.stored : null;
   r.rowsWrittenPerMessage = r.stored ? r.pg.rowsWritten / r.stored : null;
+  r.redisCommandsPerSend = r.redis.commands / (r.acked + r.warmup.acked);
   log(
     `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.gaveUp} errors, ${r.shed.withRetryAfter} retried 503/429, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerMessage?.toFixed(3) ?? '–'} xacts/message`,
   );
@@ -495,6 +517,7 @@ async function readRun(name, dist, owner) {
   const requests = r.requests + r.warmupRequests;
   r.transactionsPerRead = r.pg.transactions / requests;
   r.rowsFetchedPerRead = r.pg.rowsFetched / requests;
+  r.redisCommandsPerRead = r.redis.commands / requests;
   log(
     `  ${r.id}: ${Math.round(r.rps)} reads/s, p95 ${Math.round(r.p95)} ms, ${r.errors} errors, hit rate ${r.cache?.hitRate?.toFixed(3) ?? '–'}`,
   );

@@ -148,10 +148,11 @@ function writesTable(runs) {
       'drain ms (peak depth)',
       'PG xacts / message',
       'PG rows written / message',
+      'Redis commands / send',
     ],
     runs.map((r) =>
       r.failed
-        ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '', '']
+        ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '', '', '']
         : [
             r.label,
             fmt(r.ackedPerSecond),
@@ -168,6 +169,7 @@ function writesTable(runs) {
               : `${fmt(r.drainMillis)}${r.peakBufferDepth !== null ? ` (${fmt(r.peakBufferDepth)})` : ''}`,
             fmt(r.transactionsPerMessage, 3),
             fmt(r.rowsWrittenPerMessage, 2),
+            fmt(r.redisCommandsPerSend, 1),
           ],
     ),
   );
@@ -252,10 +254,11 @@ export function renderReport(report) {
         'hit rate',
         'PG xacts / read',
         'PG rows fetched / read',
+        'Redis commands / read',
       ],
       reads.map((r) =>
         r.failed
-          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '']
+          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '']
           : [
               r.label,
               fmt(r.okPerSecond),
@@ -266,6 +269,7 @@ export function renderReport(report) {
               pct(r.cache?.hitRate),
               fmt(r.transactionsPerRead, 3),
               fmt(r.rowsFetchedPerRead, 1),
+              fmt(r.redisCommandsPerRead, 2),
             ],
       ),
     ),
