@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
-import { percentile } from '../bench-read/loadgen.mjs';
+import { percentile, postGraphql } from '../bench-read/loadgen.mjs';
 import { TEXTS, createHarness, fmt, gql, head, logSummary, sendLoad, sleep } from '../bench-write/bench-write.mjs';
 
 const env = process.env;
@@ -283,17 +283,13 @@ async function openLoopUser({ origin, token, botId, address, rate, n, t00, offse
     const body = JSON.stringify({ query: SEND, variables: { i: { botId, text: TEXTS[k % TEXTS.length] } } });
     const t0 = performance.now();
     const row = { k, sched: due - t00, t0: t0 - t00, t1: null, status: 0 };
-    try {
-      const res = await pool.request({
-        path: '/graphql',
-        method: 'POST',
-        headers,
-        body,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const text = await res.body.text();
-      row.t1 = performance.now() - t00;
+    const res = await postGraphql(pool, headers, body, timeout);
+    row.t1 = performance.now() - t00;
+    if (res.statusCode === 0) {
+      row.code = res.error.code ?? res.error.name ?? 'client error';
+      row.message = String(res.error).slice(0, 200);
+    } else {
+      const { text } = res;
       row.status = res.statusCode;
       row.retryAfter = res.headers['retry-after'] ?? null;
       row.ratelimit = res.headers['ratelimit'] ?? null;
@@ -309,10 +305,6 @@ async function openLoopUser({ origin, token, botId, address, rate, n, t00, offse
         row.code = 'not JSON';
         row.message = text.slice(0, 200);
       }
-    } catch (error) {
-      row.t1 = performance.now() - t00;
-      row.code = error.code ?? error.name ?? 'client error';
-      row.message = String(error).slice(0, 200);
     }
     out.push(row);
   };

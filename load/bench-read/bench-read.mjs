@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { gql, sleep, stop, waitHttp } from '../bench-write/bench-write.mjs';
+import { TOPICS } from './loadgen.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const loadDir = resolve(here, '..');
@@ -143,12 +144,6 @@ const parleyEnv = (port, redis) => ({
   // (make bench-limits), off here as in the figures before they existed.
   RATE_LIMIT_ENABLED: 'false',
 });
-
-const TOPICS = [
-  'Refunds are accepted within 30 days of purchase with a receipt. Our refund policy covers unopened items.',
-  'We are open Monday to Friday 8am to 6pm and on Saturday from 9am to 1pm. Opening hours may change on holidays.',
-  'Shipping abroad takes 5 to 10 business days. Gift cards are valid for two years. Warranty repair takes a week.',
-];
 
 async function seed(dist) {
   const admin = new pg.Client({ connectionString: cfg.pgAdmin });

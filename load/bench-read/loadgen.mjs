@@ -20,6 +20,33 @@ import { Pool } from 'undici';
 export const keepAlivePool = (origin, connections) =>
   new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
 
+/**
+ * One POST /graphql on `pool`; never throws: `{ statusCode, headers, text }`, or
+ * `{ statusCode: 0, error }` when no answer came (refused, reset, timed out).
+ */
+export async function postGraphql(pool, headers, body, timeoutMillis) {
+  try {
+    const res = await pool.request({
+      path: '/graphql',
+      method: 'POST',
+      headers,
+      body,
+      headersTimeout: timeoutMillis,
+      bodyTimeout: timeoutMillis,
+    });
+    return { statusCode: res.statusCode, headers: res.headers, text: await res.body.text() };
+  } catch (error) {
+    return { statusCode: 0, error };
+  }
+}
+
+/** The TEXT sources every seeded bot of the read benchmarks gets. */
+export const TOPICS = [
+  'Refunds are accepted within 30 days of purchase with a receipt. Our refund policy covers unopened items.',
+  'We are open Monday to Friday 8am to 6pm and on Saturday from 9am to 1pm. Opening hours may change on holidays.',
+  'Shipping abroad takes 5 to 10 business days. Gift cards are valid for two years. Warranty repair takes a week.',
+];
+
 /** Exact percentile p (0-100) of latencies sorted ascending; null when there are none. */
 export const percentile = (sorted, p) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;

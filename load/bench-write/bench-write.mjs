@@ -42,7 +42,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { keepAlivePool, latencySummary } from '../bench-read/loadgen.mjs';
+import { keepAlivePool, latencySummary, postGraphql } from '../bench-read/loadgen.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const loadDir = resolve(here, '..');
@@ -498,27 +498,12 @@ export async function sendLoad({
         variables: { i: { botId, text: TEXTS[n % TEXTS.length], ...(conversationId ? { conversationId } : {}) } },
       });
       const t0 = performance.now();
-      let statusCode = 0;
-      let text = '';
-      try {
-        const res = await pool.request({
-          path: '/graphql',
-          method: 'POST',
-          headers,
-          body,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        });
-        statusCode = res.statusCode;
-        text = await res.body.text();
-      } catch (error) {
-        text = error;
-      }
+      const { statusCode, text, error } = await postGraphql(pool, headers, body, timeout);
       const t1 = performance.now();
       latencies.push(t1 - t0);
       bump(httpCodes, statusCode || 'none');
       if (statusCode === 0) {
-        fail(text.code ?? text.name ?? 'client error', text);
+        fail(error.code ?? error.name ?? 'client error', error);
         continue;
       }
       let answer;
@@ -570,7 +555,7 @@ export async function sendLoad({
 }
 
 /** Polls `SELECT count(*) FROM messages` until it reaches `expected`; returns when, or null on time-out. */
-async function waitRows(db, expected, seconds) {
+export async function waitRows(db, expected, seconds) {
   const deadline = performance.now() + seconds * 1000;
   for (;;) {
     const [{ n }] = await db.query('SELECT count(*)::int AS n FROM messages');
@@ -581,7 +566,8 @@ async function waitRows(db, expected, seconds) {
   }
 }
 
-async function bufferHealth(origin) {
+/** `/health/buffer` of an api, or `{ error }` when it did not answer. */
+export async function bufferHealth(origin) {
   try {
     return await fetch(`${origin}/health/buffer`).then((r) => r.json());
   } catch (error) {

@@ -32,8 +32,19 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BOT_QUERY, SEARCH_QUERY, SEARCHES, SOURCES_QUERY, zipfPicker } from '../bench-read/loadgen.mjs';
-import { createHarness, gql, head, logSummary, sleep, stop, TEXTS, waitHttp } from '../bench-write/bench-write.mjs';
+import { BOT_QUERY, SEARCH_QUERY, SEARCHES, SOURCES_QUERY, TOPICS, zipfPicker } from '../bench-read/loadgen.mjs';
+import {
+  bufferHealth,
+  createHarness,
+  gql,
+  head,
+  logSummary,
+  sleep,
+  stop,
+  TEXTS,
+  waitHttp,
+  waitRows,
+} from '../bench-write/bench-write.mjs';
 import { renderCharts } from './charts.mjs';
 import { closedLoop, openLoop } from './loadgen.mjs';
 import { checks, renderReport } from './report.mjs';
@@ -182,12 +193,6 @@ async function stopTarget(target) {
   return logs;
 }
 
-const TOPICS = [
-  'Refunds are accepted within 30 days of purchase with a receipt. Our refund policy covers unopened items.',
-  'We are open Monday to Friday 8am to 6pm and on Saturday from 9am to 1pm. Opening hours may change on holidays.',
-  'Shipping abroad takes 5 to 10 business days. Gift cards are valid for two years. Warranty repair takes a week.',
-];
-
 /** One owner, BOTS bots with three TEXT sources each, ingested (READY) by a rollback-mode worker. */
 async function seed(dist) {
   await h.createDatabase();
@@ -279,25 +284,6 @@ function reader(botIds) {
 }
 
 const messageCount = async (db) => (await db.query('SELECT count(*)::int AS n FROM messages'))[0].n;
-
-/** Polls the messages table until it holds `expected` rows; when it did, or null on time-out. */
-async function waitRows(db, expected) {
-  const deadline = performance.now() + cfg.drainTimeoutSeconds * 1000;
-  for (;;) {
-    const n = await messageCount(db);
-    if (n >= expected) return { reachedAt: performance.now(), rows: n };
-    if (performance.now() > deadline) return { reachedAt: null, rows: n };
-    await sleep(50);
-  }
-}
-
-async function bufferHealth(origin) {
-  try {
-    return await fetch(`${origin}/health/buffer`).then((r) => r.json());
-  } catch (error) {
-    return { error: String(error) };
-  }
-}
 
 /**
  * Samples the write buffer every 250 ms while a run lasts: depth, intents being flushed, and the
@@ -433,7 +419,9 @@ async function writeRun(name, dist, owner, total, connections, kind = 'writes') 
     const run = await closedLoop({ ...load, total, connections });
     const noDb = name === 'peer-floor';
     const expected = rows0 + 2 * (warm.acked + run.acked);
-    const drain = noDb ? { reachedAt: run.lastAck, rows: rows0 } : await waitRows(db, expected);
+    const drain = noDb
+      ? { reachedAt: run.lastAck, rows: rows0 }
+      : await waitRows(db, expected, cfg.drainTimeoutSeconds);
     // A moment longer: anything stored twice or late shows up in the count.
     await sleep(noDb ? 0 : 1000);
     const buffer = sampler.stop();
@@ -599,7 +587,7 @@ async function overloadRun(name, dist, owner, capacity) {
       await sleep(Math.max(0, 100 - (performance.now() - t0)));
     }
     const okTotal = (run.outcomes.ok ?? 0) + probeOk;
-    const drain = await waitRows(db, rows0 + 2 * okTotal);
+    const drain = await waitRows(db, rows0 + 2 * okTotal, cfg.drainTimeoutSeconds);
     await sleep(1000);
     const { samples, ...summary } = run;
     return {

@@ -6,7 +6,7 @@
 // kept in one Recorder: exact percentiles overall and per second, status codes, and whether each
 // 429/503 carried `Retry-After`.
 import { Pool } from 'undici';
-import { percentile } from '../bench-read/loadgen.mjs';
+import { percentile, postGraphql } from '../bench-read/loadgen.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,21 +91,10 @@ export function classify(statusCode, text, field) {
   return { outcome: 'ok', body };
 }
 
-/** One POST /graphql; never throws (a client error is an answer with statusCode 0). */
+/** One POST /graphql, as `classify` and `Recorder.record` take it (a client error in `text`). */
 async function post(pool, headers, body, timeoutMillis) {
-  try {
-    const res = await pool.request({
-      path: '/graphql',
-      method: 'POST',
-      headers,
-      body,
-      headersTimeout: timeoutMillis,
-      bodyTimeout: timeoutMillis,
-    });
-    return { statusCode: res.statusCode, retryAfter: res.headers['retry-after'], text: await res.body.text() };
-  } catch (error) {
-    return { statusCode: 0, text: error };
-  }
+  const res = await postGraphql(pool, headers, body, timeoutMillis);
+  return { statusCode: res.statusCode, retryAfter: res.headers?.['retry-after'], text: res.text ?? res.error };
 }
 
 const pools = (origins, connections) =>

@@ -132,10 +132,18 @@ const table = (head, rows) =>
     `| ${head.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+/** A table of runs, one row each; a failed run is its label and why, the rest of its row empty. */
+const runTable = (head, runs, cells) =>
+  table(
+    head,
+    runs.map((r) =>
+      r.failed ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, ...head.slice(2).map(() => '')] : cells(r),
+    ),
+  );
 const image = (report, key, alt) => (report.charts[key] ? `\n![${alt}](${report.charts[key]})\n` : '');
 
 function writesTable(runs) {
-  return table(
+  return runTable(
     [
       'target',
       'sends/s',
@@ -150,28 +158,25 @@ function writesTable(runs) {
       'PG rows written / message',
       'Redis commands / send',
     ],
-    runs.map((r) =>
-      r.failed
-        ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '', '', '']
-        : [
-            r.label,
-            fmt(r.ackedPerSecond),
-            fmt(r.p50, 1),
-            fmt(r.p95, 1),
-            fmt(r.p99, 1),
-            fmt(r.gaveUp),
-            codes(r.httpCodes),
-            r.rowsOk === null
-              ? '– (stores nothing)'
-              : `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
-            r.target === 'peer-floor'
-              ? '–'
-              : `${fmt(r.drainMillis)}${r.peakBufferDepth !== null ? ` (${fmt(r.peakBufferDepth)})` : ''}`,
-            fmt(r.transactionsPerMessage, 3),
-            fmt(r.rowsWrittenPerMessage, 2),
-            fmt(r.redisCommandsPerSend, 1),
-          ],
-    ),
+    runs,
+    (r) => [
+      r.label,
+      fmt(r.ackedPerSecond),
+      fmt(r.p50, 1),
+      fmt(r.p95, 1),
+      fmt(r.p99, 1),
+      fmt(r.gaveUp),
+      codes(r.httpCodes),
+      r.rowsOk === null
+        ? '– (stores nothing)'
+        : `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
+      r.target === 'peer-floor'
+        ? '–'
+        : `${fmt(r.drainMillis)}${r.peakBufferDepth !== null ? ` (${fmt(r.peakBufferDepth)})` : ''}`,
+      fmt(r.transactionsPerMessage, 3),
+      fmt(r.rowsWrittenPerMessage, 2),
+      fmt(r.redisCommandsPerSend, 1),
+    ],
   );
 }
 
@@ -243,7 +248,7 @@ export function renderReport(report) {
 
   p(
     '## Reads',
-    table(
+    runTable(
       [
         'target',
         'reads/s',
@@ -256,45 +261,39 @@ export function renderReport(report) {
         'PG rows fetched / read',
         'Redis commands / read',
       ],
-      reads.map((r) =>
-        r.failed
-          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '']
-          : [
-              r.label,
-              fmt(r.okPerSecond),
-              fmt(r.p50, 1),
-              fmt(r.p95, 1),
-              fmt(r.p99, 1),
-              fmt(r.errors),
-              pct(r.cache?.hitRate),
-              fmt(r.transactionsPerRead, 3),
-              fmt(r.rowsFetchedPerRead, 1),
-              fmt(r.redisCommandsPerRead, 2),
-            ],
-      ),
+      reads,
+      (r) => [
+        r.label,
+        fmt(r.okPerSecond),
+        fmt(r.p50, 1),
+        fmt(r.p95, 1),
+        fmt(r.p99, 1),
+        fmt(r.errors),
+        pct(r.cache?.hitRate),
+        fmt(r.transactionsPerRead, 3),
+        fmt(r.rowsFetchedPerRead, 1),
+        fmt(r.redisCommandsPerRead, 2),
+      ],
     ),
     image(report, 'hit-rate', 'cache hit rate by family'),
   );
 
   p(
     `## Mixed scenario: ${fmt(cfg.mixedRate)} requests/s offered, 70 % reads, 30 % sends`,
-    table(
+    runTable(
       ['target', 'answered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'reads p95', 'sends p95', 'errors', 'hit rate'],
-      mixed.map((r) =>
-        r.failed
-          ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '']
-          : [
-              r.label,
-              fmt(r.rps),
-              fmt(r.p50, 1),
-              fmt(r.p95, 1),
-              fmt(r.p99, 1),
-              fmt(r.byKind.read?.p95, 1),
-              fmt(r.byKind.write?.p95, 1),
-              fmt(r.errors),
-              pct(r.cache?.hitRate),
-            ],
-      ),
+      mixed,
+      (r) => [
+        r.label,
+        fmt(r.rps),
+        fmt(r.p50, 1),
+        fmt(r.p95, 1),
+        fmt(r.p99, 1),
+        fmt(r.byKind.read?.p95, 1),
+        fmt(r.byKind.write?.p95, 1),
+        fmt(r.errors),
+        pct(r.cache?.hitRate),
+      ],
     ),
     ...ok(mixed).map((r) => image(report, `latency-mixed-${r.target}`, `latency per second, ${r.label}`)),
   );
@@ -302,7 +301,7 @@ export function renderReport(report) {
   if (overload.length)
     p(
       `## Overload: ${cfg.overloadFactor} × capacity for ${cfg.overloadSeconds} s`,
-      table(
+      runTable(
         [
           'target',
           'offered/s',
@@ -315,22 +314,19 @@ export function renderReport(report) {
           'recovered after s',
           'rows = 2 × acked',
         ],
-        overload.map((r) =>
-          r.failed
-            ? [r.label ?? '?', `failed: ${r.failed.slice(0, 100)}`, '', '', '', '', '', '', '', '']
-            : [
-                r.label,
-                fmt(r.rate),
-                codes(r.httpCodes),
-                `${fmt(r.shed.withRetryAfter)} / ${fmt(r.shed.withRetryAfter + r.shed.withoutRetryAfter)}`,
-                fmt(r.otherServerErrors),
-                fmt(r.httpCodes.none ?? 0),
-                fmt(r.p95, 0),
-                fmt(r.backlogMillis),
-                r.recoveredAfterMillis === null ? '–' : fmt(r.recoveredAfterMillis / 1000, 1),
-                `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
-              ],
-        ),
+        overload,
+        (r) => [
+          r.label,
+          fmt(r.rate),
+          codes(r.httpCodes),
+          `${fmt(r.shed.withRetryAfter)} / ${fmt(r.shed.withRetryAfter + r.shed.withoutRetryAfter)}`,
+          fmt(r.otherServerErrors),
+          fmt(r.httpCodes.none ?? 0),
+          fmt(r.p95, 0),
+          fmt(r.backlogMillis),
+          r.recoveredAfterMillis === null ? '–' : fmt(r.recoveredAfterMillis / 1000, 1),
+          `${r.rowsOk ? 'yes' : '**NO**'}: ${fmt(r.stored)} / ${fmt(r.expectedRows)}`,
+        ],
       ),
       ...ok(overload).map((r) => image(report, `overload-${r.target}`, `overload answers per second, ${r.label}`)),
     );
