@@ -1,4 +1,5 @@
 import { createAuthService, type AuthService } from './auth/auth-service';
+import { createPasswordHashing, type PasswordHashing } from './auth/password-hashing';
 import { createDirectWritePath } from './chat/direct-write-path';
 import type { ChatWritePath } from './chat/write-path';
 import type { Clients } from './clients/clients';
@@ -56,6 +57,8 @@ export interface AppDeps {
   sessionStore: SessionStore;
   sessions: SessionService;
   auth: AuthService;
+  /** Every password hash, through one queue fair between client addresses, on threads of its own. */
+  passwordHashing: PasswordHashing;
   embedder: Embedder;
   retriever: Retriever;
   pubsub: MessageStatusPubSub;
@@ -82,21 +85,28 @@ export interface AppDeps {
 
 /** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
 export function createAppDeps(config: Config, log: Logger, clients: Clients): AppDeps {
-  const { db, redis, redisSubscriber } = clients;
+  // The durable Redis (buffer, sessions, limits, status events) and the cache's (all the rest):
+  // one and the same unless REDIS_CACHE_URL is set (see clients.ts).
+  const { db, redis, redisSubscriber, cacheRedis, cacheSubscriber } = clients;
   const repos = createRepos(db);
   const keys = createCacheKeys(config.redis.keyPrefix);
-  const cacheStats = createCacheStats({ redis, keys, log: log.child({ component: 'cache-stats' }) });
-  const cache = createCacheLayer({ config, log, redis, subscriber: redisSubscriber, stats: cacheStats });
+  const cacheStats = createCacheStats({ redis: cacheRedis, keys, log: log.child({ component: 'cache-stats' }) });
+  const cache = createCacheLayer({ config, log, redis: cacheRedis, subscriber: cacheSubscriber, stats: cacheStats });
   const sessionStore = redis
     ? withOutageGrace(createRedisSessionStore({ redis, keys }), {
         graceMillis: config.sessions.outageGraceSeconds * 1000,
       })
     : createPostgresSessionStore(db);
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
+  const passwordHashing = createPasswordHashing({
+    settings: config.passwordHashing,
+    log: log.child({ component: 'password-hashing' }),
+  });
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
   const retriever = createRetriever({ embedder, chunks: repos.chunks });
-  // Status events cross instances over Redis pub/sub, on the subscriber connection the L1's
-  // invalidations use (RedisPubSub ignores channels it did not subscribe to).
+  // Status events cross instances over the durable Redis' pub/sub, on the subscriber connection
+  // the L1's invalidations use when the cache has no Redis of its own (RedisPubSub ignores
+  // channels it did not subscribe to).
   const pubsub = createMessageStatusPubSub({
     engine:
       redis && redisSubscriber ? new RedisPubSub({ publisher: redis, subscriber: redisSubscriber }) : new PubSub(),
@@ -114,7 +124,8 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     repos,
     sessionStore,
     sessions,
-    auth: createAuthService({ db, users: repos.users, sessions }),
+    auth: createAuthService({ db, users: repos.users, sessions, passwords: passwordHashing }),
+    passwordHashing,
     embedder,
     retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
     pubsub,
@@ -143,6 +154,7 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     start: cache.start,
     async stop() {
       eventLoopPressure.stop();
+      await passwordHashing.close();
       await cache.stop();
     },
   };

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
-import { DEAD_LETTER_MESSAGE, type WriteBuffer } from '../src/buffer/write-buffer';
+import { DEAD_LETTER_MESSAGE, isRedisOutOfMemory, type WriteBuffer } from '../src/buffer/write-buffer';
 import { createThrottledWarn } from '../src/cache/throttled-warn';
 import type { Config } from '../src/config/config';
 import { isDataError, isTransientDbError } from '../src/db/pg-errors';
@@ -204,6 +204,21 @@ export function createBufferFlusher(deps: {
     }
   }
 
+  /**
+   * Blocks until an intent arrives, at most the idle wait. A Redis at maxmemory refuses the
+   * blocking move although the claim script still runs (it is flagged allow-oom), and refuses
+   * every push too, so nothing new can arrive: the loop waits as long, then claims again (what
+   * the reaper or a requeue gave back), rather than logging a failure each time.
+   */
+  async function waitForWork(blocking: Redis, claimId: string): Promise<void> {
+    try {
+      await buffer.waitForIntent(blocking, claimId, settings.idleWaitMillis / 1000);
+    } catch (error: unknown) {
+      if (!isRedisOutOfMemory(error)) throw error;
+      await pause(settings.idleWaitMillis);
+    }
+  }
+
   async function loop(claimId: string): Promise<void> {
     const blocking = deps.createBlockingRedis();
     let failures = 0;
@@ -212,7 +227,7 @@ export function createBufferFlusher(deps: {
         try {
           const raws = await buffer.claim(claimId, settings.batchSize, settings.leaseMillis);
           if (raws.length === 0) {
-            await buffer.waitForIntent(blocking, claimId, settings.idleWaitMillis / 1000);
+            await waitForWork(blocking, claimId);
           } else {
             await flushClaim(claimId, raws);
           }

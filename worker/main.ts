@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   // With Redis, each source change drops the cached source (in Redis and every api's L1) and
   // makes its bot's cached searches unreachable; the warmer recomputes the most asked ones
   // before they expire.
-  const cache = createCacheLayer({ config, log, redis: clients.redis, stats: noCacheStats });
+  // In the cache's Redis (REDIS_CACHE_URL, or the one Redis); the buffer below is in the durable one.
+  const cache = createCacheLayer({ config, log, redis: clients.cacheRedis, stats: noCacheStats });
   const warmer =
     cache.vectors &&
     createVectorWarmer({

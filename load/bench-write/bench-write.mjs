@@ -295,6 +295,9 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
     // One owner sends and reads far beyond the per-user limit on purpose: the limits are
     // measured apart (make bench-limits), off here as in the figures before they existed.
     RATE_LIMIT_ENABLED: 'false',
+    // Every load generator connects from 127.0.0.1: thousands of connections from one address,
+    // which production caps (HTTP_MAX_CONNECTIONS_PER_IP) and load from many clients never meets.
+    HTTP_MAX_CONNECTIONS_PER_IP: '0',
   });
 
   /**

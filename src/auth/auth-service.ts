@@ -6,7 +6,7 @@ import type { SessionService, StartedSession } from '../sessions/session-service
 import { optionalText } from '../validation';
 import { isCommonPassword } from './breached-passwords';
 import { parseEmail } from './email';
-import { hashPassword, unknownUserHash, verifyPassword } from './passwords';
+import type { PasswordHashing } from './password-hashing';
 
 export interface AuthResult extends StartedSession {
   user: UserRecord;
@@ -36,14 +36,23 @@ function checkNewPassword(password: string): void {
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
-export function createAuthService(deps: { db: Db; users: UsersRepo; sessions: SessionService }) {
+export function createAuthService(deps: {
+  db: Db;
+  users: UsersRepo;
+  sessions: SessionService;
+  passwords: PasswordHashing;
+}) {
   return {
-    async signUp(input: { email: string; password: string; name?: string | null }): Promise<AuthResult> {
+    /** @param address the client's address as the rate limits see it: whose turn the hash waits for */
+    async signUp(
+      input: { email: string; password: string; name?: string | null },
+      address: string,
+    ): Promise<AuthResult> {
       const email = parseEmail(input.email);
       if (!email) throw new BadUserInputError('email must be a valid e-mail address.', 'email');
       checkNewPassword(input.password);
       const name = optionalText(input.name, 'name', NAME_MAX) ?? null;
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = await deps.passwords.hash(input.password, address);
       try {
         // One transaction: an account never exists without the session its sign-up returned.
         return await deps.db.transaction(async (trx) => {
@@ -58,12 +67,13 @@ export function createAuthService(deps: { db: Db; users: UsersRepo; sessions: Se
       }
     },
 
-    async logIn(rawEmail: string, password: string): Promise<AuthResult> {
+    /** @param address the client's address as the rate limits see it: whose turn the hash waits for */
+    async logIn(rawEmail: string, password: string, address: string): Promise<AuthResult> {
       const email = parseEmail(rawEmail);
       const found = email === undefined ? undefined : await deps.users.findCredentials(email);
       // A password longer than sign-up allows cannot match; skip hashing a megabyte of it.
       const plausible = password.length <= PASSWORD_MAX * 2 && [...password].length <= PASSWORD_MAX;
-      const valid = plausible && (await verifyPassword(password, found?.passwordHash ?? (await unknownUserHash())));
+      const valid = plausible && (await deps.passwords.verify(password, found?.passwordHash, address));
       if (!found || !valid) {
         // One message for both cases, so log-in does not reveal which e-mails have accounts.
         throw new AppError(ErrorCode.UNAUTHENTICATED, 'E-mail or password is incorrect.');

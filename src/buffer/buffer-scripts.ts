@@ -5,10 +5,40 @@ import type { Redis } from 'ioredis';
  * value; each is one atomic step of an intent's life (pushed, claimed, acknowledged,
  * retried, dead-lettered, returned, replayed, dropped), so no crash between two Redis calls
  * can lose or duplicate one. All keys share the `{buffer}` hash tag (see keys.ts).
+ *
+ * `allowOom`: whether the script runs while Redis is at `maxmemory` (noeviction). Without
+ * it Redis refuses a script whose first write is a command that may grow memory (ZADD,
+ * LMOVE, LPUSH, HSET…), even when the script as a whole only moves or deletes: a full Redis
+ * then refused the claim, and acknowledged sends stayed queued until someone freed memory.
+ * The scripts that drain the buffer (claim, renew, acknowledge, requeue, return) and the one
+ * that only deletes (drop) are flagged; each keeps memory level or shrinks it (their only
+ * growth is a worker's lease entry and the stats hash's per-second fields, which the
+ * acknowledgement trims to a minute). The push is not: a full Redis must refuse new sends,
+ * which then go to PostgreSQL directly (buffered-write-path.ts). Dead-letter and replay grow
+ * memory by one entry and are not flagged; as their first write deletes, Redis still lets
+ * them run, so a poison intent does not block a full buffer.
  */
+interface ScriptDefinition {
+  /** The number of KEYS; null when the caller passes it first (a variable number). */
+  keys: number | null;
+  allowOom: boolean;
+  lua: string;
+}
+
+/**
+ * Redis 7's shebang: the script declares its flags, and every key it touches must come in
+ * KEYS (ours all do). It must be the source's first line.
+ */
+const ALLOW_OOM_SHEBANG = '#!lua flags=allow-oom';
+
+/** The source sent to Redis: the script, behind the shebang when it is flagged. */
+const scriptSource = (script: Pick<ScriptDefinition, 'allowOom' | 'lua'>): string =>
+  script.allowOom ? `${ALLOW_OOM_SHEBANG}\n${script.lua.trimStart()}` : script.lua;
+
 const SCRIPTS = {
   bufferPush: {
     keys: 4,
+    allowOom: false,
     lua: `
 -- buffer-push: acknowledges a chat exchange by queueing its intent, unless the sender's
 -- idempotency key already names an earlier send, or the buffer is full.
@@ -39,6 +69,7 @@ return { 'QUEUED', depth + 1 }
   },
   bufferClaim: {
     keys: 3,
+    allowOom: true,
     lua: `
 -- buffer-claim: (re)sets a worker's lease, then moves intents from the pending list into its
 -- claim list until it holds ARGV[1]: a worker that dies holding them leaves them where the
@@ -57,6 +88,7 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
   },
   bufferRenew: {
     keys: 1,
+    allowOom: true,
     lua: `
 -- buffer-renew: extends a live lease; a lease the reaper already took back stays gone.
 -- KEYS[1] claims (sorted set)   ARGV[1] claim id   ARGV[2] lease in ms
@@ -70,6 +102,7 @@ return 1
   },
   bufferAck: {
     keys: null,
+    allowOom: true,
     lua: `
 -- buffer-ack: forgets intents that are in PostgreSQL now (or were dropped for good), after COMMIT.
 -- KEYS[1] claim list   KEYS[2] queued index   KEYS[3] stats hash
@@ -100,6 +133,7 @@ return removed
   },
   bufferRequeue: {
     keys: 2,
+    allowOom: true,
     lua: `
 -- buffer-requeue: after a failed attempt, puts an intent back at the far end of the pending
 -- list with its attempt count raised, unless the reaper already returned it.
@@ -113,6 +147,7 @@ return 1
   },
   bufferDeadLetter: {
     keys: 5,
+    allowOom: false,
     lua: `
 -- buffer-dead-letter: moves an intent that will not go into PostgreSQL to the dead letters,
 -- marks its messages FAILED and frees its idempotency key (a retry is a new send).
@@ -134,6 +169,7 @@ return 1
   },
   bufferReturn: {
     keys: 3,
+    allowOom: true,
     lua: `
 -- buffer-return: gives a claim's intents back to the pending list (next in line) and
 -- unregisters it: the reaper's step for an expired lease, and a stopping worker's own.
@@ -154,6 +190,7 @@ return moved
   },
   bufferReplay: {
     keys: 5,
+    allowOom: false,
     lua: `
 -- buffer-replay: an operator sends a dead letter through the buffer again.
 -- KEYS[1] dead letters   KEYS[2] pending list   KEYS[3] queued index   KEYS[4] failed index
@@ -172,6 +209,7 @@ return 1
   },
   bufferDrop: {
     keys: 3,
+    allowOom: true,
     lua: `
 -- buffer-drop: an operator discards a dead letter for good; its messages become unknown.
 -- KEYS[1] dead letters   KEYS[2] failed index   KEYS[3] the conversation's intents
@@ -185,7 +223,7 @@ end
 return 1
 `,
   },
-} as const;
+} as const satisfies Record<string, ScriptDefinition>;
 
 type Arg = string | number;
 export type BufferScripts = {
@@ -200,7 +238,11 @@ export function defineBufferScripts(redis: Redis): BufferScripts {
   const commands = redis as unknown as Record<string, (...args: Arg[]) => Promise<unknown>>;
   for (const [name, script] of Object.entries(SCRIPTS)) {
     if (commands[name]) continue;
-    redis.defineCommand(name, { lua: script.lua, ...(script.keys === null ? {} : { numberOfKeys: script.keys }) });
+    // ioredis sends EVALSHA (EVAL once Redis does not know the script): the flags travel in the source.
+    redis.defineCommand(name, {
+      lua: scriptSource(script),
+      ...(script.keys === null ? {} : { numberOfKeys: script.keys }),
+    });
   }
   return Object.fromEntries(
     Object.keys(SCRIPTS).map((name) => [name, (...args: Arg[]) => commands[name]!(...args)]),

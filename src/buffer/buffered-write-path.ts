@@ -15,6 +15,8 @@ const FULL_RETRY_AFTER_SECONDS = 2;
 export interface BufferedWritePathStats {
   /** Sends written through to PostgreSQL because the buffer could not take them. */
   fallbacks: number;
+  /** When the last of them happened (epoch ms); null before the first. */
+  lastFallbackAt: number | null;
   /** Sends refused because the buffer was full. */
   refusedFull: number;
 }
@@ -31,18 +33,22 @@ export function createBufferedWritePath(deps: {
   /** Where a retry's first send is looked up once the buffer no longer holds it. */
   messages: Pick<MessagesRepo, 'findByIds' | 'findByClientMessageId'>;
   log: Logger;
+  /** Default Date.now. */
+  now?: () => number;
 }): ChatWritePath & { stats: BufferedWritePathStats } {
+  const now = deps.now ?? Date.now;
   const warn = createThrottledWarn(deps.log, 60_000);
-  const stats: BufferedWritePathStats = { fallbacks: 0, refusedFull: 0 };
+  const stats: BufferedWritePathStats = { fallbacks: 0, lastFallbackAt: null, refusedFull: 0 };
   return {
     stats,
     async write(exchange) {
-      const intent = intentFromExchange(exchange, Date.now());
+      const intent = intentFromExchange(exchange, now());
       let pushed: Awaited<ReturnType<WriteBuffer['push']>>;
       try {
         pushed = await deps.buffer.push(intent);
       } catch (error: unknown) {
         stats.fallbacks++;
+        stats.lastFallbackAt = now();
         warn(error, 'the write buffer did not take a send; writing it straight to PostgreSQL');
         return deps.direct.write(exchange);
       }

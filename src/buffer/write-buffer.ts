@@ -39,6 +39,8 @@ export interface BufferStats {
   depth: number;
   /** Age of the next intent to be claimed, ms; 0 when none waits. */
   oldestAgeMillis: number;
+  /** Age of the oldest intent a worker holds and has not stored yet, ms; 0 when none is held. */
+  oldestInFlightAgeMillis: number;
   inFlightClaims: number;
   inFlightIntents: number;
   deadLetters: number;
@@ -49,6 +51,14 @@ export interface BufferStats {
   lagMillis: number;
   /** When the last flush committed, ISO; null before the first. */
   lastFlushAt: string | null;
+}
+
+/**
+ * Redis at `maxmemory` with noeviction refusing a command that may grow memory (`OOM command
+ * not allowed when used memory > 'maxmemory'`), as a reply or from inside a script.
+ */
+export function isRedisOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('OOM ');
 }
 
 const idempotencyHash = (intent: Intent, clientMessageId: string) =>
@@ -63,8 +73,15 @@ export type WriteBuffer = ReturnType<typeof createWriteBuffer>;
  * (claim, acknowledge, retry, dead-letter, return) and operators (dead letters, stats).
  * Every change of state is one script (buffer-scripts.ts).
  */
-export function createWriteBuffer(deps: { redis: Redis; keys: CacheKeys; maxDepth: number }) {
+export function createWriteBuffer(deps: {
+  redis: Redis;
+  keys: CacheKeys;
+  maxDepth: number;
+  /** The clock intents' ages are read against; default Date.now. */
+  now?: () => number;
+}) {
   const { redis } = deps;
+  const now = deps.now ?? Date.now;
   const keys = deps.keys.buffer;
   const scripts = defineBufferScripts(redis);
   const idempotencyKey = (intent: Intent) =>
@@ -172,6 +189,7 @@ export function createWriteBuffer(deps: { redis: Redis; keys: CacheKeys; maxDept
     /**
      * Waits up to `timeoutSeconds` for one intent and moves it into the claim, on a connection
      * of its own (a blocking command holds it). The lease must be registered first (`claim`).
+     * A full Redis refuses it (BLMOVE may grow memory; see isRedisOutOfMemory).
      */
     waitForIntent: (blocking: Redis, claimId: string, timeoutSeconds: number) =>
       blocking.blmove(keys.pending(), keys.claim(claimId), 'RIGHT', 'LEFT', timeoutSeconds),
@@ -318,22 +336,29 @@ export function createWriteBuffer(deps: { redis: Redis; keys: CacheKeys; maxDept
         redis.hlen(keys.dead()),
         redis.hgetall(keys.stats()),
       ]);
-      const held = await Promise.all(claims.map((claimId) => redis.llen(keys.claim(claimId))));
+      // A claim list fills from its left end: its right end is the first (oldest) intent it took.
+      const [held, claimedOldest] = await Promise.all([
+        Promise.all(claims.map((claimId) => redis.llen(keys.claim(claimId)))),
+        Promise.all(claims.map((claimId) => redis.lindex(keys.claim(claimId), -1))),
+      ]);
       const [seconds] = await redis.time();
-      const now = Number(seconds);
+      const nowSeconds = Number(seconds);
       let recent = 0;
-      for (let second = now - 10; second < now; second++) recent += Number(stats[`s:${second}`] ?? 0);
-      let oldestAgeMillis = 0;
-      if (oldest) {
+      for (let second = nowSeconds - 10; second < nowSeconds; second++) recent += Number(stats[`s:${second}`] ?? 0);
+      const at = now();
+      // An unreadable intent has no age: it is dead-lettered as soon as a worker reads it.
+      const ageOf = (raw: string | null) => {
+        if (!raw) return 0;
         try {
-          oldestAgeMillis = Math.max(0, Date.now() - decodeIntent(oldest).enqueuedAt);
+          return Math.max(0, at - decodeIntent(raw).enqueuedAt);
         } catch {
-          oldestAgeMillis = 0;
+          return 0;
         }
-      }
+      };
       return {
         depth,
-        oldestAgeMillis,
+        oldestAgeMillis: ageOf(oldest),
+        oldestInFlightAgeMillis: Math.max(0, ...claimedOldest.map(ageOf)),
         inFlightClaims: held.filter((count) => count > 0).length,
         inFlightIntents: held.reduce((sum, count) => sum + count, 0),
         deadLetters,

@@ -24,11 +24,17 @@ export interface CacheLayer {
  * The Redis read layer as the api and the worker both wire it: the api (with a subscriber)
  * reads entities through an L1 and invalidates it everywhere; the worker only invalidates
  * what its changes touch. Without Redis (rollback mode) there is nothing to cache or tell.
+ *
+ * Everything here lives in the cache's Redis (`Clients.cacheRedis`: REDIS_CACHE_URL, or the
+ * one Redis), invalidation messages included: they keep the L1s coherent with that cache, and
+ * the L1 is emptied whenever the subscriber's connection to it drops.
  */
 export function createCacheLayer(deps: {
   config: Config;
   log: Logger;
+  /** The cache's Redis (`Clients.cacheRedis`). */
   redis?: Redis;
+  /** A subscriber on that same Redis (`Clients.cacheSubscriber`). */
   subscriber?: Redis;
   stats: CacheStats;
 }): CacheLayer {
@@ -42,6 +48,8 @@ export function createCacheLayer(deps: {
     redis,
     keys,
     ttlSeconds: config.vectorCache.ttlSeconds,
+    maxLimit: config.vectorCache.maxLimit,
+    botBudgetBytes: config.vectorCache.botBudgetBytes,
     stats,
     log: log.child({ component: 'vector-cache' }),
   });

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger';
 import type { CacheStats } from './cache-stats';
 import { fromCacheJson, toCacheJson } from './json';
 import type { CacheKeys, KeyFamily } from './keys';
+import { createL1, type L1Options } from './l1';
 import { defineCacheScripts } from './scripts';
 import { createThrottledWarn } from './throttled-warn';
 
-/** How long "this id does not exist" is cached: long enough to absorb probing, short enough not to matter. */
-const NOT_FOUND_TTL_SECONDS = 30;
 /** A generation key outlives any database read that could race with it by far. */
 const GENERATION_TTL_SECONDS = 24 * 60 * 60;
 /** Invalidations that failed (Redis down) are retried this often until they succeed. */
@@ -26,23 +24,31 @@ export interface EntitySpec<V> {
 }
 
 export interface EntityCacheOptions {
+  /** The cache's Redis (REDIS_CACHE_URL, or the one Redis). */
   redis: Redis;
-  /** A connection of its own: a subscribed connection can run nothing else. */
+  /** A connection of its own to the same Redis: a subscribed connection can run nothing else. */
   subscriber: Redis;
   keys: CacheKeys;
   stats: CacheStats;
   log: Logger;
   ttlSeconds: number;
-  l1: { maxEntries: number; ttlMillis: number };
+  l1: L1Options;
 }
 
 export type EntityCache = ReturnType<typeof createEntityCache>;
 
 /**
- * Cache-aside for entities, used inside DataLoader batch functions: an in-process L1 (a
- * bounded LRU with a TTL of a few seconds), then one MGET to Redis, then one query to
- * PostgreSQL for what is still missing, written back with a TTL in one round of
- * pipelined scripts. "Not found" is cached briefly.
+ * Cache-aside for entities, used inside DataLoader batch functions: an in-process L1 (an
+ * LRU bounded in entries and bytes, with a TTL of a few seconds), then one MGET to Redis, then
+ * one query to PostgreSQL for what is still missing, written back with a TTL in one round of
+ * pipelined scripts.
+ *
+ * "Not found" is cached in the L1 only, never in Redis. Ids are checked to be UUIDs before
+ * they get here, but a client can still ask for any number of random ones, and each would be
+ * a Redis key for its TTL (20,000 in 7.6 s from one client): a cache without a budget. Random
+ * ids never repeat, so such keys would absorb nothing; the one missing id asked for again and
+ * again (a deleted bot's widget) is absorbed by every instance's L1, and past it costs one
+ * primary-key lookup.
  *
  * Never stale after an invalidation:
  * - a value loaded from PostgreSQL is written back only if the key's generation is still
@@ -53,17 +59,20 @@ export type EntityCache = ReturnType<typeof createEntityCache>;
  * - every instance's L1 hears invalidations on Redis pub/sub; while that connection is
  *   down the L1 is emptied and bypassed, since messages may be missed.
  * A Redis failure never fails a read: it falls through to PostgreSQL.
+ *
+ * In a cache Redis that evicts (`allkeys-lru`, see clients.ts), a generation key could be
+ * evicted between an invalidation and a racing write-back that had read no generation; the
+ * write-back would then land. LRU evicts the keys idle longest, and a generation key written
+ * by the invalidation is the newest there is: it goes first only in a Redis so undersized
+ * that it evicts what it wrote within the same second, and then the value lives at most its
+ * TTL. Random or LFU eviction gives no such assurance: `/health/redis` warns of them.
  */
 export function createEntityCache(options: EntityCacheOptions) {
   const { redis, subscriber, keys, stats, log, ttlSeconds } = options;
   const scripts = defineCacheScripts(redis);
   const channel = invalidationChannel(keys);
   const instanceId = randomUUID();
-  const l1Enabled = options.l1.maxEntries > 0;
-  const l1 = new LRUCache<string, { value: unknown }>({
-    max: Math.max(1, options.l1.maxEntries),
-    ttl: options.l1.ttlMillis,
-  });
+  const l1 = createL1(options.l1);
   const inFlight = new Map<string, Promise<unknown>>();
   /** Moves on with every invalidation heard here: a load that saw it move does not fill the L1. */
   let epoch = 0;
@@ -94,7 +103,9 @@ export function createEntityCache(options: EntityCacheOptions) {
     onDropped: forget,
   });
 
-  subscriber.on('message', (_channel: string, message: string) => {
+  subscriber.on('message', (from: string, message: string) => {
+    // Without a cache Redis of its own, this connection also carries message status events.
+    if (from !== channel) return;
     try {
       const { origin, keys: invalidated } = JSON.parse(message) as { origin: string; keys: string[] };
       if (origin === instanceId) return;
@@ -113,7 +124,7 @@ export function createEntityCache(options: EntityCacheOptions) {
         // A read that began before the subscription stood may have missed an invalidation
         // meanwhile: moving the epoch on keeps what it loaded out of the L1.
         epoch++;
-        l1Usable = l1Enabled;
+        l1Usable = l1.enabled;
       })
       .finally(() => {
         subscribing = undefined;
@@ -141,17 +152,11 @@ export function createEntityCache(options: EntityCacheOptions) {
   const pendingWrites = new Set<Promise<unknown>>();
 
   /** Resolves when every write has settled (failures are logged, never thrown). */
-  function writeBack(entries: { key: string; generation: string; value: unknown }[]): Promise<unknown> {
+  function writeBack(entries: { key: string; generation: string; json: string }[]): Promise<unknown> {
     const writing = Promise.all(
-      entries.map(({ key, generation, value }) =>
+      entries.map(({ key, generation, json }) =>
         scripts
-          .setIfGeneration(
-            key,
-            keys.generation(key),
-            generation,
-            toCacheJson(value),
-            value === null ? NOT_FOUND_TTL_SECONDS : ttlSeconds,
-          )
+          .setIfGeneration(key, keys.generation(key), generation, json, ttlSeconds)
           .catch((error: unknown) => warn(error, 'cache write-back failed')),
       ),
     );
@@ -195,7 +200,7 @@ export function createEntityCache(options: EntityCacheOptions) {
           const value = fromCacheJson<V | null>(text);
           results.set(id, value);
           hits++;
-          if (l1Usable && epoch === startEpoch) l1.set(cacheKeys.get(id)!, { value });
+          if (l1Usable && epoch === startEpoch) l1.set(cacheKeys.get(id)!, value, text);
         });
         stats.record(spec.family, 'redis', hits, afterL1.length - hits);
       }
@@ -231,14 +236,16 @@ export function createEntityCache(options: EntityCacheOptions) {
           settle();
           throw error;
         }
-        const entries: { key: string; generation: string; value: unknown }[] = [];
+        const entries: { key: string; generation: string; json: string }[] = [];
         for (const id of toLoad) {
           const value = rows.get(id) ?? null;
           const key = cacheKeys.get(id)!;
           results.set(id, value);
+          const json = toCacheJson(value);
           const generation = generations.get(id);
-          if (generation !== undefined) entries.push({ key, generation, value });
-          if (l1Usable && epoch === startEpoch && !pendingIds.has(id)) l1.set(key, { value });
+          // "Not found" stays out of Redis: see the comment on createEntityCache.
+          if (generation !== undefined && value !== null) entries.push({ key, generation, json });
+          if (l1Usable && epoch === startEpoch && !pendingIds.has(id)) l1.set(key, value, json);
         }
         void writeBack(entries).then(settle);
       }

@@ -1,4 +1,4 @@
-import { closeRedis, connectRedis, createRedis } from '../clients/redis';
+import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from '../clients/redis';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../logger';
 import { runMain } from '../run-main';
@@ -9,15 +9,17 @@ import { createCacheKeys } from './keys';
  * `npm run cache:flush` (`make cache-flush`): deletes this deployment's cache keys
  * (`REDIS_KEY_PREFIX` + the patterns of `keys.cachePatterns()`) with SCAN + UNLINK. Sessions,
  * the write buffer, the counters and every other deployment's keys stay. Readers refill the
- * cache from PostgreSQL; an instance's L1 forgets its copies within its TTL.
+ * cache from PostgreSQL; an instance's L1 forgets its copies within its TTL. Runs on the
+ * cache's Redis: REDIS_CACHE_URL when set, else REDIS_URL.
  */
 runMain(async () => {
   const config = loadConfig();
   const log = createLogger({ name: 'cache-flush', level: config.logLevel, pretty: !config.isProduction });
   // Whatever REDIS_ENABLED says: an operator may flush before turning the cache (back) on.
-  const redis = createRedis(config.redis, log);
+  const settings = cacheRedisSettings(config.redis) ?? config.redis;
+  const redis = createRedis(settings, log, 'cache');
   try {
-    await connectRedis(redis, config.redis);
+    await connectRedis(redis, settings);
     const cache = createCacheService(redis);
     let deleted = 0;
     for (const pattern of createCacheKeys(config.redis.keyPrefix).cachePatterns()) {

@@ -34,9 +34,14 @@ export function createCacheKeys(prefix: string) {
     sessionsByUser: (userId: string) => `${prefix}sessions:user:{${userId}}`,
     /** A bot's widget session token hashes, for ending them when the bot is deleted. */
     sessionsByBot: (botId: string) => `${prefix}sessions:bot:{${botId}}`,
-    /** Bumped on every change to a bot's sources: part of its vector keys, so old results are never read. */
+    /**
+     * A random number, replaced on every change to a bot's sources: part of its vector keys, so
+     * old results are never read (see vector-cache.ts for why random, not a counter).
+     */
     vectorVersion: (botId: string) => `${prefix}vector-version:{${botId}}`,
     vector: (botId: string, version: number, queryHash: string) => `${prefix}vector:{${botId}}:${version}:${queryHash}`,
+    /** Bytes of search results the bot stored in the current window (VECTOR_CACHE_BOT_BUDGET_BYTES). */
+    vectorBudget: (botId: string) => `${prefix}vector-budget:{${botId}}`,
     /** Searches counted per (bot, normalised query, limit), one sorted set per deployment: what the worker warms. */
     vectorPopular: () => `${prefix}vector-popular`,
     /**
@@ -75,13 +80,20 @@ export function createCacheKeys(prefix: string) {
     cacheStats: () => `${prefix}stats:cache`,
     /**
      * Every cache key of this deployment: what `make cache-flush` deletes. Never sessions or
-     * the write buffer's keys, and never the vector versions: a version key deleted while a
-     * result stored under it survives (written between two scans) would restart at 0 and
-     * could make that old result reachable again.
+     * the write buffer's keys. Vector versions may go: a version is random, so one created
+     * again never makes a result stored under an old one reachable.
      */
     cachePatterns: () =>
-      ['bot:*', 'bots:user:*', 'source:*', 'sources:bot:*', 'user:*', 'conversation:*', 'vector:*'].map(
-        (pattern) => `${prefix}${pattern}`,
-      ),
+      [
+        'bot:*',
+        'bots:user:*',
+        'source:*',
+        'sources:bot:*',
+        'user:*',
+        'conversation:*',
+        'vector:*',
+        'vector-version:*',
+        'vector-budget:*',
+      ].map((pattern) => `${prefix}${pattern}`),
   };
 }

@@ -6,7 +6,23 @@ import type { Logger } from '../logger';
 const MAX_RECONNECT_DELAY_MILLIS = 5_000;
 const QUIT_TIMEOUT_MILLIS = 2_000;
 
-export type RedisRole = 'commands' | 'subscriber' | 'blocking';
+/**
+ * What a connection is for. `commands` and `subscriber` go to the durable Redis (REDIS_URL);
+ * `cache` and `cache-subscriber` to the cache's (REDIS_CACHE_URL), and are the same as those
+ * two when the cache has no Redis of its own. The role names the connection in CLIENT LIST.
+ */
+export type RedisRole = 'commands' | 'subscriber' | 'blocking' | 'cache' | 'cache-subscriber';
+
+/**
+ * The settings of the cache's own Redis: REDIS_CACHE_URL, with its password and database
+ * number from the URL (`redis://:secret@host:6379/2`), not REDIS_PASSWORD and REDIS_DB, which
+ * belong to REDIS_URL. Undefined when the cache lives in the durable Redis.
+ */
+export function cacheRedisSettings(settings: Config['redis']): Config['redis'] | undefined {
+  if (settings.cacheUrl === undefined) return undefined;
+  const db = Number(new URL(settings.cacheUrl).pathname.slice(1) || 0);
+  return { ...settings, url: settings.cacheUrl, password: '', db: Number.isInteger(db) ? db : 0 };
+}
 
 /**
  * One Redis connection for `role`. Commands multiplex over it (auto-pipelining); a
@@ -17,6 +33,8 @@ export type RedisRole = 'commands' | 'subscriber' | 'blocking';
  */
 export function createRedis(settings: Config['redis'], log: Logger, role: RedisRole = 'commands'): Redis {
   const redisLog = log.child({ component: 'redis', role });
+  // A cache connection runs commands like the durable one: failing fast is what lets a read fall through.
+  const commands = role === 'commands' || role === 'cache';
   const redis = new Redis(settings.url, {
     password: settings.password || undefined,
     db: settings.db,
@@ -24,9 +42,9 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
     connectTimeout: settings.connectTimeoutMillis,
     // Blocking commands wait on purpose; a command timeout would cut them off.
     commandTimeout: role === 'blocking' ? undefined : settings.commandTimeoutMillis,
-    maxRetriesPerRequest: role === 'commands' ? 1 : null,
-    enableOfflineQueue: role !== 'commands',
-    enableAutoPipelining: role === 'commands',
+    maxRetriesPerRequest: commands ? 1 : null,
+    enableOfflineQueue: !commands,
+    enableAutoPipelining: commands,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MILLIS),
   });

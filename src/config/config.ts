@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import type { RateLimitSettings } from '../rate-limits/rate-limiter';
 
@@ -31,21 +32,42 @@ const urlWithProtocol = (protocols: string[]) =>
     { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
 
+/**
+ * One TRUSTED_PROXIES entry in the form proxy-addr compares: an address or `address/bits`,
+ * an IPv4-mapped IPv6 form (`::ffff:10.0.0.1`) as its IPv4 address (bits less 96), and
+ * undefined for anything that is not an address or a range.
+ */
+function normaliseProxy(entry: string): string | undefined {
+  const [address = '', bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || isIP(address) === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) return undefined;
+  let parsed = ipaddr.parse(address);
+  let prefix = bits === undefined ? undefined : Number(bits);
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+    if (prefix !== undefined) prefix -= 96;
+  }
+  const maxBits = parsed.kind() === 'ipv4' ? 32 : 128;
+  if (prefix !== undefined && (prefix < 0 || prefix > maxBits)) return undefined;
+  return prefix === undefined ? parsed.toString() : `${parsed.toString()}/${prefix}`;
+}
+
 /** Comma-separated addresses or CIDR ranges of the proxies whose X-Forwarded-For is believed. */
-const trustedProxies = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .refine(
-    (parts) => parts.every((part) => /^[0-9a-f.:]+(?:\/\d{1,3})?$/i.test(part) && isIP(part.split('/')[0] ?? '') !== 0),
-    {
-      error: 'must be a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1',
-    },
-  );
+const trustedProxies = z.string().transform((value, ctx) => {
+  const entries = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  const normalised = entries.map(normaliseProxy);
+  const bad = entries.filter((_, i) => normalised[i] === undefined);
+  if (bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1 (not an address: ${bad.join(', ')})`,
+    });
+    return z.NEVER;
+  }
+  return normalised as string[];
+});
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -53,6 +75,10 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: intFromEnv(0, 65535).default(4000),
   HTTP_MAX_IN_FLIGHT: intFromEnv(0).default(4096),
+  HTTP_MAX_CONNECTIONS_PER_IP: intFromEnv(0).default(128),
+  HTTP_HEADERS_TIMEOUT_MILLIS: intFromEnv(1000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MILLIS: intFromEnv(1000).default(30_000),
+  GRAPHQL_MAX_BODY_BYTES: intFromEnv(1024).default(256 * 1024),
   TRUSTED_PROXIES: trustedProxies.default([]),
   SHUTDOWN_TIMEOUT_MILLIS: intFromEnv(100).default(10_000),
 
@@ -73,6 +99,7 @@ const envSchema = z.object({
 
   REDIS_ENABLED: booleanFromEnv.default(true),
   REDIS_URL: urlWithProtocol(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_CACHE_URL: urlWithProtocol(['redis:', 'rediss:']).optional(),
   REDIS_PASSWORD: z.string().default(''),
   REDIS_DB: intFromEnv(0, 15).default(0),
   REDIS_TTL: intFromEnv(1).default(3600),
@@ -85,7 +112,10 @@ const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MILLIS: intFromEnv(10).default(3000),
   CACHE_L1_MAX_ENTRIES: intFromEnv(0, 1_000_000).default(10_000),
   CACHE_L1_TTL_MILLIS: intFromEnv(100, 5000).default(2000),
+  CACHE_L1_MAX_BYTES: intFromEnv(1024).default(32 * 1024 * 1024),
   VECTOR_CACHE_TTL_SECONDS: intFromEnv(60, 3600).default(600),
+  VECTOR_CACHE_MAX_LIMIT: intFromEnv(1, 50).default(10),
+  VECTOR_CACHE_BOT_BUDGET_BYTES: intFromEnv(1024).default(4 * 1024 * 1024),
   VECTOR_WARM_TOP: intFromEnv(1, 1000).default(50),
   VECTOR_WARM_INTERVAL_SECONDS: intFromEnv(1, 3600).default(120),
 
@@ -95,6 +125,8 @@ const envSchema = z.object({
   RATE_LIMIT_USER_PER_MIN: intFromEnv(1).default(100),
   RATE_LIMIT_IP_PER_MIN: intFromEnv(1).default(200),
   RATE_LIMIT_BOT_PER_MIN: intFromEnv(1).default(500),
+  RATE_LIMIT_LOGIN_PER_MIN: intFromEnv(1).default(20),
+  RATE_LIMIT_IPV6_PREFIX: intFromEnv(16, 128).default(64),
 
   BUFFER_MAX_DEPTH: intFromEnv(1).default(100_000),
   BUFFER_BATCH_SIZE: intFromEnv(1, 1000).default(100),
@@ -103,11 +135,15 @@ const envSchema = z.object({
   BUFFER_MAX_ATTEMPTS: intFromEnv(1, 100).default(3),
   BUFFER_FLUSH_CONCURRENCY: intFromEnv(1, 64).default(2),
   BUFFER_RETRY_MAX_MILLIS: intFromEnv(10).default(5_000),
+  BUFFER_MAX_AGE_SECONDS: intFromEnv(1).default(60),
   WRITE_MAX_EVENT_LOOP_DELAY_MILLIS: intFromEnv(0).default(500),
 
   EMBEDDING_DIMENSION: intFromEnv(8, 2000).default(1024),
   SESSION_TTL_SECONDS: intFromEnv(60).default(86_400),
   SESSION_OUTAGE_GRACE_SECONDS: intFromEnv(0, 3600).default(60),
+  PASSWORD_HASH_CONCURRENCY: intFromEnv(0, 64).default(0),
+  PASSWORD_HASH_MAX_WAITING: intFromEnv(0, 10_000).default(32),
+  PASSWORD_HASH_MAX_PER_ADDRESS: intFromEnv(1, 1000).default(4),
   UPLOAD_MAX_BYTES: intFromEnv(1).default(10 * 1024 * 1024),
 
   INGEST_POLL_MILLIS: intFromEnv(10).default(1000),
@@ -135,6 +171,15 @@ export interface Config {
     trustedProxies: string[];
     /** API requests in progress at most per process; more get OVERLOADED (503) at once; 0: no limit. */
     maxInFlight: number;
+    /** Open connections at most per client address (HTTP and WebSocket alike); 0: no limit. */
+    maxConnectionsPerIp: number;
+    /** Time a client has to send a request's headers, and the whole request with its body. */
+    headersTimeoutMillis: number;
+    requestTimeoutMillis: number;
+    /** The largest `/graphql` body from anyone; signed-in owners may send up to 5 MB (a TEXT source). */
+    graphqlMaxBodyBytes: number;
+    /** IPv6 clients are counted per prefix of this length (their /64 by default), IPv4 per address. */
+    ipv6PrefixBits: number;
   };
   /** How long a stopping process may take to finish what it holds before it exits anyway. */
   shutdownTimeoutMillis: number;
@@ -153,6 +198,11 @@ export interface Config {
   redis: {
     enabled: boolean;
     url: string;
+    /**
+     * The Redis of the disposable cache (entities, search results, invalidations, hit counts);
+     * undefined: the one at `url`. Its password and database number go in the URL.
+     */
+    cacheUrl?: string;
     password: string;
     db: number;
     ttlSeconds: number;
@@ -160,11 +210,19 @@ export interface Config {
     keyPrefix: string;
     connectTimeoutMillis: number;
     commandTimeoutMillis: number;
-    /** The in-process cache in front of Redis: entries at most, and how long one lives. */
-    l1: { maxEntries: number; ttlMillis: number };
+    /** The in-process cache in front of Redis: entries and bytes (of JSON) at most, and how long one lives. */
+    l1: { maxEntries: number; maxBytes: number; ttlMillis: number };
   };
   /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
-  vectorCache: { ttlSeconds: number; warmTop: number; warmIntervalSeconds: number };
+  vectorCache: {
+    ttlSeconds: number;
+    warmTop: number;
+    warmIntervalSeconds: number;
+    /** Searches asking for more results than this are answered from PostgreSQL and not cached. */
+    maxLimit: number;
+    /** Bytes of results one bot may store per TTL window (so at most twice this live at once). */
+    botBudgetBytes: number;
+  };
   /**
    * Sliding-window limits on the fields marked `@rateLimit` in schema/, on uploads and on
    * subscribing: requests per window (60 s unless RATE_LIMIT_WINDOW_SECONDS says otherwise).
@@ -185,6 +243,8 @@ export interface Config {
     flushConcurrency: number;
     /** The longest back-off between retries of a transient failure (PostgreSQL down). */
     retryMaxMillis: number;
+    /** An intent waiting longer than this (queued or in flight) makes /health/buffer degraded. */
+    maxAgeSeconds: number;
   };
   /** Sends are refused OVERLOADED (503) while the event loop lags more than this; 0: never. */
   writeMaxEventLoopDelayMillis: number;
@@ -193,6 +253,18 @@ export interface Config {
     ttlSeconds: number;
     /** While Redis is unreachable, a session this instance confirmed within this many seconds is still honoured; 0: never. */
     outageGraceSeconds: number;
+  };
+  /**
+   * Password hashes (sign-up, log-in) run on threads of their own through one queue, fair
+   * between client addresses (src/auth/password-hashing.ts); beyond a share, OVERLOADED (503).
+   */
+  passwordHashing: {
+    /** Hashes at once; 0: one fewer than the cores (at least 1). */
+    concurrency: number;
+    /** Hashes waiting at most, across addresses. */
+    maxWaiting: number;
+    /** Hashes one client address may hold, running and waiting. */
+    maxPerAddress: number;
   };
   ingestion: {
     pollMillis: number;
@@ -231,6 +303,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `DATABASE_POOL_MIN_IDLE: must not exceed DATABASE_POOL_MAX (${e.DATABASE_POOL_MIN_IDLE} > ${e.DATABASE_POOL_MAX})`,
     ]);
   }
+  // Node refuses a headers time-out longer than the request's (the headers are part of the request).
+  if (e.HTTP_HEADERS_TIMEOUT_MILLIS > e.HTTP_REQUEST_TIMEOUT_MILLIS) {
+    throw new ConfigError([
+      `HTTP_HEADERS_TIMEOUT_MILLIS: must not exceed HTTP_REQUEST_TIMEOUT_MILLIS (${e.HTTP_HEADERS_TIMEOUT_MILLIS} > ${e.HTTP_REQUEST_TIMEOUT_MILLIS})`,
+    ]);
+  }
   // The warmer refreshes results with less than a third of their TTL left: a longer interval lets them expire unseen.
   if (e.VECTOR_WARM_INTERVAL_SECONDS * 3 >= e.VECTOR_CACHE_TTL_SECONDS) {
     throw new ConfigError([
@@ -247,6 +325,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,
       trustedProxies: e.TRUSTED_PROXIES,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      maxConnectionsPerIp: e.HTTP_MAX_CONNECTIONS_PER_IP,
+      headersTimeoutMillis: e.HTTP_HEADERS_TIMEOUT_MILLIS,
+      requestTimeoutMillis: e.HTTP_REQUEST_TIMEOUT_MILLIS,
+      graphqlMaxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
+      ipv6PrefixBits: e.RATE_LIMIT_IPV6_PREFIX,
     },
     shutdownTimeoutMillis: e.SHUTDOWN_TIMEOUT_MILLIS,
     graphqlLimits: {
@@ -273,18 +356,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: {
       enabled: e.REDIS_ENABLED,
       url: e.REDIS_URL,
+      cacheUrl: e.REDIS_CACHE_URL,
       password: e.REDIS_PASSWORD,
       db: e.REDIS_DB,
       ttlSeconds: e.REDIS_TTL,
       keyPrefix: e.REDIS_KEY_PREFIX,
       connectTimeoutMillis: e.REDIS_CONNECT_TIMEOUT_MILLIS,
       commandTimeoutMillis: e.REDIS_COMMAND_TIMEOUT_MILLIS,
-      l1: { maxEntries: e.CACHE_L1_MAX_ENTRIES, ttlMillis: e.CACHE_L1_TTL_MILLIS },
+      l1: { maxEntries: e.CACHE_L1_MAX_ENTRIES, maxBytes: e.CACHE_L1_MAX_BYTES, ttlMillis: e.CACHE_L1_TTL_MILLIS },
     },
     vectorCache: {
       ttlSeconds: e.VECTOR_CACHE_TTL_SECONDS,
       warmTop: e.VECTOR_WARM_TOP,
       warmIntervalSeconds: e.VECTOR_WARM_INTERVAL_SECONDS,
+      maxLimit: e.VECTOR_CACHE_MAX_LIMIT,
+      botBudgetBytes: e.VECTOR_CACHE_BOT_BUDGET_BYTES,
     },
     rateLimits: {
       enabled: e.RATE_LIMIT_ENABLED,
@@ -294,6 +380,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         USER: e.RATE_LIMIT_USER_PER_MIN,
         IP: e.RATE_LIMIT_IP_PER_MIN,
         BOT: e.RATE_LIMIT_BOT_PER_MIN,
+        LOGIN: e.RATE_LIMIT_LOGIN_PER_MIN,
       },
     },
     buffer: {
@@ -304,10 +391,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: e.BUFFER_MAX_ATTEMPTS,
       flushConcurrency: e.BUFFER_FLUSH_CONCURRENCY,
       retryMaxMillis: e.BUFFER_RETRY_MAX_MILLIS,
+      maxAgeSeconds: e.BUFFER_MAX_AGE_SECONDS,
     },
     writeMaxEventLoopDelayMillis: e.WRITE_MAX_EVENT_LOOP_DELAY_MILLIS,
     embedding: { dimension: e.EMBEDDING_DIMENSION },
     sessions: { ttlSeconds: e.SESSION_TTL_SECONDS, outageGraceSeconds: e.SESSION_OUTAGE_GRACE_SECONDS },
+    passwordHashing: {
+      concurrency: e.PASSWORD_HASH_CONCURRENCY,
+      maxWaiting: e.PASSWORD_HASH_MAX_WAITING,
+      maxPerAddress: e.PASSWORD_HASH_MAX_PER_ADDRESS,
+    },
     ingestion: {
       pollMillis: e.INGEST_POLL_MILLIS,
       concurrency: e.INGEST_CONCURRENCY,

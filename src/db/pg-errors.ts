@@ -12,12 +12,32 @@ const TRANSIENT_SQLSTATES = new Set([
   '40P01', // deadlock_detected
   '55P03', // lock_not_available
   '57014', // query_canceled: a statement timeout
-  '57P01', // admin_shutdown: the server is restarting or failing over
+  '57P01', // admin_shutdown: the server is restarting or failing over, or an operator ended the session
   '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: the server is starting up
+  '57P03', // cannot_connect_now: the server is starting up or shutting down
+  '57P04', // database_dropped: a session of a database being dropped (or recreated by a restore)
+  '57P05', // idle_session_timeout: the server closed an idle pooled connection; a new one works
   '53300', // too_many_connections
   '53400', // configuration_limit_exceeded
 ]);
+
+/**
+ * object_not_in_prerequisite_state. At connection time it is the database refusing sessions
+ * (`ALTER DATABASE … ALLOW_CONNECTIONS false` during a restore or failover, or a database left
+ * invalid by an interrupted DROP): an operator's state that ends, so the client should come back.
+ * On a statement the same code means the statement can never work as written (currval before
+ * nextval, wal_level too low for what was asked): a bug, which must stay a 500 and not be retried.
+ * The server tells them apart: a refused connection is FATAL (it ends the session), a statement
+ * error is ERROR. `severity` is in the server's lc_messages language, so the routine that refuses a
+ * database (not translated) is checked as well.
+ */
+const PREREQUISITE_STATE = '55000';
+const REFUSED_DATABASE_ROUTINE = 'CheckMyDatabase';
+
+function isRefusedConnection(error: unknown): boolean {
+  const { severity, routine } = (error ?? {}) as { severity?: unknown; routine?: unknown };
+  return severity === 'FATAL' || routine === REFUSED_DATABASE_ROUTINE;
+}
 
 /** Node socket errors that mean the connection, not the statement, failed. */
 const TRANSIENT_NODE_CODES = new Set([
@@ -41,13 +61,14 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 
 /**
  * True for errors worth retrying: connection exceptions (class 08), serialization
- * failures and deadlocks, a server shutting down or starting, too many connections,
- * broken sockets, and knex's pool or connection time-outs.
+ * failures and deadlocks, a server shutting down or starting, a database refusing
+ * connections, too many connections, broken sockets, and knex's pool or connection time-outs.
  */
 export function isTransientDbError(error: unknown): boolean {
   const code = codeOf(error);
   if (code !== undefined && (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)))
     return true;
+  if (code === PREREQUISITE_STATE) return isRefusedConnection(error);
   const name = (error as { name?: unknown } | null)?.name;
   if (name === 'KnexTimeoutError') return true;
   // pg reports a connection that dropped mid-query without a code; knex puts the statement

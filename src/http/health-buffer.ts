@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BufferedWritePathStats } from '../buffer/buffered-write-path';
 import type { BufferStats, WriteBuffer } from '../buffer/write-buffer';
 import type { ChatWritePath } from '../chat/write-path';
+import type { Config } from '../config/config';
 import type { Logger } from '../logger';
 import { withTimeout } from './health-redis';
 
@@ -9,18 +10,35 @@ import { withTimeout } from './health-redis';
 export const BUFFER_CHECK_TIMEOUT_MILLIS = 1000;
 /** From this share of `maxDepth` on, sends are about to be refused OVERLOADED. */
 const NEARLY_FULL_RATIO = 0.9;
+/**
+ * How long one fallback keeps the buffer degraded. A send written straight to PostgreSQL is
+ * stored, so nothing is lost, but the buffer refused it (Redis down, out of memory, too
+ * slow): an alert's worth for a minute, long enough for a scrape or a probe to see it.
+ */
+export const FALLBACK_RECENT_MILLIS = 60_000;
+
+/** What /health/buffer and /metrics judge the buffer against (BUFFER_MAX_DEPTH, BUFFER_MAX_AGE_SECONDS). */
+export type BufferLimits = Pick<Config['buffer'], 'maxDepth' | 'maxAgeSeconds'>;
+
+/** Why the buffer is degraded; also the `reason` label of `parley_buffer_degraded_reason`. */
+export const BUFFER_PROBLEMS = ['dead_letters', 'nearly_full', 'stale_intents', 'fallbacks'] as const;
+export type BufferProblem = (typeof BUFFER_PROBLEMS)[number];
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
-export interface BufferHealth extends Nullable<BufferStats>, BufferedWritePathStats {
+export interface BufferHealth extends Nullable<BufferStats>, Omit<BufferedWritePathStats, 'lastFallbackAt'> {
   /**
-   * ok; degraded (still 200): dead letters wait for an operator or the buffer is nearly full,
-   * which is the workers' or PostgreSQL's trouble, not this instance's; unavailable (503):
-   * Redis did not answer.
+   * ok; degraded (still 200): dead letters wait for an operator, the buffer is nearly full, an
+   * intent has waited longer than BUFFER_MAX_AGE_SECONDS, or sends fell back to PostgreSQL in
+   * the last minute; all of them are the workers', Redis' or PostgreSQL's trouble, not this
+   * instance's; unavailable (503): Redis did not answer.
    */
   status: 'ok' | 'degraded' | 'unavailable';
   enabled: true;
+  /** This instance's last fallback to PostgreSQL, ISO; null when there was none. */
+  lastFallbackAt: string | null;
   maxDepth: number;
+  maxAgeSeconds: number;
   /** Why it is degraded, one sentence each; only when it is. */
   reasons?: string[];
   error?: string;
@@ -33,28 +51,67 @@ export function bufferedWriteStats(writePath: ChatWritePath): BufferedWritePathS
   return (writePath as ChatWritePath & { stats?: BufferedWritePathStats }).stats;
 }
 
-/** Pure: the answer for stats Redis gave. */
+/** The counters of a write path that never fell back (or has none). */
+export const NO_BUFFERED_WRITES: BufferedWritePathStats = { fallbacks: 0, lastFallbackAt: null, refusedFull: 0 };
+
+/** Pure: what is wrong with the buffer, each with the sentence /health/buffer gives. */
+export function bufferProblems(
+  stats: BufferStats,
+  writeStats: BufferedWritePathStats,
+  limits: BufferLimits,
+  now: number,
+): { problem: BufferProblem; reason: string }[] {
+  const problems: { problem: BufferProblem; reason: string }[] = [];
+  if (stats.deadLetters > 0) {
+    problems.push({
+      problem: 'dead_letters',
+      reason: `Dead letters wait for an operator: ${stats.deadLetters} (npm run dlq -- list).`,
+    });
+  }
+  if (stats.depth >= limits.maxDepth * NEARLY_FULL_RATIO) {
+    problems.push({
+      problem: 'nearly_full',
+      reason: `The buffer is nearly full: ${stats.depth} of at most ${limits.maxDepth} intents wait; sends are refused at ${limits.maxDepth}.`,
+    });
+  }
+  // Queued or held by a worker, an acknowledged send that is not in PostgreSQL after this long
+  // means the workers are not storing: none running, PostgreSQL refusing them, or Redis
+  // refusing their claims. The depth alone does not show it: a stalled buffer may be small.
+  const oldestMillis = Math.max(stats.oldestAgeMillis, stats.oldestInFlightAgeMillis);
+  if (oldestMillis > limits.maxAgeSeconds * 1000) {
+    problems.push({
+      problem: 'stale_intents',
+      reason: `An acknowledged send has waited ${Math.floor(oldestMillis / 1000)} s to be stored, more than BUFFER_MAX_AGE_SECONDS (${limits.maxAgeSeconds}): check that workers run and reach PostgreSQL and Redis.`,
+    });
+  }
+  if (writeStats.lastFallbackAt !== null && now - writeStats.lastFallbackAt < FALLBACK_RECENT_MILLIS) {
+    problems.push({
+      problem: 'fallbacks',
+      reason: `Sends fell back to PostgreSQL in the last ${FALLBACK_RECENT_MILLIS / 1000} s (${writeStats.fallbacks} since start): the buffer's Redis refused them (down, out of memory or too slow).`,
+    });
+  }
+  return problems;
+}
+
+const isoOrNull = (millis: number | null) => (millis === null ? null : new Date(millis).toISOString());
+
+/** Pure: the answer for stats Redis gave, judged at `now` (epoch ms). */
 export function assessBufferHealth(
   stats: BufferStats,
   writeStats: BufferedWritePathStats,
-  maxDepth: number,
+  limits: BufferLimits,
+  now: number,
 ): BufferHealth {
-  const reasons: string[] = [];
-  if (stats.deadLetters > 0) {
-    reasons.push(`Dead letters wait for an operator: ${stats.deadLetters} (npm run dlq -- list).`);
-  }
-  if (stats.depth >= maxDepth * NEARLY_FULL_RATIO) {
-    reasons.push(
-      `The buffer is nearly full: ${stats.depth} of at most ${maxDepth} intents wait; sends are refused at ${maxDepth}.`,
-    );
-  }
+  const reasons = bufferProblems(stats, writeStats, limits, now).map(({ reason }) => reason);
   return {
     status: reasons.length > 0 ? 'degraded' : 'ok',
     enabled: true,
     ...stats,
     fallbacks: writeStats.fallbacks,
+    lastFallbackAt: isoOrNull(writeStats.lastFallbackAt),
     refusedFull: writeStats.refusedFull,
-    maxDepth,
+    maxDepth: limits.maxDepth,
+    maxAgeSeconds: limits.maxAgeSeconds,
     ...(reasons.length > 0 ? { reasons } : {}),
   };
 }
@@ -64,13 +121,21 @@ export function assessBufferHealth(
  * answer is `unavailable`, the detail goes to the log.
  */
 export async function checkBuffer(
-  deps: { buffer: WriteBuffer; writeStats?: BufferedWritePathStats; maxDepth: number; log: Logger },
+  deps: {
+    buffer: WriteBuffer;
+    writeStats?: BufferedWritePathStats;
+    limits: BufferLimits;
+    log: Logger;
+    /** Default Date.now. */
+    now?: () => number;
+  },
   timeoutMillis = BUFFER_CHECK_TIMEOUT_MILLIS,
 ): Promise<BufferHealth> {
-  const writeStats = deps.writeStats ?? { fallbacks: 0, refusedFull: 0 };
+  const writeStats = deps.writeStats ?? NO_BUFFERED_WRITES;
+  const now = deps.now ?? Date.now;
   try {
     const stats = await withTimeout(deps.buffer.stats(), timeoutMillis);
-    return assessBufferHealth(stats, writeStats, deps.maxDepth);
+    return assessBufferHealth(stats, writeStats, deps.limits, now());
   } catch (error: unknown) {
     deps.log.error({ err: error }, 'write buffer health check failed');
     return {
@@ -78,6 +143,7 @@ export async function checkBuffer(
       enabled: true,
       depth: null,
       oldestAgeMillis: null,
+      oldestInFlightAgeMillis: null,
       inFlightClaims: null,
       inFlightIntents: null,
       deadLetters: null,
@@ -87,8 +153,10 @@ export async function checkBuffer(
       lastFlushAt: null,
       // This instance's own counters: during an outage, fallbacks are the figure that moves.
       fallbacks: writeStats.fallbacks,
+      lastFallbackAt: isoOrNull(writeStats.lastFallbackAt),
       refusedFull: writeStats.refusedFull,
-      maxDepth: deps.maxDepth,
+      maxDepth: deps.limits.maxDepth,
+      maxAgeSeconds: deps.limits.maxAgeSeconds,
       // Host names and server messages are for operators, not for an unauthenticated caller.
       error: 'Redis did not answer; see the api log for the cause.',
     };
@@ -96,20 +164,23 @@ export async function checkBuffer(
 }
 
 /**
- * `/health/buffer`: the write buffer's depth, age, claims, dead letters and flush figures.
- * 200 when Redis answers (ok or degraded: dead letters or a nearly full buffer are for
- * alerts, and taking this instance out of rotation would fix neither), 503 when it does not,
- * 200 `{ status: 'disabled', enabled: false }` in rollback mode. Never rate limited.
+ * `/health/buffer`: the write buffer's depth, ages, claims, dead letters, flush figures and
+ * this instance's fallbacks. 200 when Redis answers (ok or degraded, with `reasons`: dead
+ * letters, a nearly full or stalled buffer, recent fallbacks are for alerts, and taking this
+ * instance out of rotation would fix none of them), 503 when it does not, 200
+ * `{ status: 'disabled', enabled: false }` in rollback mode. Never rate limited.
  */
 export function registerBufferHealthRoute(
   fastify: FastifyInstance,
   deps: {
     buffer?: WriteBuffer;
     writeStats?: BufferedWritePathStats;
-    maxDepth: number;
+    limits: BufferLimits;
     log: Logger;
     /** Default BUFFER_CHECK_TIMEOUT_MILLIS. */
     timeoutMillis?: number;
+    /** Default Date.now. */
+    now?: () => number;
   },
 ): void {
   fastify.get('/health/buffer', async (_request, reply): Promise<BufferHealthAnswer> => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { assessDurability } from '../buffer/redis-durability';
 import { CACHE_LAYERS, type CacheCounts, type CacheLayer, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES, type KeyFamily } from '../cache/keys';
 import type { Logger } from '../logger';
@@ -16,6 +17,8 @@ export interface RedisHealth {
   connection: string;
   pingMillis: number | null;
   usedMemoryBytes: number | null;
+  /** 0: no limit (Redis grows until the machine runs out of memory). */
+  maxmemoryBytes: number | null;
   maxmemoryPolicy: string | null;
   aofEnabled: boolean | null;
   /** always, everysec or no: how much an OS crash or power loss can take of what AOF holds; null when CONFIG is refused. */
@@ -68,6 +71,7 @@ export async function checkRedis(
     connection: redis.status,
     pingMillis,
     usedMemoryBytes: null,
+    maxmemoryBytes: null,
     maxmemoryPolicy: null,
     aofEnabled: null,
     appendfsync: null,
@@ -117,11 +121,78 @@ export async function checkRedis(
     connection: redis.status,
     pingMillis,
     usedMemoryBytes: toInt(infoField(value(memory), 'used_memory')),
+    maxmemoryBytes: toInt(infoField(value(memory), 'maxmemory')),
     maxmemoryPolicy: policyFromConfig ?? infoField(value(memory), 'maxmemory_policy') ?? null,
     aofEnabled: aof === undefined ? null : aof === '1',
     appendfsync: configValue(fsync) ?? null,
     connectedClients: toInt(infoField(value(clients), 'connected_clients')),
   };
+}
+
+/** What the durable Redis (REDIS_URL) holds: what losing would lose messages or let people in. */
+export const DURABLE_HOLDS = ['write buffer', 'sessions', 'rate-limit counters', 'message status events'];
+/** What the cache's Redis holds (REDIS_CACHE_URL, or the durable one): all of it rebuilt from PostgreSQL. */
+export const CACHE_HOLDS = ['cached entities', 'search results', 'cache invalidations', 'cache hit counts'];
+
+/** The server's run id (INFO server), to tell two connections to one server; undefined when it will not say. */
+async function runIdOf(redis: Redis, timeoutMillis: number): Promise<string | undefined> {
+  try {
+    return infoField(await withTimeout(redis.info('server'), timeoutMillis), 'run_id');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What an operator should change, one sentence each: what puts the write buffer at risk
+ * (src/buffer/redis-durability.ts), a cache that shares the durable Redis, and a cache Redis
+ * that cannot evict or evicts what it has just written. Pure.
+ */
+export function redisWarnings(report: { durable: RedisHealth; cache?: RedisHealth; shared: boolean }): string[] {
+  const { durable, cache, shared } = report;
+  const warnings: string[] = [];
+  if (durable.connected) {
+    const aof = durable.aofEnabled === null ? null : durable.aofEnabled ? 'yes' : 'no';
+    for (const finding of assessDurability({
+      maxmemoryPolicy: durable.maxmemoryPolicy,
+      appendonly: aof,
+      appendfsync: durable.appendfsync,
+    })) {
+      if (finding.level === 'warn') warnings.push(finding.message);
+    }
+  }
+  if (shared) {
+    warnings.push(
+      `The cache shares the durable Redis (${durable.maxmemoryPolicy ?? 'maxmemory-policy unknown'}): cached entities ` +
+        'and search results take memory the write buffer and sessions need. Set REDIS_CACHE_URL to a Redis with ' +
+        'maxmemory and maxmemory-policy allkeys-lru.',
+    );
+    return warnings;
+  }
+  if (!cache?.connected) {
+    warnings.push("The cache's Redis (REDIS_CACHE_URL) does not answer: reads and searches go to PostgreSQL.");
+    return warnings;
+  }
+  if (cache.maxmemoryBytes === 0) {
+    warnings.push(
+      "The cache's Redis has no maxmemory: the cache grows until the machine runs out of memory. Set maxmemory, " +
+        'with maxmemory-policy allkeys-lru.',
+    );
+  }
+  const policy = cache.maxmemoryPolicy;
+  if (policy === 'noeviction') {
+    warnings.push(
+      "The cache's Redis runs maxmemory-policy noeviction: once full it refuses cache writes, and reads go to " +
+        'PostgreSQL. Set allkeys-lru.',
+    );
+  } else if (policy !== null && /random|lfu/.test(policy)) {
+    // See createEntityCache: a generation key just moved on must be the last key evicted.
+    warnings.push(
+      `The cache's Redis runs maxmemory-policy ${policy}, which may evict keys just written, such as the ` +
+        'generation key of an entity just changed: a stale copy could then be cached again for its TTL. Set allkeys-lru.',
+    );
+  }
+  return warnings;
 }
 
 interface LayerFigures {
@@ -157,21 +228,55 @@ export function cacheReport(counts: CacheCounts) {
 }
 
 /**
- * `/health/redis` (200 when connected, 503 when not, `{ enabled: false }` in rollback mode)
- * and `/health/cache` (hit rates summed across instances). Never rate limited.
+ * `/health/redis` and `/health/cache` (hit rates summed across instances). Never rate limited.
+ *
+ * `/health/redis`: the durable Redis' figures at the top level (200 when connected, 503 when
+ * not, `{ enabled: false }` in rollback mode) with what it `holds`; `cache`: whether the cache
+ * shares it, what the cache holds, and the cache Redis' own figures when it has one (its
+ * outage is no 503: reads go to PostgreSQL); `warnings`: what an operator should change.
  */
 export function registerRedisHealthRoutes(
   fastify: FastifyInstance,
-  deps: { redis?: Redis; rateLimiter: Pick<RateLimiter, 'mode'>; cacheStats: CacheStatsCollector; log: Logger },
+  deps: {
+    /** The durable Redis (`Clients.redis`). */
+    redis?: Redis;
+    /** The cache's (`Clients.cacheRedis`); the same as `redis`, or absent, when it shares it. */
+    cacheRedis?: Redis;
+    rateLimiter: Pick<RateLimiter, 'mode'>;
+    cacheStats: CacheStatsCollector;
+    log: Logger;
+  },
 ): void {
   fastify.get('/health/redis', async (_request, reply) => {
     // Where the shared rate-limit counters are: in Redis, or in this instance's memory (rollback
     // mode, or Redis unreachable), where each instance counts only its own requests.
     const rateLimits = deps.rateLimiter.mode();
     if (!deps.redis) return { enabled: false, rateLimits };
-    const health = await checkRedis(deps.redis, deps.log);
-    reply.code(health.connected ? 200 : 503);
-    return { ...health, rateLimits };
+    const separate = deps.cacheRedis !== undefined && deps.cacheRedis !== deps.redis;
+    const [durable, cache, durableRunId, cacheRunId] = await Promise.all([
+      checkRedis(deps.redis, deps.log),
+      separate ? checkRedis(deps.cacheRedis!, deps.log) : undefined,
+      separate ? runIdOf(deps.redis, REDIS_CHECK_TIMEOUT_MILLIS) : undefined,
+      separate ? runIdOf(deps.cacheRedis!, REDIS_CHECK_TIMEOUT_MILLIS) : undefined,
+    ]);
+    // REDIS_CACHE_URL may name the durable server itself (another database number shares its memory).
+    const shared = !separate || (durableRunId !== undefined && durableRunId === cacheRunId);
+    reply.code(durable.connected ? 200 : 503);
+    return {
+      ...durable,
+      holds: shared ? [...DURABLE_HOLDS, ...CACHE_HOLDS] : DURABLE_HOLDS,
+      cache:
+        shared || !cache
+          ? {
+              shared: true,
+              holds: CACHE_HOLDS,
+              maxmemoryPolicy: durable.maxmemoryPolicy,
+              maxmemoryBytes: durable.maxmemoryBytes,
+            }
+          : { shared: false, holds: CACHE_HOLDS, ...cache },
+      warnings: redisWarnings({ durable, cache, shared }),
+      rateLimits,
+    };
   });
 
   fastify.get('/health/cache', async () => {

@@ -10,6 +10,7 @@ import { poolStats, type Db, type PoolStats } from '../clients/postgres';
 import type { GraphQLDurationLabels } from '../graphql/metrics-plugin';
 import type { Logger } from '../logger';
 import type { RateLimiter } from '../rate-limits/rate-limiter';
+import { BUFFER_PROBLEMS, bufferProblems, NO_BUFFERED_WRITES, type BufferLimits } from './health-buffer';
 import { withTimeout } from './health-redis';
 
 /** Seconds; finer than prom-client's default at the low end, where cached reads land. */
@@ -57,6 +58,8 @@ export function createMetrics(deps: {
   buffer?: WriteBuffer;
   /** The buffered write path's counters; absent in rollback mode. */
   writeStats?: BufferedWritePathStats;
+  /** What the buffer is judged degraded against, as /health/buffer does. */
+  bufferLimits: BufferLimits;
   eventLoopPressure: EventLoopPressure;
   rateLimiter: Pick<RateLimiter, 'onDecision'>;
   log: Logger;
@@ -140,6 +143,44 @@ export function createMetrics(deps: {
     // A gauge, not a counter: the total lives in Redis, summed over every worker, and this
     // process only copies it.
     bufferGauge('parley_buffer_flushed_total', 'Intents flushed to PostgreSQL so far', (s) => s.flushedTotal);
+    bufferGauge(
+      'parley_buffer_oldest_in_flight_age_seconds',
+      'How long the oldest intent a worker holds has waited since its push, 0 when none is held',
+      (s) => s.oldestInFlightAgeMillis / 1000,
+    );
+
+    // The judgement of /health/buffer, from the same figures plus this instance's fallbacks.
+    const { bufferLimits } = deps;
+    const problemsNow = async () => {
+      const stats = await scrapeStats();
+      return (
+        stats &&
+        new Set(
+          bufferProblems(stats, deps.writeStats ?? NO_BUFFERED_WRITES, bufferLimits, Date.now()).map((p) => p.problem),
+        )
+      );
+    };
+    new Gauge({
+      name: 'parley_buffer_degraded',
+      help: '1 while /health/buffer says degraded (see parley_buffer_degraded_reason), else 0',
+      registers: [registry],
+      async collect() {
+        const problems = await problemsNow();
+        if (problems) this.set(problems.size > 0 ? 1 : 0);
+        else this.remove({});
+      },
+    });
+    new Gauge({
+      name: 'parley_buffer_degraded_reason',
+      help: '1 for each reason /health/buffer gives for degraded: dead_letters, nearly_full, stale_intents (older than BUFFER_MAX_AGE_SECONDS), fallbacks (in the last minute)',
+      labelNames: ['reason'],
+      registers: [registry],
+      async collect() {
+        const problems = await problemsNow();
+        this.reset();
+        if (problems) for (const reason of BUFFER_PROBLEMS) this.set({ reason }, problems.has(reason) ? 1 : 0);
+      },
+    });
   }
 
   const { writeStats } = deps;

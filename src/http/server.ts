@@ -16,9 +16,11 @@ import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
 import { applyRateLimits, rateLimitHeadersPlugin } from '../rate-limits/directive';
 import { retryableDbError } from '../db/pg-errors';
-import { createRequestContext, type RequestContext } from '../request-context';
+import { createRequestContext, resolveViewer, type RequestContext } from '../request-context';
 import { sendAppError, sendInternalError } from './error-reply';
-import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
+import { createClientAddress } from './client-address';
+import { limitConnectionsPerAddress } from './connection-limits';
+import { OWNER_BODY_LIMIT_BYTES, registerGraphqlRequestBounds } from './graphql-request-bounds';
 import { registerHealthRoutes } from './health';
 import { bufferedWriteStats, registerBufferHealthRoute } from './health-buffer';
 import { registerRedisHealthRoutes } from './health-redis';
@@ -32,6 +34,16 @@ import { attachWebSocketServer } from './websocket';
 
 /** The accept queue's length (connections the kernel holds until the process takes them). */
 const LISTEN_BACKLOG = 4096;
+
+/** A connection with nothing going on (no request, no answer) is closed after this. */
+const IDLE_CONNECTION_MILLIS = 60_000;
+/** A kept-alive connection waits this long for its next request (browsers reuse theirs within it). */
+const KEEP_ALIVE_MILLIS = 10_000;
+/**
+ * How often Node looks for requests past their headers or request time-out: its default of
+ * 30 s let a time-out of 10 s hold a socket for up to 40.
+ */
+const TIMEOUT_CHECK_MILLIS = 1_000;
 
 /** What a client-sent request id must look like to be kept: a UUID, a trace id, a short token. */
 const CLIENT_REQUEST_ID = /^[\w.:-]{8,128}$/;
@@ -54,7 +66,18 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     loggerInstance: app.log.child({ component: 'http' }) as FastifyBaseLogger,
     // One line per request from the onResponse hook below instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: GRAPHQL_BODY_LIMIT_BYTES,
+    // The largest body of any route but /graphql (which narrows its own per request) and the
+    // uploads (multipart, limited by UPLOAD_MAX_BYTES as the file streams).
+    bodyLimit: config.http.graphqlMaxBodyBytes,
+    // Every connection and request is bounded in time: a client that sends its headers or its
+    // body slowly, or nothing at all, gets 408 and its socket closed instead of holding it.
+    requestTimeout: config.http.requestTimeoutMillis,
+    connectionTimeout: IDLE_CONNECTION_MILLIS,
+    keepAliveTimeout: KEEP_ALIVE_MILLIS,
+    http: {
+      headersTimeout: config.http.headersTimeoutMillis,
+      connectionsCheckingInterval: TIMEOUT_CHECK_MILLIS,
+    },
     requestIdHeader: false,
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     // request.ip is the socket's peer unless that peer is one of these proxies.
@@ -72,10 +95,21 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   fastify.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
   fastify.server.on('upgrade', (request: IncomingMessage) => unused.delete(request.socket));
 
+  // Whom limits count a request as (IPv6 per /64), on every route and the WebSocket alike.
+  const clientAddress = createClientAddress(config.http);
+  limitConnectionsPerAddress(fastify.server, {
+    maxPerAddress: config.http.maxConnectionsPerIp,
+    addressOf: clientAddress.ofConnection,
+  });
+
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   registerAdmissionControl(fastify, config.http.maxInFlight);
+  registerGraphqlRequestBounds(fastify, {
+    smallLimitBytes: config.http.graphqlMaxBodyBytes,
+    isSignedInOwner: async (authorization) => (await resolveViewer(app, authorization)).viewer.kind === 'USER',
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     if (request.url.startsWith('/health')) return;
     request.log.info(
@@ -89,6 +123,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     cacheStats: app.cacheStats,
     buffer: app.buffer,
     writeStats,
+    bufferLimits: config.buffer,
     eventLoopPressure: app.eventLoopPressure,
     rateLimiter: app.rateLimiter,
     log: app.log.child({ component: 'metrics' }),
@@ -129,7 +164,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   const schema = applyRateLimits(buildSchema(), app.rateLimiter);
   const limits = createOperationLimits(config.graphqlLimits);
   const formatError = createErrorFormatter({ hideSuggestions: config.isProduction });
-  const ws = attachWebSocketServer({ server: fastify.server, schema, app, limits, formatError });
+  const ws = attachWebSocketServer({ server: fastify.server, schema, app, limits, formatError, clientAddress });
   const apollo = createApolloServer({
     schema,
     log: app.log.child({ component: 'apollo' }),
@@ -153,14 +188,16 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
         return await createRequestContext(app, {
           requestId: request.id,
           authorization: request.headers.authorization,
-          clientIp: request.ip,
+          clientIp: clientAddress.of(request.raw),
           origin: request.headers.origin,
         });
       } catch (error: unknown) {
-        // A client error (a store telling us to come back later) goes out as it is.
-        if (error instanceof AppError) {
+        // A client error (a store telling us to come back later) goes out as it is; so does a
+        // database refusing connections (the session look-up in rollback mode): 503, not 500.
+        const refusal = error instanceof AppError ? error : retryableDbError(error);
+        if (refusal) {
           request.log.warn({ err: error }, 'request refused while building its context');
-          throw error;
+          throw refusal;
         }
         request.log.error({ err: error }, 'could not build the request context');
         throw new GraphQLError('Internal server error', {
@@ -173,12 +210,14 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   fastify.route({
     url: '/graphql',
     method: ['GET', 'POST'],
+    bodyLimit: OWNER_BODY_LIMIT_BYTES,
     handler: config.isProduction ? graphqlHandler : withPlayground(graphqlHandler),
   });
 
   registerHealthRoutes(fastify, { db: app.db, log: app.log.child({ component: 'health' }) });
   registerRedisHealthRoutes(fastify, {
     redis: app.clients.redis,
+    cacheRedis: app.clients.cacheRedis,
     rateLimiter: app.rateLimiter,
     cacheStats: app.cacheStats,
     log: app.log.child({ component: 'health' }),
@@ -186,10 +225,10 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   registerBufferHealthRoute(fastify, {
     buffer: app.buffer,
     writeStats,
-    maxDepth: config.buffer.maxDepth,
+    limits: config.buffer,
     log: app.log.child({ component: 'health' }),
   });
-  registerUploadRoute(fastify, app);
+  registerUploadRoute(fastify, app, clientAddress);
   registerWidgetRoutes(fastify, { db: app.db, isProduction: config.isProduction, demoOwnerEmail: DEMO_OWNER.email });
 
   return {

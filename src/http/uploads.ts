@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app-deps';
 import { AppError, BadUserInputError } from '../errors';
 import { createRequestContext } from '../request-context';
+import type { ClientAddress } from './client-address';
 
 /**
  * `POST /uploads` (multipart/form-data: `botId`, optional `title`, one `file`) creates a
@@ -12,7 +13,7 @@ import { createRequestContext } from '../request-context';
 /** The same counters as `createSource` (schema/sources.graphql): an upload is a source created. */
 const UPLOAD_POLICIES = ['GLOBAL', 'USER', 'IP'] as const;
 
-export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): void {
+export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps, clientAddress: ClientAddress): void {
   const maxBytes = app.config.http.uploadMaxBytes;
 
   fastify.post('/uploads', async (request, reply: FastifyReply) => {
@@ -21,12 +22,12 @@ export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps): voi
     const context = await createRequestContext(app, {
       requestId: request.id,
       authorization: request.headers.authorization,
-      clientIp: request.ip,
+      clientIp: clientAddress.of(request.raw),
     });
     // Reject a missing or bad token, and a client over its limits, before reading a possibly large body.
     context.access.requireOwner();
     try {
-      await context.limits.check(UPLOAD_POLICIES);
+      await context.limits.check(UPLOAD_POLICIES, { field: 'Mutation.createSource' });
     } finally {
       for (const [name, value] of Object.entries(context.limits.headers())) reply.header(name, value);
     }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import proxyAddr from '@fastify/proxy-addr';
 import {
   getOperationAST,
   GraphQLError,
@@ -17,11 +16,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppDeps } from '../app-deps';
 import { AppError, ErrorCode, OverloadedError } from '../errors';
 import { isClientSafe, type ErrorFormatter } from '../graphql/format-error';
+import { retryableDbError } from '../db/pg-errors';
 import { assertNoNul } from '../graphql/nul-guard';
 import type { OperationLimits } from '../graphql/operation-limits';
+import { variablesShapeProblem } from '../graphql/variables-shape';
 import { createRequestContext, type RequestContext } from '../request-context';
 import type { SignedInViewer } from '../sessions/session-service';
-import { GRAPHQL_BODY_LIMIT_BYTES } from './limits';
+import type { ClientAddress } from './client-address';
 
 /** Close codes a client can act on (graphql-ws keeps 4400–4499 for such reasons). */
 export const WS_CLOSE = {
@@ -78,23 +79,24 @@ export function attachWebSocketServer(deps: {
   app: AppDeps;
   limits: Pick<OperationLimits, 'validationRules' | 'parseOptions'>;
   formatError: ErrorFormatter;
+  clientAddress: ClientAddress;
 }) {
   const { app, schema, limits, formatError } = deps;
   const { config } = app;
   const log = app.log.child({ component: 'ws' });
-  const trusted = proxyAddr.compile(config.http.trustedProxies);
   const socketsPerIp = new Map<string, number>();
   const rules = [
     ...specifiedRules,
     ...limits.validationRules,
     ...(config.isProduction ? [NoSchemaIntrospectionCustomRule] : []),
   ];
-  const wsServer = new WebSocketServer({ noServer: true, maxPayload: GRAPHQL_BODY_LIMIT_BYTES });
+  // Subscriptions only: no message needs more than the small HTTP body limit.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.http.graphqlMaxBodyBytes });
 
   deps.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== '/graphql') return refuseUpgrade(socket, 404, 'Not Found');
-    const clientIp = proxyAddr(request, trusted);
+    const clientIp = deps.clientAddress.of(request);
     const open = socketsPerIp.get(clientIp) ?? 0;
     if (open >= config.websocket.maxSocketsPerIp) {
       log.warn({ clientIp, open }, 'WebSocket refused: too many sockets from one address');
@@ -141,10 +143,12 @@ export function attachWebSocketServer(deps: {
         try {
           viewer = await app.sessions.resolve(token);
         } catch (error: unknown) {
-          if (error instanceof OverloadedError) {
-            // The session store is unreachable for now: a close the client retries later.
+          // The session store is unreachable for now (Redis, or PostgreSQL refusing connections in
+          // rollback mode): a close the client retries later.
+          const unavailable = error instanceof OverloadedError ? error : retryableDbError(error);
+          if (unavailable) {
             log.warn({ err: error }, 'WebSocket refused while sessions are unavailable');
-            extra.socket.close(WS_CLOSE.TRY_AGAIN_LATER, error.message);
+            extra.socket.close(WS_CLOSE.TRY_AGAIN_LATER, unavailable.message);
             return false;
           }
           // graphql-ws would close with the raw message as the reason: mask it, log the cause.
@@ -176,6 +180,14 @@ export function attachWebSocketServer(deps: {
             ErrorCode.RATE_LIMITED,
           );
         }
+        // As over HTTP: the variables' shape is bounded before anything walks them.
+        for (const [name, value] of [
+          ['variables', payload.variables],
+          ['extensions', payload.extensions],
+        ] as const) {
+          const problem = variablesShapeProblem(value);
+          if (problem) return refuse(`The operation's ${name} are too large: ${problem}.`);
+        }
         let document: DocumentNode;
         try {
           document = parse(payload.query, limits.parseOptions);
@@ -205,7 +217,8 @@ export function attachWebSocketServer(deps: {
             clientIp: ctx.extra.clientIp ?? 'unknown',
           });
         } catch (error: unknown) {
-          if (error instanceof AppError) return [withRequestId(error, requestId)];
+          const refusal = error instanceof AppError ? error : retryableDbError(error);
+          if (refusal) return [withRequestId(refusal, requestId)];
           log.error({ err: error, requestId }, 'could not build the subscription context');
           return [
             new GraphQLError('Internal server error', {
@@ -216,7 +229,7 @@ export function attachWebSocketServer(deps: {
         // Subscribing counts like a limited field over HTTP (per instance, account and address);
         // the events that follow do not.
         try {
-          await contextValue.limits.check(SUBSCRIBE_POLICIES);
+          await contextValue.limits.check(SUBSCRIBE_POLICIES, { field: 'Subscription' });
         } catch (error: unknown) {
           if (error instanceof AppError) return [withRequestId(error, requestId)];
           throw error;

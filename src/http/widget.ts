@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import * as fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +9,16 @@ import { PACKAGE_ROOT } from '../package-root';
 /** Where `npm run build` (and `npm run build:widget`) puts the widget bundle. */
 const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
 
+/**
+ * How often the disk is looked at again: outside production for a rebuild, and everywhere
+ * while the bundle is missing (built after the api started). Once a second is soon enough
+ * for someone reloading a page, and far from once a request.
+ */
+const RECHECK_MILLIS = 1000;
+
+/** The file system calls the bundle needs; tests pass counting ones. */
+export type WidgetFs = Pick<typeof fsPromises, 'stat' | 'readFile'>;
+
 interface Bundle {
   code: Buffer;
   /** The same, gzipped once per build: most browsers ask for it, and it is a third of the size. */
@@ -18,19 +28,33 @@ interface Bundle {
 }
 
 /**
- * The bundle as last read, reread when the file changes (a rebuild during development) and
- * read from disk only then: a stat per request, the bytes from memory.
+ * The bundle, served from memory. Each request used to `stat` the file, and a stat waits for
+ * one of libuv's 4 threads, which anything else slow on that pool (a burst of hashes once)
+ * could hold for seconds: now production reads the file once, on the first request, and
+ * never looks at the disk again (a new build ships with a restart). Outside production a
+ * rebuild is picked up within RECHECK_MILLIS: one stat at most that often, a reread only when
+ * the file changed. A missing bundle is looked for again at most that often, in any mode.
+ * Requests that arrive while the disk is being read share that one read.
  */
-function bundleReader(dir: string) {
+function bundleSource(options: { dir: string; isProduction: boolean; fs: WidgetFs; now: () => number }) {
+  const { dir, fs, now } = options;
   let cached: Bundle | undefined;
-  return async (): Promise<Bundle | undefined> => {
+  let checkedAt = -Infinity;
+  let reading: Promise<Bundle | undefined> | undefined;
+
+  async function refresh(): Promise<Bundle | undefined> {
+    checkedAt = now();
     const path = join(dir, 'widget.js');
-    const info = await stat(path).catch(() => undefined);
-    if (!info) return undefined;
+    const info = await fs.stat(path).catch(() => undefined);
+    if (!info) {
+      cached = undefined;
+      return undefined;
+    }
     if (cached?.mtimeMs !== info.mtimeMs) {
       const [code, meta] = await Promise.all([
-        readFile(path),
-        readFile(join(dir, 'widget.meta.json'), 'utf8')
+        fs.readFile(path),
+        fs
+          .readFile(join(dir, 'widget.meta.json'), 'utf8')
           .then((text) => JSON.parse(text) as { hash?: string })
           .catch(() => ({ hash: undefined })),
       ]);
@@ -42,6 +66,16 @@ function bundleReader(dir: string) {
       };
     }
     return cached;
+  }
+
+  return (): Bundle | undefined | Promise<Bundle | undefined> => {
+    if (cached && options.isProduction) return cached;
+    if (reading) return reading;
+    if (now() - checkedAt < RECHECK_MILLIS) return cached;
+    reading = refresh().finally(() => {
+      reading = undefined;
+    });
+    return reading;
   };
 }
 
@@ -92,9 +126,24 @@ ${script}
  */
 export function registerWidgetRoutes(
   fastify: FastifyInstance,
-  deps: { db: Db; isProduction: boolean; demoOwnerEmail: string; dir?: string },
+  deps: {
+    db: Db;
+    isProduction: boolean;
+    demoOwnerEmail: string;
+    /** Where the bundle is; default dist/widget. */
+    dir?: string;
+    /** Default node:fs/promises. */
+    fs?: WidgetFs;
+    /** The clock rechecks are timed by; default Date.now. */
+    now?: () => number;
+  },
 ): void {
-  const readBundle = bundleReader(deps.dir ?? WIDGET_DIR);
+  const readBundle = bundleSource({
+    dir: deps.dir ?? WIDGET_DIR,
+    isProduction: deps.isProduction,
+    fs: deps.fs ?? fsPromises,
+    now: deps.now ?? Date.now,
+  });
 
   fastify.get('/widget.js', async (request, reply) => {
     const bundle = await readBundle();

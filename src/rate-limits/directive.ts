@@ -1,6 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { rateLimitDirective } from 'graphql-rate-limit-directive';
-import type { GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, responsePathAsArray, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { AppError, ErrorCode } from '../errors';
 import type { IRateLimiterOptions, RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { isUuid } from '../ids';
 import type { RequestContext } from '../request-context';
@@ -39,13 +41,28 @@ class SlidingWindowDirectiveLimiter {
   }
 }
 
+/** The field a limited field's GLOBAL counter counts: `Mutation.signUp`. */
+const fieldOf = (info: GraphQLResolveInfo) => `${info.parentType.name}.${info.fieldName}`;
+
+/** One run of a field in a request: aliases and list items each have their own path. */
+const pathOf = (info: GraphQLResolveInfo) => responsePathAsArray(info.path).join('.');
+
+/**
+ * Errors by which a field says the request itself was invalid (malformed input, or naming
+ * nothing that exists): such a request is taken back from the shared counters.
+ */
+const INVALID_REQUEST_CODES = new Set<ErrorCode>([ErrorCode.BAD_USER_INPUT, ErrorCode.NOT_FOUND]);
+
 /** The bot and e-mail a limited field's arguments name, where its policies need them. */
 async function targetOf(
   policies: readonly Policy[],
   args: Record<string, unknown>,
   context: RequestContext,
+  info: GraphQLResolveInfo,
 ): Promise<LimitTarget> {
-  const target: LimitTarget = {};
+  // Arguments become counters' keys: the ids built from them are bounded (hashed when long)
+  // by the request limits, so a 4 MB public key is a 71-character key.
+  const target: LimitTarget = { field: fieldOf(info) };
   if (policies.includes('BOT')) {
     if (typeof args.publicKey === 'string') target.botKey = args.publicKey;
     const botId = (args.input as { botId?: unknown } | undefined)?.botId;
@@ -70,14 +87,14 @@ export function applyRateLimits(schema: GraphQLSchema, limiter: RateLimiter): Gr
     name: 'rateLimit',
     limiterClass: SlidingWindowDirectiveLimiter as unknown as typeof RateLimiterAbstract,
     limiterOptions: { parleyLimiter: limiter },
-    keyGenerator: async (directiveArgs, _source, args, context) => {
+    keyGenerator: async (directiveArgs, _source, args, context, info) => {
       // Limits off: nothing to count, and no bot to look up for it.
       if (!limiter.settings.enabled) return '[]';
       const policies = (directiveArgs as unknown as { policies: Policy[] }).policies;
-      return JSON.stringify(context.limits.subjects(policies, await targetOf(policies, args, context)));
+      return JSON.stringify(context.limits.subjects(policies, await targetOf(policies, args, context, info)));
     },
-    setState: (response, _args, _source, _fieldArgs, context) => {
-      context.limits.record((response as unknown as LimiterResponse).decision);
+    setState: (response, _args, _source, _fieldArgs, context, info) => {
+      context.limits.record((response as unknown as LimiterResponse).decision, pathOf(info));
     },
     onLimit: (response, _args, _source, _fieldArgs, context) => {
       const { decision } = response as unknown as LimiterResponse;
@@ -85,7 +102,34 @@ export function applyRateLimits(schema: GraphQLSchema, limiter: RateLimiter): Gr
       throw context.limits.refusal(decision);
     },
   });
-  return rateLimitDirectiveTransformer(schema);
+  return refundInvalidRequests(rateLimitDirectiveTransformer(schema));
+}
+
+/**
+ * Wraps each limited field (outside the directive's own wrapper) so that a run the field
+ * refuses as invalid is taken back from the shared counters: three addresses sending bad
+ * sign-ups used to fill the one global counter and lock everyone out of it.
+ */
+function refundInvalidRequests(schema: GraphQLSchema): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (field) => {
+      if (!getDirective(schema, field, 'rateLimit')?.length) return field;
+      const resolve = field.resolve ?? defaultFieldResolver;
+      return {
+        ...field,
+        resolve: async (source, args, context: RequestContext, info) => {
+          try {
+            return await resolve(source, args, context, info);
+          } catch (error: unknown) {
+            if (error instanceof AppError && INVALID_REQUEST_CODES.has(error.code)) {
+              await context.limits.refundShared(pathOf(info));
+            }
+            throw error;
+          }
+        },
+      };
+    },
+  });
 }
 
 /** Puts the RateLimit headers of the counters a request was checked against on its response. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createThrottledWarn } from '../cache/throttled-warn';
 import type { CacheKeys } from '../cache/keys';
@@ -6,15 +6,18 @@ import type { Logger } from '../logger';
 import { createRedisWindow } from './redis-window';
 import { createMemoryWindow, type SlidingWindow, type WindowResult } from './sliding-window';
 
-/** What a request is counted against. EMAIL counts logIn attempts per address, at the user limit. */
-export const POLICIES = ['GLOBAL', 'USER', 'IP', 'BOT', 'EMAIL'] as const;
+/**
+ * What a request is counted against. EMAIL counts logIn attempts per e-mail address and client
+ * address, at the user limit; LOGIN counts password attempts (logIn, signUp) per client address.
+ */
+export const POLICIES = ['GLOBAL', 'USER', 'IP', 'BOT', 'EMAIL', 'LOGIN'] as const;
 export type Policy = (typeof POLICIES)[number];
 
 export interface RateLimitSettings {
   enabled: boolean;
   windowSeconds: number;
-  /** Requests per window: GLOBAL per api instance, the others shared by all instances. */
-  limits: { GLOBAL: number; USER: number; IP: number; BOT: number };
+  /** Requests per window: GLOBAL per field and api instance, the others shared by all instances. */
+  limits: { GLOBAL: number; USER: number; IP: number; BOT: number; LOGIN: number };
 }
 
 /** One counter a request is checked against: a policy and whom it counts (a user id, an address, …). */
@@ -33,9 +36,30 @@ export interface PolicyState {
   resetSeconds: number;
 }
 
+/** What one admitted request was counted as, so that it can be taken back (`undo`). */
+export interface Admission {
+  subjects: Subject[];
+  member: string;
+  cost: number;
+}
+
 export type Decision =
-  | { admitted: true; states: PolicyState[] }
+  | { admitted: true; states: PolicyState[]; admission?: Admission }
   | { admitted: false; states: PolicyState[]; policy: Policy; retryAfter: number };
+
+/** Subject ids this long or longer, or with other characters, are hashed before they become a key. */
+const SUBJECT_ID_MAX = 128;
+const SUBJECT_ID_CHARS = /^[\w.:/@-]*$/;
+
+/**
+ * A subject id as a key may hold it: as it is when short and plain (a user id, an address),
+ * else its sha256. Some ids come from what a client sent (a widget's public key): a 4 MB
+ * argument must not become a 4 MB key in Redis or in memory.
+ */
+export function boundedSubjectId(id: string): string {
+  if (id.length < SUBJECT_ID_MAX && SUBJECT_ID_CHARS.test(id)) return id;
+  return `sha256:${createHash('sha256').update(id).digest('hex')}`;
+}
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
@@ -68,7 +92,7 @@ export function createRateLimiter(deps: {
   let fellBackAt: number | undefined;
 
   const limitOf = (policy: Policy) => (policy === 'EMAIL' ? settings.limits.USER : settings.limits[policy]);
-  const keyOf = (subject: Subject) => deps.keys.rateLimit(subject.policy.toLowerCase(), subject.id);
+  const keyOf = (subject: Subject) => deps.keys.rateLimit(subject.policy.toLowerCase(), boundedSubjectId(subject.id));
 
   async function hit(
     subject: Subject,
@@ -101,12 +125,32 @@ export function createRateLimiter(deps: {
     };
   };
 
+  const undoIn = (window: SlidingWindow, subject: Subject, member: string, cost: number) =>
+    window
+      .undo(keyOf(subject), member, cost)
+      .catch((error: unknown) => warn(error, 'could not take back a rate-limit admission'));
+  /** The window a subject's counter lives in now (Redis unless it is GLOBAL or Redis failed over). */
+  const windowOf = (subject: Subject) =>
+    subject.policy !== 'GLOBAL' && shared && fellBackAt === undefined ? shared : memory;
+
   return {
     settings,
+    /**
+     * Takes an admitted request back from some of its counters (`policies`): a request the
+     * field found invalid is not held against the counters it shares with everyone else.
+     */
+    async undo(admission: Admission, policies: readonly Policy[]): Promise<void> {
+      const subjects = admission.subjects.filter((subject) => policies.includes(subject.policy));
+      await Promise.all(
+        subjects.map((subject) => undoIn(windowOf(subject), subject, admission.member, admission.cost)),
+      );
+    },
     /** Hears every decision per counter (the metrics count them). */
     onDecision(listener: (policy: Policy, outcome: 'allowed' | 'rejected') => void): void {
       listeners.push(listener);
     },
+    /** What this instance's in-memory counters hold: keys, and estimated bytes. */
+    memoryUsage: () => memory.size!(),
     /** Where the shared counters are kept right now. */
     mode(): { store: 'redis' | 'memory'; since?: string } {
       if (!shared) return { store: 'memory' };
@@ -129,7 +173,7 @@ export function createRateLimiter(deps: {
       const refused = hits.findIndex(({ result }) => !result.admitted);
       if (refused < 0) {
         for (const subject of subjects) tell(subject.policy, 'allowed');
-        return { admitted: true, states };
+        return { admitted: true, states, admission: { subjects: [...subjects], member, cost } };
       }
       tell(subjects[refused]!.policy, 'rejected');
       const takeBack = hits.flatMap(({ result, window }, i) =>
@@ -139,13 +183,7 @@ export function createRateLimiter(deps: {
         const state = states[subjects.indexOf(subject)]!;
         state.remaining = Math.min(state.limit, state.remaining + cost);
       }
-      await Promise.all(
-        takeBack.map(({ subject, window }) =>
-          window
-            .undo(keyOf(subject), member, cost)
-            .catch((error: unknown) => warn(error, 'could not take back a rate-limit admission')),
-        ),
-      );
+      await Promise.all(takeBack.map(({ subject, window }) => undoIn(window, subject, member, cost)));
       return {
         admitted: false,
         states,

@@ -1,15 +1,36 @@
 import { createHash } from 'node:crypto';
 import { RateLimitedError } from '../errors';
 import type { Viewer } from '../sessions/session-service';
-import type { Decision, Policy, PolicyState, RateLimiter, Subject } from './rate-limiter';
+import {
+  boundedSubjectId,
+  type Admission,
+  type Decision,
+  type Policy,
+  type PolicyState,
+  type RateLimiter,
+  type Subject,
+} from './rate-limiter';
 
 /** What the counters of a request are about, beyond the viewer and the address. */
 export interface LimitTarget {
+  /**
+   * What the GLOBAL counter counts: the field (`Mutation.signUp`), or what a plain route does
+   * like (an upload is a `Mutation.createSource`). One counter per field, so that a flood of
+   * sign-ups cannot use up the room of chat.
+   */
+  field: string;
   /** The bot the widget traffic goes to, by its public key (known to both the widget and the api). */
   botKey?: string;
   /** The address a logIn is for. */
   email?: string;
 }
+
+/**
+ * The counters everyone shares: a request the field refuses as invalid is taken back from
+ * these (`refundShared`), and stays counted only against its sender's own (USER, IP, EMAIL,
+ * LOGIN), so that a stranger's bad requests cannot spend other people's room.
+ */
+const SHARED_POLICIES: readonly Policy[] = ['GLOBAL', 'BOT'];
 
 /** What a refusal tells the client, per counter that refused. */
 const REFUSALS: Record<Policy, string> = {
@@ -18,6 +39,7 @@ const REFUSALS: Record<Policy, string> = {
   IP: 'Too many requests from your address',
   BOT: 'Too many requests to this bot',
   EMAIL: 'Too many sign-in attempts for this e-mail address',
+  LOGIN: 'Too many sign-in attempts from your address',
 };
 
 /**
@@ -47,11 +69,13 @@ export function createRequestLimits(deps: { limiter: RateLimiter; viewer: Viewer
   const enterprise = viewer.kind === 'USER' && viewer.plan === 'ENTERPRISE';
   /** The latest state of each counter this request was checked against. */
   const states = new Map<Policy, PolicyState>();
+  /** What each run of a limited field was counted as, by its response path (each alias has its own). */
+  const admissions = new Map<string, Admission>();
 
   const subjectFor = (policy: Policy, target: LimitTarget): Subject | undefined => {
     switch (policy) {
       case 'GLOBAL':
-        return { policy, id: 'instance' };
+        return { policy, id: target.field };
       case 'USER':
         if (enterprise) return undefined;
         if (viewer.kind === 'USER') return { policy, id: viewer.userId };
@@ -59,11 +83,18 @@ export function createRequestLimits(deps: { limiter: RateLimiter; viewer: Viewer
       case 'IP':
         return enterprise ? undefined : { policy, id: deps.clientIp };
       case 'BOT':
-        return target.botKey === undefined ? undefined : { policy, id: target.botKey };
+        return target.botKey === undefined ? undefined : { policy, id: boundedSubjectId(target.botKey) };
       case 'EMAIL':
+        // Per e-mail address AND client address: guesses from one place cannot lock the
+        // account's owner out from another (LOGIN and the global counter bound the guessing).
         return target.email === undefined
           ? undefined
-          : { policy, id: createHash('sha256').update(target.email.trim().toLowerCase()).digest('hex') };
+          : {
+              policy,
+              id: createHash('sha256').update(`${target.email.trim().toLowerCase()}\n${deps.clientIp}`).digest('hex'),
+            };
+      case 'LOGIN':
+        return { policy, id: deps.clientIp };
     }
   };
 
@@ -79,18 +110,29 @@ export function createRequestLimits(deps: { limiter: RateLimiter; viewer: Viewer
     );
 
   /** The counters `policies` mean for this request. */
-  const subjects = (policies: readonly Policy[], target: LimitTarget = {}): Subject[] =>
+  const subjects = (policies: readonly Policy[], target: LimitTarget): Subject[] =>
     policies.flatMap((policy) => subjectFor(policy, target) ?? []);
 
   return {
     subjects,
-    record,
+    /** Keeps a field run's decision: its counters for the headers, its admission for `refundShared`. */
+    record(decision: Decision, path?: string): void {
+      record(decision);
+      if (path !== undefined && decision.admitted && decision.admission) admissions.set(path, decision.admission);
+    },
     refusal,
     /** Counts the request against `policies`; throws RATE_LIMITED when any refuses it. */
-    async check(policies: readonly Policy[], target: LimitTarget = {}, cost = 1): Promise<void> {
+    async check(policies: readonly Policy[], target: LimitTarget, cost = 1): Promise<void> {
       const decision = await deps.limiter.check(subjects(policies, target), cost);
       record(decision);
       if (!decision.admitted) throw refusal(decision);
+    },
+    /** Takes the field run at `path` back from the shared counters: the field found it invalid. */
+    async refundShared(path: string): Promise<void> {
+      const admission = admissions.get(path);
+      if (!admission) return;
+      admissions.delete(path);
+      await deps.limiter.undo(admission, SHARED_POLICIES);
     },
     /** The RateLimit headers for the response, from every counter checked so far. */
     headers: () => rateLimitHeaders([...states.values()]),

@@ -23,6 +23,8 @@ export interface SlidingWindow {
   hit(key: string, limit: number, windowMillis: number, cost: number, member: string): Promise<WindowResult>;
   /** Takes back an admission (`member`, `cost` units), when another counter of the same request refused it. */
   undo(key: string, member: string, cost: number): Promise<void>;
+  /** What an in-memory window holds (keys and estimated bytes); absent for Redis. */
+  size?(): { keys: number; bytes: number };
 }
 
 /**
@@ -47,12 +49,35 @@ export function decide(
   return { admitted: false, count: live, retryAfterMillis, resetMillis, live };
 }
 
-/** Per instance, in memory: the global policy, and every policy while Redis cannot be reached. */
-export function createMemoryWindow(options: { now?: () => number; maxKeys?: number } = {}): SlidingWindow {
+/** Counters the in-memory window keeps at most (the least recently used go first). */
+const MEMORY_MAX_KEYS = 100_000;
+/** And bytes, roughly: a flood of distinct keys, or of long ones, cannot grow it past this. */
+const MEMORY_MAX_BYTES = 32 * 1024 * 1024;
+/** What a counter costs besides its key and units: the map entry, the log object, two arrays. */
+const LOG_OVERHEAD_BYTES = 160;
+/** One admitted unit: a time and a member in two arrays (the member string is shared per request). */
+const UNIT_BYTES = 16;
+
+interface Log {
+  times: number[];
+  members: string[];
+}
+
+/**
+ * Per instance, in memory: the global policy, and every policy while Redis cannot be reached.
+ * Bounded in keys and in bytes, and a refused request adds nothing: only admissions are kept,
+ * so a client over its limit, however many keys it invents, holds no more than its limit.
+ */
+export function createMemoryWindow(
+  options: { now?: () => number; maxKeys?: number; maxBytes?: number } = {},
+): SlidingWindow {
   const now = options.now ?? Date.now;
-  // Each key's admissions, oldest first, with their members (for undo). Bounded: a flood of
-  // distinct IPs cannot grow it without end (the least recently used keys go first).
-  const logs = new LRUCache<string, { times: number[]; members: string[] }>({ max: options.maxKeys ?? 100_000 });
+  // Each key's admissions, oldest first, with their members (for undo).
+  const logs = new LRUCache<string, Log>({
+    max: options.maxKeys ?? MEMORY_MAX_KEYS,
+    maxSize: options.maxBytes ?? MEMORY_MAX_BYTES,
+    sizeCalculation: (log, key) => LOG_OVERHEAD_BYTES + 2 * key.length + UNIT_BYTES * log.times.length,
+  });
   return {
     async hit(key, limit, windowMillis, cost, member) {
       const at = now();
@@ -67,7 +92,9 @@ export function createMemoryWindow(options: { now?: () => number; maxKeys?: numb
           log.members.push(member);
         }
       }
-      logs.set(key, log);
+      // Stored again to update its size; an empty log is forgotten rather than kept.
+      if (log.times.length > 0) logs.set(key, log);
+      else logs.delete(key);
       const { live: _live, ...answer } = result;
       return answer;
     },
@@ -80,6 +107,9 @@ export function createMemoryWindow(options: { now?: () => number; maxKeys?: numb
           log.times.splice(i, 1);
         }
       }
+      if (log.times.length > 0) logs.set(key, log);
+      else logs.delete(key);
     },
+    size: () => ({ keys: logs.size, bytes: logs.calculatedSize }),
   };
 }

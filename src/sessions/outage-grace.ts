@@ -2,6 +2,22 @@ import { LRUCache } from 'lru-cache';
 import { OverloadedError } from '../errors';
 import type { LiveSession, SessionStore } from './session-store';
 
+/**
+ * Bytes the remembered sessions may take at most: far more than the 10,000 entries need (a
+ * session is ids, an enum and a date), a bound in bytes too should a session ever grow.
+ */
+const MAX_BYTES = 16 * 1024 * 1024;
+/** A session's fixed-size fields (kind, plan, expiry) and the entry itself. */
+const FIXED_BYTES = 128;
+
+/** An estimate of one entry's bytes, cheap enough for every request (no JSON). */
+const entryBytes = ({ session }: Confirmed, tokenHash: string) =>
+  tokenHash.length +
+  (session.userId?.length ?? 0) +
+  (session.botId?.length ?? 0) +
+  (session.visitorId?.length ?? 0) +
+  FIXED_BYTES;
+
 interface Confirmed {
   session: LiveSession;
   /** When the store last answered that this session is live. */
@@ -25,7 +41,11 @@ export function withOutageGrace(
 ): SessionStore {
   if (options.graceMillis === 0) return store;
   const now = options.now ?? Date.now;
-  const confirmed = new LRUCache<string, Confirmed>({ max: options.maxEntries ?? 10_000 });
+  const confirmed = new LRUCache<string, Confirmed>({
+    max: options.maxEntries ?? 10_000,
+    maxSize: MAX_BYTES,
+    sizeCalculation: entryBytes,
+  });
   const forgetWhere = (matches: (session: LiveSession) => boolean) => {
     for (const [tokenHash, entry] of confirmed.entries()) if (matches(entry.session)) confirmed.delete(tokenHash);
   };

@@ -17,6 +17,8 @@ export interface StartRedisServerOptions {
   port?: number;
   /** AOF persistence (`--appendonly yes`), so what was written survives `kill()` and `restart()`; false by default. */
   appendonly?: boolean;
+  /** More command-line settings, after the defaults, e.g. `['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction']`. */
+  args?: string[];
 }
 
 export interface TestRedisServer {
@@ -114,6 +116,7 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
         dir,
         '--daemonize',
         'no',
+        ...(options.args ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -83,6 +83,8 @@ export async function startTestApp(
       // Suites send, sign up and log in far more than a person would, from one address: the
       // limits are tested where they are the subject (rate-limits.test.ts) and off elsewhere.
       RATE_LIMIT_ENABLED: 'false',
+      // Likewise many connections at once from that one address (http-bounds.test.ts tests the cap).
+      HTTP_MAX_CONNECTIONS_PER_IP: '0',
       DATABASE_URL: database.url,
       DATABASE_POOL_MIN_IDLE: '0',
       DATABASE_POOL_MAX: '5',
@@ -98,6 +100,10 @@ export async function startTestApp(
     undo.unshift(() => clients.close());
     await clients.ready();
     if (clients.redis) undo.unshift(() => deleteKeysWithPrefix(clients.redis!, config.redis.keyPrefix));
+    // A cache Redis of its own (REDIS_CACHE_URL) holds the rest of this app's keys.
+    if (clients.cacheRedis && clients.cacheRedis !== clients.redis) {
+      undo.unshift(() => deleteKeysWithPrefix(clients.cacheRedis!, config.redis.keyPrefix));
+    }
     const deps = createAppDeps(config, log, clients);
     await deps.start();
     undo.unshift(async () => deps.stop());

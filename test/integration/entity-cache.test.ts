@@ -1,4 +1,9 @@
-import { createBot, signUpOwner, startTestApp, eventually, type TestApp } from '../helpers/test-app';
+import { randomUUID } from 'node:crypto';
+import { createCacheStats } from '../../src/cache/cache-stats';
+import { createEntityCache } from '../../src/cache/entity-cache';
+import { closeRedis, createRedis } from '../../src/clients/redis';
+import { createLogger } from '../../src/logger';
+import { createBot, errorCode, signUpOwner, startTestApp, eventually, type TestApp } from '../helpers/test-app';
 
 const BOT_QUERY = `query($id: ID!) { bot(id: $id) { id name description owner { id email } sources { id title status } } }`;
 
@@ -160,11 +165,77 @@ describe('entity cache (Redis + L1 in front of PostgreSQL)', () => {
     expect(await stale).toMatchObject({ data: { bot: { name: 'Racing' } } });
     // Its write-back is sent after the answer; give it time to land (or rather, be refused).
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await app.deps.clients.redis!.get(keys.bot(bot.id))).toBeNull();
+    expect(await app.deps.clients.cacheRedis!.get(keys.bot(bot.id))).toBeNull();
     expect(
       (await app.gql(`query($id: ID!) { bot(id: $id) { name } }`, { id: bot.id }, owner.token)).data!.bot.name,
     ).toBe('Renamed');
-    await eventually(async () => ((await app.deps.clients.redis!.get(keys.bot(bot.id))) ?? '').includes('Renamed'));
+    await eventually(async () =>
+      ((await app.deps.clients.cacheRedis!.get(keys.bot(bot.id))) ?? '').includes('Renamed'),
+    );
+  });
+
+  it('adds no Redis key for ids that do not exist, however many a client asks for', async () => {
+    const redis = app.deps.clients.cacheRedis!;
+    const { prefix } = app.deps.cache!.keys;
+    /** Every key of this app's entity families (values and generations). */
+    const entityKeys = async () => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, page] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        found.push(...page.filter((key) => /^(bot|source|conversation|user):/.test(key.slice(prefix.length))));
+      } while (cursor !== '0');
+      return found.sort();
+    };
+    const before = await entityKeys();
+    const asks = 60;
+    for (let i = 0; i < asks; i++) {
+      const field = (['bot', 'source', 'conversation'] as const)[i % 3];
+      const answer = await app.gql(`query($id: ID!) { ${field}(id: $id) { id } }`, { id: randomUUID() }, owner.token);
+      expect(errorCode(answer)).toBe('NOT_FOUND');
+    }
+    // Write-backs are sent after the answers: a bot that exists, read now, lands after them.
+    const bot = await createBot(app, owner.token, 'Exists');
+    await app.gql(`query($id: ID!) { bot(id: $id) { id } }`, { id: bot.id }, owner.token);
+    await eventually(async () => (await redis.exists(app.deps.cache!.keys.bot(bot.id))) === 1);
+    expect(await entityKeys()).toEqual([...before, app.deps.cache!.keys.bot(bot.id)].sort());
+  });
+
+  it('keeps the L1 within its byte bound, whatever its entry bound allows', async () => {
+    const log = createLogger({ name: 'test', level: 'silent', pretty: false });
+    const stats = createCacheStats({ keys: app.deps.cache!.keys, log });
+    const subscriber = createRedis(app.config.redis, log, 'subscriber');
+    const cache = createEntityCache({
+      redis: app.deps.clients.cacheRedis!,
+      subscriber,
+      keys: app.deps.cache!.keys,
+      stats,
+      log,
+      ttlSeconds: 60,
+      // Room for 1,000 entries, but only about ten of 1 KB.
+      l1: { maxEntries: 1000, maxBytes: 12_000, ttlMillis: 5000 },
+    });
+    try {
+      await cache.start();
+      const ids = Array.from({ length: 40 }, () => randomUUID());
+      const load = cache.batch({
+        family: 'bot',
+        key: (id) => `${app.deps.cache!.keys.bot(id)}:l1-test`,
+        load: async (wanted) => new Map(wanted.map((id) => [id, { id, blob: 'x'.repeat(1000) }])),
+      });
+      for (const id of ids) await load([id]);
+      const before = stats.snapshot().bot.l1;
+      // The oldest was pushed out by the bytes of those after it; the newest is still there.
+      await load([ids[0]!]);
+      await load([ids[ids.length - 1]!]);
+      const after = stats.snapshot().bot.l1;
+      expect({ hits: after.hits - before.hits, misses: after.misses - before.misses }).toEqual({ hits: 1, misses: 1 });
+    } finally {
+      await cache.stop();
+      await closeRedis(subscriber);
+      await stats.stop();
+    }
   });
 
   it('keeps look-alike data of two owners apart', async () => {

@@ -34,15 +34,18 @@ const BUFFER_SERIES = [
   'parley_buffer_flush_rate',
   'parley_buffer_lag_seconds',
   'parley_buffer_flushed_total',
+  'parley_buffer_oldest_in_flight_age_seconds',
+  'parley_buffer_degraded',
 ];
 
-/** The unlabelled samples of a Prometheus text exposition, by name (comments skipped). */
+/** The samples of a Prometheus text exposition without labels or with one, by name (comments skipped). */
 async function scrape(app: TestApp): Promise<Map<string, number>> {
   const response = await fetch(`${app.url}/metrics`);
   expect(response.status).toBe(200);
   const samples = new Map<string, number>();
   for (const line of (await response.text()).split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*) (\S+)$/.exec(line);
+    // Unlabelled samples, and ones with a single label (`name{label="value"}`), by their full name.
+    const match = /^([a-zA-Z_:][\w:]*(?:\{\w+="[\w-]*"\})?) (\S+)$/.exec(line);
     if (match) samples.set(match[1]!, Number(match[2]));
   }
   return samples;
@@ -91,6 +94,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
       enabled: true,
       depth: 0,
       oldestAgeMillis: 0,
+      oldestInFlightAgeMillis: 0,
       inFlightClaims: 0,
       inFlightIntents: 0,
       deadLetters: 0,
@@ -99,9 +103,50 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
       lagMillis: 0,
       lastFlushAt: null,
       fallbacks: 0,
+      lastFallbackAt: null,
       refusedFull: 0,
       maxDepth: MAX_DEPTH,
+      maxAgeSeconds: 60,
     });
+    const samples = await scrape(app);
+    expect(samples.get('parley_buffer_degraded')).toBe(0);
+    expect(samples.get('parley_buffer_degraded_reason{reason="stale_intents"}')).toBe(0);
+  });
+
+  it('is degraded, still 200, while an intent has waited longer than BUFFER_MAX_AGE_SECONDS, queued or held by a worker', async () => {
+    // Pushed two minutes ago by the api's clock (intents carry their push time): as the workers
+    // of row 8 of issue 15 left them, whose claims Redis refused.
+    await push(1, 120_000);
+    await push(1);
+    const queued = await getJson(`${app.url}/health/buffer`);
+    expect(queued.status).toBe(200);
+    expect(queued.body).toMatchObject({
+      status: 'degraded',
+      depth: 2,
+      reasons: [expect.stringMatching(/waited 1[12]\d s to be stored, more than BUFFER_MAX_AGE_SECONDS \(60\)/)],
+    });
+    let samples = await scrape(app);
+    expect(samples.get('parley_buffer_degraded')).toBe(1);
+    expect(samples.get('parley_buffer_degraded_reason{reason="stale_intents"}')).toBe(1);
+    expect(samples.get('parley_buffer_degraded_reason{reason="fallbacks"}')).toBe(0);
+
+    // A worker holds it now and has not stored it (PostgreSQL down, say): still an old send.
+    expect(await app.deps.buffer!.claim('health-test:stale', 1, 30_000)).toHaveLength(1);
+    const held = await getJson(`${app.url}/health/buffer`);
+    expect(held.body).toMatchObject({ status: 'degraded', depth: 1, inFlightIntents: 1 });
+    expect(held.body.oldestInFlightAgeMillis).toBeGreaterThanOrEqual(120_000);
+    expect(held.body.oldestAgeMillis).toBeLessThan(60_000);
+    samples = await scrape(app);
+    expect(samples.get('parley_buffer_oldest_in_flight_age_seconds')).toBeGreaterThanOrEqual(120);
+    expect(samples.get('parley_buffer_degraded')).toBe(1);
+
+    // Stored at last: ok again.
+    await app.deps.buffer!.returnClaim('health-test:stale', false);
+    const flusher = app.startFlusher();
+    await app.drained();
+    await flusher.stop();
+    expect((await getJson(`${app.url}/health/buffer`)).body).toMatchObject({ status: 'ok' });
+    expect((await scrape(app)).get('parley_buffer_degraded')).toBe(0);
   });
 
   it('counts what waits, its age and what workers hold, in the answer and in /metrics', async () => {
@@ -186,7 +231,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
     const body = await eventually(async () => {
       const answer = (await getJson(`${app.url}/health/buffer`)).body;
       return answer.flushRate > 0 && answer;
-    }, 3_000);
+    });
     expect(body).toMatchObject({ status: 'ok', depth: 0, inFlightIntents: 0 });
     expect(body.flushedTotal).toBeGreaterThanOrEqual(3);
     expect(body.lagMillis).toBeGreaterThanOrEqual(2_000);
@@ -239,8 +284,17 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
       const answer = await getJson(`${app.url}/health/buffer`);
       return answer.status === 200 && answer.body;
     });
-    expect(back.status).toBe('ok');
-    expect((await scrape(app)).get('parley_buffer_depth')).toBe(0);
+    // Redis answers again, but a send fell back within the last minute: degraded, and why.
+    expect(back).toMatchObject({
+      status: 'degraded',
+      depth: 0,
+      lastFallbackAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      reasons: [expect.stringMatching(/^Sends fell back to PostgreSQL in the last 60 s/)],
+    });
+    const samples = await scrape(app);
+    expect(samples.get('parley_buffer_depth')).toBe(0);
+    expect(samples.get('parley_buffer_degraded')).toBe(1);
+    expect(samples.get('parley_buffer_degraded_reason{reason="fallbacks"}')).toBe(1);
   });
 });
 
@@ -252,15 +306,16 @@ describe('/health/buffer against a Redis that stops answering', () => {
     const upstream = new URL(probe.settings.url);
     const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
     const { port } = proxy;
-    // ioredis' own command timeout, longer than the check's limit, ends the stuck commands soon after the test.
+    // ioredis' own command timeout far beyond the test: only the check's limit can end the stuck
+    // commands while the test runs (disconnecting ends them after). Not timed: a busy machine is slow.
     const stuck = createRedis(
-      { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 1500 },
+      { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 600_000 },
       silent,
     );
     const fastify = Fastify();
     registerBufferHealthRoute(fastify, {
       buffer: createWriteBuffer({ redis: stuck, keys: createCacheKeys(probe.settings.keyPrefix), maxDepth: 10 }),
-      maxDepth: 10,
+      limits: { maxDepth: 10, maxAgeSeconds: 60 },
       log: silent,
       timeoutMillis: 300,
     });
@@ -269,9 +324,7 @@ describe('/health/buffer against a Redis that stops answering', () => {
       const url = await fastify.listen({ host: '127.0.0.1', port: 0 });
       expect((await getJson(`${url}/health/buffer`)).status).toBe(200);
       proxy.stall();
-      const started = performance.now();
       const { status, body } = await getJson(`${url}/health/buffer`);
-      expect(performance.now() - started).toBeLessThan(1000);
       expect(status).toBe(503);
       expect(body).toMatchObject({ status: 'unavailable', error: GENERIC_ERROR });
     } finally {

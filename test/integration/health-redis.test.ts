@@ -27,6 +27,7 @@ describe('/health/redis and /health/cache with Redis enabled', () => {
     try {
       const [, policy] = (await probe.redis.config('GET', 'maxmemory-policy')) as string[];
       const [, fsync] = (await probe.redis.config('GET', 'appendfsync')) as string[];
+      const [, maxmemory] = (await probe.redis.config('GET', 'maxmemory')) as string[];
       const aof = /aof_enabled:(\d)/.exec(await probe.redis.info('persistence'))![1];
       expect(body).toEqual({
         status: 'ok',
@@ -35,15 +36,41 @@ describe('/health/redis and /health/cache with Redis enabled', () => {
         connection: 'ready',
         pingMillis: expect.any(Number),
         usedMemoryBytes: expect.any(Number),
+        maxmemoryBytes: Number(maxmemory),
         maxmemoryPolicy: policy,
         aofEnabled: aof === '1',
         appendfsync: fsync,
         connectedClients: expect.any(Number),
+        // Without REDIS_CACHE_URL the one Redis holds it all, and the cache shares it.
+        holds: [
+          'write buffer',
+          'sessions',
+          'rate-limit counters',
+          'message status events',
+          'cached entities',
+          'search results',
+          'cache invalidations',
+          'cache hit counts',
+        ],
+        cache: {
+          shared: true,
+          holds: ['cached entities', 'search results', 'cache invalidations', 'cache hit counts'],
+          maxmemoryPolicy: policy,
+          maxmemoryBytes: Number(maxmemory),
+        },
+        warnings: expect.any(Array),
         rateLimits: { store: 'redis' },
       });
     } finally {
       await probe.drop();
     }
+    expect(body.warnings).toContainEqual(
+      expect.stringMatching(
+        /^The cache shares the durable Redis \(.+\): .* Set REDIS_CACHE_URL to a Redis with maxmemory and maxmemory-policy allkeys-lru\.$/,
+      ),
+    );
+    // The durability check's findings are there too: the machine's Redis runs without AOF.
+    if (!body.aofEnabled) expect(body.warnings).toContainEqual(expect.stringMatching(/^appendonly is no/));
     expect(body.pingMillis).toBeGreaterThanOrEqual(0);
     expect(body.pingMillis).toBeLessThan(1000);
     expect(body.usedMemoryBytes).toBeGreaterThan(0);
@@ -147,18 +174,17 @@ describe('checkRedis against a Redis that is not there or does not answer', () =
     const upstream = new URL(probe.settings.url);
     const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
     const { port } = proxy;
-    // ioredis' own command timeout, longer than the check's limit, ends the stuck PING soon after the test.
+    // ioredis' own command timeout far beyond the test: only the check's limit can end the stuck
+    // PING while the test runs (disconnecting ends it after). Not timed: a busy machine is slow.
     const stuck = createRedis(
-      { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 600 },
+      { ...probe.settings, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 600_000 },
       silent,
     );
     try {
       await stuck.connect();
       expect((await checkRedis(stuck, silent, 200)).connected).toBe(true);
       proxy.stall();
-      const started = performance.now();
       const health = await checkRedis(stuck, silent, 200);
-      expect(performance.now() - started).toBeLessThan(1000);
       expect(health).toMatchObject({ status: 'unavailable', connected: false, error: GENERIC_ERROR });
     } finally {
       stuck.disconnect();

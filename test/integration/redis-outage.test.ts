@@ -25,8 +25,6 @@ import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '
 const COMMAND_TIMEOUT_MILLIS = 200;
 /** The longest the config allows: a value the L1 kept by mistake would outlive every check below. */
 const L1_TTL_MILLIS = 5000;
-/** Far above any read's time here; only a hang exceeds it. */
-const HANG_MILLIS = 5000;
 
 const BOT_QUERY = `query($id: ID!) { bot(id: $id) { id name description owner { id } sources { id title status } } }`;
 const BOTS_QUERY = `{ bots(first: 100) { id name } }`;
@@ -83,16 +81,14 @@ async function readAs(
   viewer: SignedInViewer,
   source: string,
   variableValues: Record<string, unknown> = {},
-): Promise<{ result: ExecutionResult; millis: number }> {
-  const started = performance.now();
+): Promise<ExecutionResult> {
   const deps: AppDeps = { ...app.deps, sessions: { ...app.deps.sessions, resolve: async () => viewer } };
   const contextValue = await createRequestContext(deps, {
     requestId: randomUUID(),
     authorization: 'Bearer resolved-before-the-outage',
     clientIp: '127.0.0.1',
   });
-  const result = await graphql({ schema, source, variableValues, contextValue });
-  return { result, millis: performance.now() - started };
+  return graphql({ schema, source, variableValues, contextValue });
 }
 
 /** One bot read as a request's loader does it: L1, then Redis, then PostgreSQL. */
@@ -185,7 +181,7 @@ describe('reads while a test-owned Redis is killed and restarted', () => {
     });
     expect(warmReads).toEqual([]);
     const expected = await Promise.all(
-      operations.map(async ({ query, variables }) => (await readAs(app, viewer, query, variables)).result),
+      operations.map(async ({ query, variables }) => readAs(app, viewer, query, variables)),
     );
     expect(expected[0]).toEqual({
       data: {
@@ -203,19 +199,16 @@ describe('reads while a test-owned Redis is killed and restarted', () => {
 
     await kill();
     // The first round is sent before the app has necessarily noticed the connection is gone.
-    const millis: number[] = [];
+    // Redis stays down until they are all answered: a read that waited for it would never end.
     const outageReads = await entityReadsDuring(app, async () => {
       for (let round = 0; round < 5; round++) {
         for (const [i, { query, variables }] of operations.entries()) {
-          const read = await readAs(app, viewer, query, variables);
-          expect(read.result).toEqual(expected[i]);
-          millis.push(read.millis);
+          expect(await readAs(app, viewer, query, variables)).toEqual(expected[i]);
         }
       }
     });
     // From PostgreSQL: neither Redis nor the L1 (bypassed while invalidations cannot arrive) answered.
     expect(outageReads.length).toBeGreaterThan(0);
-    expect(Math.max(...millis)).toBeLessThan(HANG_MILLIS);
   });
 
   it('answers /health/redis with 503 while Redis is down, and 200 once it is back', async () => {
@@ -234,9 +227,8 @@ describe('reads while a test-owned Redis is killed and restarted', () => {
 
   it('answers a signed-in request at once with a retryable 503 while Redis, which holds the sessions, is down', async () => {
     await kill();
-    const started = performance.now();
+    // Redis stays down until after the answer: a request that waited for it would never end.
     const response = await app.gql(BOTS_QUERY, {}, owner.token);
-    expect(performance.now() - started).toBeLessThan(HANG_MILLIS);
     expect({ status: response.status, retryAfter: response.headers.get('retry-after') }).toEqual({
       status: 503,
       retryAfter: '5',
@@ -279,9 +271,8 @@ describe('reads while a test-owned Redis is killed and restarted', () => {
     });
     await kill();
     const renamed = (await app.deps.repos.bots.update(botId, { name: 'Renamed while down' }))!;
-    const started = performance.now();
+    // Redis stays down until after this returns: an invalidation that waited for it would never end.
     await app.deps.invalidation.botUpdated(renamed);
-    expect(performance.now() - started).toBeLessThan(HANG_MILLIS);
     expect(await loadBot(app, botId)).toMatchObject({ name: 'Renamed while down' });
 
     await server.restart();
@@ -386,92 +377,109 @@ describe('two api instances while pub/sub is cut (CLIENT KILL TYPE pubsub)', () 
   }
 
   it('never serves from the L1 a change another instance made while the subscriber was cut', async () => {
-    const bot = await createBot(first, owner.token, 'Before the cut');
-    const key = first.deps.cache!.keys.bot(bot.id);
-    await bothSubscribed();
-    await loadBot(second, bot.id);
-    await l1InUse(first, bot.id);
+    // The evidence needs two things the machine's speed decides: the change must land before the
+    // subscriber is back (it reconnects after 100 ms), and the read must come before the L1 entry
+    // has lived out its TTL. A try in which either did not hold proves nothing and is made again
+    // with a new bot; the answer must be right in every try.
+    let conclusive = false;
+    for (let attempt = 1; attempt <= 5 && !conclusive; attempt++) {
+      const bot = await createBot(first, owner.token, 'Before the cut');
+      const key = first.deps.cache!.keys.bot(bot.id);
+      await bothSubscribed();
+      await loadBot(second, bot.id);
+      // The L1 entry is filled from here on: its age at the read is at most the time since.
+      const filledAfter = performance.now();
+      await l1InUse(first, bot.id);
 
-    let heard!: ReturnType<typeof heardOf>;
-    let changedAt = 0;
-    // The change is made the moment the first instance's subscriber loses its connection,
-    // well inside the 100 ms before it reconnects: the first instance misses the message.
-    const changed = new Promise<void>((resolve, reject) => {
-      first.deps.clients.redisSubscriber!.once('close', () => {
-        // Anything heard from now on came through the new connection.
-        heard = heardOf(first, key);
-        second.deps.repos.bots
-          .update(bot.id, { name: 'Changed during the cut' })
-          .then((renamed) => second.deps.invalidation.botUpdated(renamed!))
-          .then(() => {
-            changedAt = performance.now();
-            resolve();
-          }, reject);
+      let heard!: ReturnType<typeof heardOf>;
+      // The change is made the moment the first instance's subscriber loses its connection.
+      const changed = new Promise<void>((resolve, reject) => {
+        first.deps.clients.redisSubscriber!.once('close', () => {
+          // Anything heard from now on came through the new connection.
+          heard = heardOf(first, key);
+          second.deps.repos.bots
+            .update(bot.id, { name: 'Changed during the cut' })
+            .then((renamed) => second.deps.invalidation.botUpdated(renamed!))
+            .then(() => resolve(), reject);
+        });
       });
-    });
-    await probe.client('KILL', 'TYPE', 'pubsub');
-    await changed;
-    const name = (await loadBot(first, bot.id))!.name;
-    const millisAfterChange = performance.now() - changedAt;
-    heard.stop();
-    expect(heard.count).toBe(0);
-    expect(name).toBe('Changed during the cut');
-    expect(millisAfterChange).toBeLessThan(L1_TTL_MILLIS);
+      await probe.client('KILL', 'TYPE', 'pubsub');
+      await changed;
+      const name = (await loadBot(first, bot.id))!.name;
+      const entryAgeMillis = performance.now() - filledAfter;
+      heard.stop();
+      expect(name).toBe('Changed during the cut');
+      conclusive = heard.count === 0 && entryAgeMillis < L1_TTL_MILLIS;
 
-    await bothSubscribed();
-    await l1InUse(first, bot.id);
-    expect((await loadBot(first, bot.id))!.name).toBe('Changed during the cut');
+      await bothSubscribed();
+      await l1InUse(first, bot.id);
+      expect((await loadBot(first, bot.id))!.name).toBe('Changed during the cut');
+    }
+    expect(conclusive).toBe(true);
   });
 
   it('does not fill the L1 with a database read that began before the subscriber came back', async () => {
-    const bot = await createBot(first, owner.token, 'Read before');
-    // Created now: a bot created later would move the first instance's invalidation epoch on.
-    const other = await createBot(first, owner.token, 'Probe');
-    await bothSubscribed();
-    await l1InUse(first, bot.id);
-    await first.deps.cache!.entities.invalidate([first.deps.cache!.keys.bot(bot.id)]);
-
-    // The first instance's database read of the bot is held across the cut, the change and the resubscription.
-    const bots = first.deps.repos.bots;
-    const findByIds = bots.findByIds;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let reading!: () => void;
-    const readStarted = new Promise<void>((resolve) => (reading = resolve));
-    bots.findByIds = async (ids, executor) => {
-      const rows = await findByIds(ids, executor);
-      if (ids.includes(bot.id)) {
-        reading();
-        await held;
-      }
-      return rows;
-    };
-    let stale: Promise<unknown> | undefined;
-    try {
-      const cut = new Promise((resolve) => first.deps.clients.redisSubscriber!.once('close', resolve));
-      await probe.client('KILL', 'TYPE', 'pubsub');
-      await cut;
-      const heard = heardOf(first, first.deps.cache!.keys.bot(bot.id));
-      stale = loadBot(first, bot.id);
-      await readStarted;
-      const renamed = await second.deps.repos.bots.update(bot.id, { name: 'Read after' });
-      await second.deps.invalidation.botUpdated(renamed!);
-      heard.stop();
-      expect(heard.count).toBe(0);
+    // The evidence needs the change to land before the subscriber is back (it reconnects after
+    // 100 ms), which the machine's speed decides: a try in which the subscriber heard it proves
+    // nothing and is made again with new bots; the answers must be right in every try.
+    let conclusive = false;
+    for (let attempt = 1; attempt <= 5 && !conclusive; attempt++) {
+      const bot = await createBot(first, owner.token, 'Read before');
+      // Created now: a bot created later would move the first instance's invalidation epoch on.
+      const other = await createBot(first, owner.token, 'Probe');
       await bothSubscribed();
-      // The L1 is in use again (this reads another bot through it).
-      bots.findByIds = findByIds;
-      await l1InUse(first, other.id);
-    } finally {
-      bots.findByIds = findByIds;
-      release();
+      await l1InUse(first, bot.id);
+      await first.deps.cache!.entities.invalidate([first.deps.cache!.keys.bot(bot.id)]);
+
+      // The first instance's database read of the bot is held across the cut, the change and the resubscription.
+      const bots = first.deps.repos.bots;
+      const findByIds = bots.findByIds;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let reading!: () => void;
+      const readStarted = new Promise<void>((resolve) => (reading = resolve));
+      bots.findByIds = async (ids, executor) => {
+        const rows = await findByIds(ids, executor);
+        if (ids.includes(bot.id)) {
+          reading();
+          await held;
+        }
+        return rows;
+      };
+      let stale: Promise<unknown> | undefined;
+      try {
+        const cut = new Promise((resolve) => first.deps.clients.redisSubscriber!.once('close', resolve));
+        await probe.client('KILL', 'TYPE', 'pubsub');
+        await cut;
+        const heard = heardOf(first, first.deps.cache!.keys.bot(bot.id));
+        stale = loadBot(first, bot.id);
+        await readStarted;
+        const renamed = await second.deps.repos.bots.update(bot.id, { name: 'Read after' });
+        await second.deps.invalidation.botUpdated(renamed!);
+        heard.stop();
+        conclusive = heard.count === 0;
+        await bothSubscribed();
+        // The L1 is in use again (this reads another bot through it).
+        bots.findByIds = findByIds;
+        await l1InUse(first, other.id);
+      } finally {
+        bots.findByIds = findByIds;
+        release();
+      }
+      // That read began before the change: it may answer the old name, but must not keep it.
+      expect(await stale).toMatchObject({ name: 'Read before' });
+      // Until its write-back (refused: the generation moved on) has settled, a new read joins
+      // that load and answers the old name too; the L1 must never answer it.
+      let fromL1 = false;
+      await eventually(async () => {
+        const hitsBefore = l1BotHits(first);
+        const { name } = (await loadBot(first, bot.id))!;
+        if (name === 'Read before' && l1BotHits(first) > hitsBefore) fromL1 = true;
+        return fromL1 || name === 'Read after';
+      });
+      expect(fromL1).toBe(false);
     }
-    // That read began before the change: it may answer the old name, but must not keep it.
-    expect(await stale).toMatchObject({ name: 'Read before' });
-    // Until its write-back (refused: the generation moved on) has settled, a new read would
-    // join that load rather than start its own; give it time to settle.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await loadBot(first, bot.id))!.name).toBe('Read after');
+    expect(conclusive).toBe(true);
   });
 });
 
@@ -505,7 +513,9 @@ describe('cached search results when a version bump cannot reach Redis', () => {
       const stale = [{ sourceId: 'deleted-source', content: 'Opening hours: nine to five.', score: 0.9 }];
       const before = await cache.lookup(botId, 'opening hours', 2);
       expect(await cache.store(botId, 'opening hours', 2, before!.version, stale)).toBe(true);
-      expect((await cache.lookup(botId, 'opening hours', 2))!.matches).toEqual(stale);
+      // The store gave the bot its first version (random, never 0).
+      const stored = (await cache.lookup(botId, 'opening hours', 2))!;
+      expect(stored.matches).toEqual(stale);
 
       await server.kill();
       // The source is deleted (committed) while Redis is down: the bump fails and is kept.
@@ -513,11 +523,14 @@ describe('cached search results when a version bump cannot reach Redis', () => {
       await server.restart();
       await connected(redis);
       // Right after the restart the old result is still in Redis under the old version…
-      expect(await probe.exists(keys.vector(botId, before!.version, vectorQueryHash('opening hours', 2)))).toBe(1);
+      expect(await probe.exists(keys.vector(botId, stored.version, vectorQueryHash('opening hours', 2)))).toBe(1);
       // …yet no lookup returns it: until the retried bump lands, the bot's searches skip the cache.
-      await eventually(async () => Number(await probe.get(keys.vectorVersion(botId))) === before!.version + 1);
+      const bumped = await eventually(async () => {
+        const version = Number(await probe.get(keys.vectorVersion(botId)));
+        return version !== stored.version && version;
+      });
       const after = await cache.lookup(botId, 'opening hours', 2);
-      expect(after).toEqual({ version: before!.version + 1, matches: undefined });
+      expect(after).toEqual({ version: bumped, matches: undefined });
     } finally {
       cache.stop();
     }

@@ -11,6 +11,11 @@ describe('loadConfig', () => {
       uploadMaxBytes: 10 * 1024 * 1024,
       trustedProxies: [],
       maxInFlight: 4096,
+      maxConnectionsPerIp: 128,
+      headersTimeoutMillis: 10_000,
+      requestTimeoutMillis: 30_000,
+      graphqlMaxBodyBytes: 256 * 1024,
+      ipv6PrefixBits: 64,
     });
     expect(config.graphqlLimits).toEqual({
       maxDepth: 6,
@@ -21,12 +26,23 @@ describe('loadConfig', () => {
     });
     expect(config.websocket).toEqual({ maxSubscriptionsPerSocket: 10, maxSocketsPerIp: 50, sessionCheckSeconds: 30 });
     expect(config.sessions.ttlSeconds).toBe(86_400);
-    expect(config.vectorCache).toEqual({ ttlSeconds: 600, warmTop: 50, warmIntervalSeconds: 120 });
+    expect(config.vectorCache).toEqual({
+      ttlSeconds: 600,
+      warmTop: 50,
+      warmIntervalSeconds: 120,
+      maxLimit: 10,
+      botBudgetBytes: 4 * 1024 * 1024,
+    });
+    // The cache shares REDIS_URL's Redis unless REDIS_CACHE_URL names one.
+    expect(config.redis.cacheUrl).toBeUndefined();
+    expect(config.redis.l1).toEqual({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, ttlMillis: 2000 });
     expect(config.isProduction).toBe(false);
   });
 
   it('keeps cached search results 1 to 60 minutes, warmed often enough that they do not expire unseen', () => {
-    expect(loadConfig({ VECTOR_CACHE_TTL_SECONDS: '60', VECTOR_WARM_INTERVAL_SECONDS: '19' }).vectorCache).toEqual({
+    expect(
+      loadConfig({ VECTOR_CACHE_TTL_SECONDS: '60', VECTOR_WARM_INTERVAL_SECONDS: '19' }).vectorCache,
+    ).toMatchObject({
       ttlSeconds: 60,
       warmTop: 50,
       warmIntervalSeconds: 19,
@@ -45,7 +61,20 @@ describe('loadConfig', () => {
       '127.0.0.1',
       '::1',
     ]);
-    for (const bad of ['proxy.internal', '10.0.0.0/8/8', '*', '300.1.1.1']) {
+    // IPv4-mapped forms are the IPv4 addresses they map (proxy-addr compares them so).
+    expect(
+      loadConfig({ TRUSTED_PROXIES: '::ffff:10.0.0.1,::ffff:10.0.0.0/104,2001:DB8::/32' }).http.trustedProxies,
+    ).toEqual(['10.0.0.1', '10.0.0.0/8', '2001:db8::/32']);
+    for (const bad of [
+      'proxy.internal',
+      '10.0.0.0/8/8',
+      '*',
+      '300.1.1.1',
+      '10.0.0.0/33',
+      '::1/129',
+      '127.1',
+      '10.0.0.1/x',
+    ]) {
       expect(() => loadConfig({ TRUSTED_PROXIES: bad })).toThrow(/TRUSTED_PROXIES/);
     }
   });

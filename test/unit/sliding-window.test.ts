@@ -62,6 +62,32 @@ describe('in-memory sliding window (injected clock)', () => {
     expect((await counter.hit('a', 1, WINDOW, 1, 'third')).admitted).toBe(true);
   });
 
+  it('keeps nothing for a refused request, and nothing once a counter empties', async () => {
+    now = 0;
+    const counter = createMemoryWindow({ now: () => now });
+    // Limit 0: every request is refused; a million distinct keys would once have been kept.
+    for (let i = 0; i < 1000; i++) await counter.hit(`refused-${i}`, 0, WINDOW, 1, `m${i}`);
+    expect(counter.size!()).toEqual({ keys: 0, bytes: 0 });
+    await counter.hit('k', 1, WINDOW, 1, 'a');
+    expect(counter.size!().keys).toBe(1);
+    await counter.undo('k', 'a', 1);
+    expect(counter.size!().keys).toBe(0);
+    await counter.hit('k', 1, WINDOW, 1, 'b');
+    now = WINDOW;
+    await counter.hit('k', 0, WINDOW, 1, 'c');
+    expect(counter.size!().keys).toBe(0);
+  });
+
+  it('stays within its byte budget however long or many the keys are', async () => {
+    now = 0;
+    const maxBytes = 64 * 1024;
+    const counter = createMemoryWindow({ now: () => now, maxBytes });
+    for (let i = 0; i < 200; i++) await counter.hit(`${i}:${'x'.repeat(4096)}`, 10, WINDOW, 1, `m${i}`);
+    expect(counter.size!().bytes).toBeLessThanOrEqual(maxBytes);
+    expect(counter.size!().keys).toBeGreaterThan(0);
+    expect(counter.size!().keys).toBeLessThan(200);
+  });
+
   it('reports Retry-After that a retry at that time honours', async () => {
     now = 10_000;
     const counter = window();

@@ -219,8 +219,11 @@ export type Query = {
   me: Maybe<User>;
   /** Status of up to 100 messages the viewer can read (their own; an owner also their bots' conversations). Unknown ids are left out. */
   messageStatuses: Array<MessageStatusEvent>;
-  /** Best-matching chunks of the bot's READY sources. `limit` is 1 to 50. */
-  search: Array<SearchHit>;
+  /**
+   * Best-matching chunks of the bot's READY sources. `limit` is 1 to 50; up to 10 (VECTOR_CACHE_MAX_LIMIT)
+   * the answer is cached. Limited per account and per address.
+   */
+  search: Maybe<Array<SearchHit>>;
   source: Maybe<Source>;
 };
 
@@ -289,14 +292,16 @@ export type QuerySourceArgs = {
 
 /** Whom a `@rateLimit` counts a request against. Each counts per window (RATE_LIMIT_WINDOW_SECONDS, 60) up to its RATE_LIMIT_* limit. */
 export type RateLimitPolicy =
-  /** The bot the widget traffic goes to (RATE_LIMIT_BOT_PER_MIN, 500). */
+  /** The bot the widget traffic goes to (RATE_LIMIT_BOT_PER_MIN, 500); invalid requests are taken back, as for GLOBAL. */
   | 'BOT'
-  /** The e-mail address a logIn is for, at the per-user limit: password guessing stays slow. */
+  /** The e-mail address a logIn is for, from the client's address, at the per-user limit: guessing from one place cannot lock the owner out from another. */
   | 'EMAIL'
-  /** Every limited request to one api instance (RATE_LIMIT_GLOBAL_PER_MIN, 1,000). */
+  /** Every request to this field on one api instance (RATE_LIMIT_GLOBAL_PER_MIN, 1,000); each field has its own counter, and requests the field refuses as invalid (BAD_USER_INPUT, NOT_FOUND) are taken back. */
   | 'GLOBAL'
   /** The client's address (RATE_LIMIT_IP_PER_MIN, 200); ENTERPRISE accounts are exempt. */
   | 'IP'
+  /** Password attempts (logIn, signUp) from the client's address (RATE_LIMIT_LOGIN_PER_MIN, 20). */
+  | 'LOGIN'
   /** The signed-in account or widget visitor (RATE_LIMIT_USER_PER_MIN, 100); ENTERPRISE accounts are exempt. */
   | 'USER';
 
@@ -611,7 +616,7 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   messageStatuses?: Resolver<Array<ResolversTypes['MessageStatusEvent']>, ParentType, ContextType, RequireFields<QueryMessageStatusesArgs, 'ids'>>;
-  search?: Resolver<Array<ResolversTypes['SearchHit']>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'botId' | 'limit' | 'query'>>;
+  search?: Resolver<Maybe<Array<ResolversTypes['SearchHit']>>, ParentType, ContextType, RequireFields<QuerySearchArgs, 'botId' | 'limit' | 'query'>>;
   source?: Resolver<Maybe<ResolversTypes['Source']>, ParentType, ContextType, RequireFields<QuerySourceArgs, 'id'>>;
 }>;
 

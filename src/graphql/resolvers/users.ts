@@ -10,8 +10,9 @@ export const userResolvers: Resolvers = {
     },
   },
   Mutation: {
-    signUp: (_parent, { input }, { auth }) => auth.signUp(input),
-    logIn: (_parent, { email, password }, { auth }) => auth.logIn(email, password),
+    // The address decides whose turn a password hash waits for (src/auth/password-hashing.ts).
+    signUp: (_parent, { input }, { auth, clientIp }) => auth.signUp(input, clientIp),
+    logIn: (_parent, { email, password }, { auth, clientIp }) => auth.logIn(email, password, clientIp),
     logOut: (_parent, _args, { access, sessions }) => sessions.end(access.requireViewer().tokenHash),
     logOutEverywhere: (_parent, _args, { access, sessions }) => sessions.endAllForUser(access.requireOwner()),
   },
