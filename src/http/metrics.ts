@@ -12,6 +12,8 @@ import type { Logger } from '../logger';
 import type { RateLimiter } from '../rate-limits/rate-limiter';
 import { BUFFER_PROBLEMS, bufferProblems, NO_BUFFERED_WRITES, type BufferLimits } from './health-buffer';
 import { withTimeout } from './health-redis';
+import type { AdmissionControl } from './admission-control';
+import type { ConnectionLimits } from './connection-limits';
 
 /** Seconds; finer than prom-client's default at the low end, where cached reads land. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -258,4 +260,42 @@ export function registerMetrics(fastify: FastifyInstance, metrics: Metrics): voi
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
+
+/**
+ * The HTTP front door's own figures: requests in progress and refused by admission control,
+ * and connections closed at once for their address's cap. Registered once both exist.
+ */
+export function registerFrontDoorMetrics(
+  registry: Registry,
+  sources: { admission: AdmissionControl; connections: ConnectionLimits },
+): void {
+  new Gauge({
+    name: 'parley_http_requests_in_flight',
+    help: 'API requests in progress in this process (counted once their body has arrived)',
+    registers: [registry],
+    collect() {
+      this.set(sources.admission.inFlight());
+    },
+  });
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  total(
+    'parley_http_requests_refused_total',
+    'API requests refused OVERLOADED because HTTP_MAX_IN_FLIGHT were in progress',
+    sources.admission.refused,
+  );
+  total(
+    'parley_http_connections_refused_total',
+    'Connections closed at once because their address had HTTP_MAX_CONNECTIONS_PER_IP open',
+    sources.connections.refused,
+  );
 }

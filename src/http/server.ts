@@ -24,7 +24,7 @@ import { OWNER_BODY_LIMIT_BYTES, registerGraphqlRequestBounds } from './graphql-
 import { registerHealthRoutes } from './health';
 import { bufferedWriteStats, registerBufferHealthRoute } from './health-buffer';
 import { registerRedisHealthRoutes } from './health-redis';
-import { createMetrics, registerMetrics } from './metrics';
+import { createMetrics, registerFrontDoorMetrics, registerMetrics } from './metrics';
 import { registerAdmissionControl } from './admission-control';
 import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
@@ -97,7 +97,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
 
   // Whom limits count a request as (IPv6 per /64), on every route and the WebSocket alike.
   const clientAddress = createClientAddress(config.http);
-  limitConnectionsPerAddress(fastify.server, {
+  const connections = limitConnectionsPerAddress(fastify.server, {
     maxPerAddress: config.http.maxConnectionsPerIp,
     addressOf: clientAddress.ofConnection,
   });
@@ -105,7 +105,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  registerAdmissionControl(fastify, config.http.maxInFlight);
+  const admission = registerAdmissionControl(fastify, config.http.maxInFlight);
   registerGraphqlRequestBounds(fastify, {
     smallLimitBytes: config.http.graphqlMaxBodyBytes,
     isSignedInOwner: async (authorization) => (await resolveViewer(app, authorization)).viewer.kind === 'USER',
@@ -129,6 +129,7 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     log: app.log.child({ component: 'metrics' }),
   });
   registerMetrics(fastify, metrics);
+  registerFrontDoorMetrics(metrics.registry, { admission, connections });
 
   // Our own errors carry their status; bad JSON, oversized bodies and unknown content types
   // are the client's fault (Fastify's 4xx); anything else is ours, logged in full and masked.

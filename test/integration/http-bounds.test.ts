@@ -42,6 +42,7 @@ describe('time and size bounds on connections and requests', () => {
     // More stalled requests than places (4), yet another client is served.
     const victim = await post('{"query":"{ __typename }"}');
     expect(victim.status).toBe(200);
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^parley_http_requests_refused_total 0$/m);
     // The request time-out closes each of them; nothing waits forever.
     for (const answer of await Promise.all(stalled.map((connection) => connection.closed))) {
       expect(answer).toMatch(/HTTP\/1\.1 408/);
@@ -67,6 +68,7 @@ describe('time and size bounds on connections and requests', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 503/);
       expect(answer).toMatch(/retry-after: \d+/i);
       expect((await fetch(`${app.url}/health`)).status).toBe(200);
+      expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^parley_http_connections_refused_total 1$/m);
     } finally {
       for (const connection of held) connection.socket.destroy();
     }
