@@ -10,7 +10,7 @@ import { RegExpParser, type AST } from '@eslint-community/regexpp';
  * backtracks over the same characters again and again, or restarts a long scan from every
  * position, costs here what it costs there, up to constant factors: steps grow with n^2
  * where V8's time does. V8 has optimisations this matcher lacks (it skips ahead to a literal
- * prefix, for one), so it may count more than V8 does, never fewer in growth.
+ * prefix, for one): where the two differ, this one counts more.
  *
  * Single characters and character classes are tested by V8 itself (a sticky regular
  * expression made from the atom's own source), so their meaning (case folding, `\s`,

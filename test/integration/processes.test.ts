@@ -19,8 +19,11 @@ import {
   type Started,
 } from '../helpers/processes';
 
-/** The time limit these tests give a stopping process (the default is 10 s). */
-const SHUTDOWN_TIMEOUT_MILLIS = 5000;
+/**
+ * The time limit these tests give a stopping process (the default is 10 s): far above what a
+ * stop takes even on a busy machine, so that only a stop that waits for the limit reaches it.
+ */
+const SHUTDOWN_TIMEOUT_MILLIS = 20_000;
 /** The processes' keys on the machine's Redis, deleted when the file is done. */
 const REDIS_KEY_PREFIX = testKeyPrefix();
 
@@ -160,19 +163,21 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
     const client: Socket = connect(Number(port), hostname);
     await once(client, 'connect');
     client.on('error', () => {});
-    client.write(
-      'POST /graphql HTTP/1.1\r\nhost: parley\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{',
-    );
     // The request must be in progress when the signal comes: sent at once, a signal can be
-    // handled before the headers are read, and an idle connection closes at once (exit 0).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // handled before the headers are read, and an idle connection closes at once (exit 0). The
+    // server's "100 Continue" says it has read the headers and handed the request on.
+    const continued = once(client, 'data');
+    client.write(
+      'POST /graphql HTTP/1.1\r\nhost: parley\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 100\r\n\r\n',
+    );
+    expect(String((await continued)[0])).toMatch(/^HTTP\/1\.1 100 Continue/);
+    client.write('{');
     try {
       const signalledAt = Date.now();
       api.child.kill('SIGTERM');
       expect(await exited(api.child)).toEqual({ code: 1, signal: null });
-      const elapsedMillis = Date.now() - signalledAt;
-      expect(elapsedMillis).toBeGreaterThanOrEqual(timeoutMillis);
-      expect(elapsedMillis).toBeLessThan(timeoutMillis + 2000);
+      // Not before the limit; how long after it depends on the machine, so no upper bound.
+      expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(timeoutMillis);
       expect(api.logged('shutdown timed out; exiting anyway')).toMatchObject({ step: 'http', timeoutMillis });
       expect(api.logged('stopped')).toBeUndefined();
     } finally {
@@ -270,12 +275,12 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
         await eventually(async () => requests > 0);
         expect(await sourceRow(sourceId)).toMatchObject({ status: 'PROCESSING' });
 
-        const signalledAt = Date.now();
         worker.child.kill('SIGTERM');
         await eventually(async () => worker.logged('shutting down'));
         answer();
         expect(await exited(worker.child)).toEqual({ code: 0, signal: null });
-        expect(Date.now() - signalledAt).toBeLessThan(SHUTDOWN_TIMEOUT_MILLIS);
+        // Within the limit: it would have exited 1 and said so otherwise (not timed: a busy machine is slow).
+        expect(worker.logged('shutdown timed out; exiting anyway')).toBeUndefined();
 
         // Finished after the signal, not dropped: READY, and no lease left behind for a dead worker.
         expect(await sourceRow(sourceId)).toMatchObject({
@@ -338,10 +343,9 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           attempts: 1,
         });
 
-        const signalledAt = Date.now();
         worker.child.kill('SIGTERM');
         expect(await exited(worker.child)).toEqual({ code: 0, signal: null });
-        expect(Date.now() - signalledAt).toBeLessThan(timeoutMillis);
+        expect(worker.logged('shutdown timed out; exiting anyway')).toBeUndefined();
 
         // Back in the queue at once, for the next worker, with the interrupted try not counted.
         expect(

@@ -17,8 +17,9 @@ async function serverWithHeldRequests(maxInFlight: number) {
   return { fastify, admission, held, url, post };
 }
 
+/** Waits for `check` to hold: up to 15 s or more, a deadline only a hang reaches, even on a busy machine. */
 const until = async (check: () => boolean) => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 1500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(check()).toBe(true);
 };
 

@@ -10,39 +10,62 @@ function sequence(...values: unknown[]) {
   });
 }
 
+/**
+ * Settles `pending` (a call of `eventually` made under fake timers) by moving the fake clock on
+ * past its deadline: it polls at 0, 50, 100 ms and so on whatever the machine is doing, so what it
+ * saw last is the same on every run.
+ */
+async function onFakeClock<T>(pending: Promise<T>): Promise<T> {
+  const settled = pending.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  await jest.advanceTimersByTimeAsync(1_000);
+  const outcome = await settled;
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
+
 describe('eventually', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
   it('keeps polling past undefined and false, and returns the first other value', async () => {
     const check = sequence(undefined, false, 0, 'later');
-    await expect(eventually(check, 2_000)).resolves.toBe(0);
+    await expect(onFakeClock(eventually(check, 2_000))).resolves.toBe(0);
     expect(check).toHaveBeenCalledTimes(3);
-    await expect(eventually(sequence(undefined, null), 2_000)).resolves.toBeNull();
+    await expect(onFakeClock(eventually(sequence(undefined, null), 2_000))).resolves.toBeNull();
   });
 
   it('never takes false for success, and says so when it gives up', async () => {
-    await expect(eventually(sequence(false), 200)).rejects.toThrow(
+    await expect(onFakeClock(eventually(sequence(false), 200))).rejects.toThrow(
       /condition not met within 200 ms: the last check returned false$/,
     );
   });
 
   it('names the last value it saw', async () => {
-    await expect(eventually(sequence(false, undefined), 200)).rejects.toThrow(
+    await expect(onFakeClock(eventually(sequence(false, undefined), 200))).rejects.toThrow(
       /condition not met within 200 ms: the last check returned undefined$/,
     );
   });
 
   it('retries a check that throws, and reports the last error if it never passes', async () => {
     await expect(
-      eventually(
-        sequence(() => new Error('not listening yet'), 'up'),
-        2_000,
+      onFakeClock(
+        eventually(
+          sequence(() => new Error('not listening yet'), 'up'),
+          2_000,
+        ),
       ),
     ).resolves.toBe('up');
-    const failure = await eventually(
-      sequence(
-        () => new Error('first error'),
-        () => new Error('database is down'),
+    const failure = await onFakeClock(
+      eventually(
+        sequence(
+          () => new Error('first error'),
+          () => new Error('database is down'),
+        ),
+        200,
       ),
-      200,
     ).then(
       () => {
         throw new Error('eventually resolved');
