@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// Replays the attacks of issue 5 against a running Parley and prints, per attack, how long
-// it took and what the server answered. Plain Node 20 ESM, no dependencies: the WebSocket
+// Replays the attacks of issue 5 (1–15) and of issue 15 (16–25, in one-client.mjs) against a
+// running Parley and prints, per attack, how long it took and what the server answered; for
+// 16–25 also what another client experienced meanwhile. Plain Node 20 ESM, no dependencies: the WebSocket
 // attacks use Node's own WebSocket (behind --experimental-websocket on Node 20, so the
 // script re-runs itself with that flag when it is missing). See README.md beside it.
 
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { oneClientAttacks } from './one-client.mjs';
 
 if (typeof globalThis.WebSocket !== 'function') {
   if (process.env.PARLEY_REPLAY_REEXEC) {
@@ -24,12 +27,27 @@ if (typeof globalThis.WebSocket !== 'function') {
 }
 
 const USAGE = `Usage: node load/attacks/replay.mjs --url http://127.0.0.1:4000 [--db postgres://…] [--only 1,8,14] [--timeout 120]
+       node load/attacks/replay.mjs --url http://127.0.0.1:4000 --only 16-25 [--pid …] [--redis …] [--db …]
 
-  --url      the api's base URL (default http://127.0.0.1:4000)
-  --db       optional: the instance's DATABASE_URL; with psql on the PATH the script also
-             checks a few outcomes in the database (read-only)
-  --only     comma-separated attack numbers (default: all, 1 to 15)
-  --timeout  seconds to wait for any one answer or source (default 120)`;
+  --url       the api's base URL (default http://127.0.0.1:4000)
+  --db        the instance's DATABASE_URL; with psql on the PATH attacks 13, 23 and 24 check
+              outcomes in the database (read-only), and attack 24 (which needs it) cuts that
+              database off for 15 s
+  --only      attack numbers, e.g. 1,8,14 or 16-25 (default: 1 to 15; attacks 16 to 25 are
+              hostile to the instance and run only when named)
+  --timeout   seconds to wait for any one answer or source (default 120)
+
+  For attacks 16-25 (issue 15), best run by campaign.mjs, one fresh instance per attack:
+  --pid       the api's process id: its RSS is read from /proc (default: from /metrics)
+  --redis     the instance's own Redis URL: memory and keys (22, 23 need it; 23 fills it)
+  --pg-admin  a URL to the same PostgreSQL's admin database for 24 (default: --db's, /postgres)
+  --count     requests of 17 (default 160) and sends of 23 (default 2500)
+  --settle    seconds 17 waits idle before reading memory again (default 0)
+  --duration  seconds of each timed phase (default per attack: 16 30, 18 40, 21 10, 22 20,
+              23 30, 24 15)
+  --control   the steps a person would do (23: stop and start the worker) are asked for on
+              stdout as "@@control <step>" and acknowledged with a line "ok" on stdin
+              (campaign.mjs does this); without it they are asked for at the terminal`;
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +55,13 @@ const { values: args } = parseArgs({
     db: { type: 'string' },
     only: { type: 'string' },
     timeout: { type: 'string', default: '120' },
+    pid: { type: 'string' },
+    redis: { type: 'string' },
+    'pg-admin': { type: 'string' },
+    count: { type: 'string' },
+    settle: { type: 'string' },
+    duration: { type: 'string' },
+    control: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -48,8 +73,19 @@ if (args.help) {
 const BASE = args.url.replace(/\/+$/, '');
 const WS_URL = `${BASE.replace(/^http/, 'ws')}/graphql`;
 const TIMEOUT_MS = Number(args.timeout) * 1000;
-const ONLY = args.only ? new Set(args.only.split(',').map((n) => Number(n.trim()))) : undefined;
-if (!Number.isFinite(TIMEOUT_MS) || TIMEOUT_MS <= 0) {
+/** "1,8,16-25" as a set of numbers. */
+function parseOnly(text) {
+  const numbers = new Set();
+  for (const part of text.split(',')) {
+    const [from, to = from] = part.split('-').map((n) => Number(n.trim()));
+    for (let n = from; n <= to; n += 1) numbers.add(n);
+  }
+  return numbers;
+}
+const ONLY = args.only ? parseOnly(args.only) : undefined;
+const optionalNumber = (text) => (text === undefined ? undefined : Number(text));
+const numbers = ['pid', 'count', 'settle', 'duration'].map((name) => optionalNumber(args[name]));
+if (!Number.isFinite(TIMEOUT_MS) || TIMEOUT_MS <= 0 || numbers.some((n) => n !== undefined && !(n >= 0))) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -334,12 +370,40 @@ async function dbScalar(sql, params = []) {
 // ---------------------------------------------------------------------------------------
 // Output
 
-const NAME_WIDTH = 46;
+const NAME_WIDTH = 58;
 let failures = 0;
 
 function print(name, ms, text, extra) {
   const time = ms === undefined ? '-' : `${Math.round(ms)} ms`;
   console.log(`${name.padEnd(NAME_WIDTH)} ${time.padStart(9)}  ${text}${extra ? `  | ${extra}` : ''}`);
+}
+
+/** One line per attack of 16-25 in a fixed form, for campaign.mjs' table. */
+function summary(n, text) {
+  console.log(`SUMMARY ${n}: ${text}`);
+}
+
+let stdinLines;
+/** The next line of stdin (undefined at its end). */
+async function nextStdinLine() {
+  stdinLines ??= createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  return (await stdinLines.next()).value;
+}
+
+/**
+ * A step on the instance that the script cannot do itself (stop or start the worker): asked of
+ * campaign.mjs with --control, otherwise of the person at the terminal.
+ */
+async function control(step, description) {
+  if (args.control) {
+    console.log(`@@control ${step}`);
+    const reply = await nextStdinLine();
+    if (reply?.trim() !== 'ok') throw new Error(`${step}: ${reply ?? 'no answer on stdin'}`);
+    return;
+  }
+  if (!process.stdin.isTTY) throw new Error(`this attack needs someone to ${description}: use --control or a terminal`);
+  console.log(`>>> ${description}, then press Enter`);
+  await nextStdinLine();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -383,7 +447,7 @@ const botB = once(async () => {
 // ---------------------------------------------------------------------------------------
 // The attacks
 
-const attacks = [
+const issue5Attacks = [
   {
     n: 1,
     async run() {
@@ -772,10 +836,34 @@ const attacks = [
   },
 ];
 
+const attacks = [
+  ...issue5Attacks,
+  ...oneClientAttacks({
+    base: BASE,
+    print,
+    summary,
+    answer,
+    clip,
+    must,
+    control,
+    ops: { SIGN_UP, CREATE_BOT, CREATE_SOURCE, SOURCE, START_WIDGET, SEND_MESSAGE },
+    options: {
+      pid: numbers[0],
+      count: numbers[1],
+      settle: numbers[2],
+      duration: numbers[3],
+      redis: args.redis,
+      db: args.db,
+      pgAdmin: args['pg-admin'],
+    },
+  }),
+];
+
 // ---------------------------------------------------------------------------------------
 
 async function main() {
-  const selected = attacks.filter((attack) => !ONLY || ONLY.has(attack.n));
+  // 16-25 are hostile to the instance (one may kill the api, one cuts its database): only when named.
+  const selected = attacks.filter((attack) => (ONLY ? ONLY.has(attack.n) : attack.n <= 15));
   console.log(`Parley attack replay against ${BASE} (Node ${process.version}, ${new Date().toISOString()})`);
   const health = await request('/health', { timeoutMs: 5000 });
   if (health.status !== 200) {
