@@ -189,15 +189,7 @@ export function createMetrics(deps: {
   if (writeStats) {
     // This instance's own counts; a scrape copies them, as the cache lookups above.
     const writeCounter = (name: string, help: string, pick: (stats: BufferedWritePathStats) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.reset();
-          this.inc(pick(writeStats));
-        },
-      });
+      countedTotal(registry, name, help, () => pick(writeStats));
     writeCounter(
       'parley_buffer_fallbacks_total',
       'Sends of this instance written straight to PostgreSQL because the buffer did not take them',
@@ -278,24 +270,29 @@ export function registerFrontDoorMetrics(
       this.set(sources.admission.inFlight());
     },
   });
-  const total = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  total(
+  countedTotal(
+    registry,
     'parley_http_requests_refused_total',
     'API requests refused OVERLOADED because HTTP_MAX_IN_FLIGHT were in progress',
     sources.admission.refused,
   );
-  total(
+  countedTotal(
+    registry,
     'parley_http_connections_refused_total',
     'Connections closed at once because their address had HTTP_MAX_CONNECTIONS_PER_IP open',
     sources.connections.refused,
   );
+}
+
+/** A counter whose value a scrape copies from a running total the process keeps itself. */
+function countedTotal(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
