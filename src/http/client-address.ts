@@ -11,8 +11,11 @@ import ipaddr from 'ipaddr.js';
  * is not an address: what a client sends never becomes a key unchecked.
  */
 export function addressGroup(address: string, ipv6PrefixBits: number): string | undefined {
-  // node's isIP is strict (no `127.1`, no octal or hex parts), unlike ipaddr.js' parser.
-  if (isIP(address) === 0) return undefined;
+  // node's isIP is strict (no `127.1`, no octal or hex parts), unlike ipaddr.js' parser; a
+  // plain IPv4 address, most requests' case, is its own group and needs no parsing.
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  if (family === 4) return address;
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
