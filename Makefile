@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export REDIS_URL ?= redis://127.0.0.1:6379
 export PORT ?= 4000
 
-.PHONY: bench bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: bench bench-compare bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -60,6 +60,7 @@ test: install services browser check build ## Install, ensure services and chrom
 	npm run --silent test:redis
 	SMOKE=1 load/chaos.sh
 	SMOKE=1 PARLEY_DIST=$(CURDIR)/dist load/bench.sh
+	BEFORE_DIST=$(CURDIR)/dist AFTER_DIST=$(CURDIR)/dist ROUNDS=1 ROUND_SECONDS=2 BOTS=2 load/bench/compare.sh
 
 chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
 	load/chaos.sh
@@ -85,6 +86,10 @@ dlq: install ## List, show, replay or drop write-buffer dead letters (REDIS_KEY_
 # QUICK=1: the same phases, smaller (under 2 minutes), reported in load/results/<date>-quick/.
 bench: install services ## Benchmark: Parley (1 and 2 apis), rollback mode and the peers side by side; report in load/results/<date>/ (load/README.md)
 	load/bench.sh
+
+# BEFORE_DIST: another revision's built tree (a worktree with `npm ci && npm run build` run in it).
+bench-compare: build services ## Two builds at the same time, same load: BEFORE_DIST=<tree>/dist [AFTER_DIST=dist]; ratio per round (load/README.md)
+	AFTER_DIST=$${AFTER_DIST:-$(CURDIR)/dist} load/bench/compare.sh
 
 bench-read: ## Read benchmark: Parley with Redis, rollback mode and a response-cache peer, side by side (load/README.md)
 	load/bench-read.sh

@@ -27,12 +27,10 @@
 //
 // Everything it starts it stops by pid; it drops its database and deletes its Redis keys.
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BOT_QUERY, SEARCH_QUERY, SEARCHES, SOURCES_QUERY, TOPICS, zipfPicker } from '../bench-read/loadgen.mjs';
 import {
   bufferHealth,
   createHarness,
@@ -41,13 +39,13 @@ import {
   logSummary,
   sleep,
   stop,
-  TEXTS,
   waitHttp,
   waitRows,
 } from '../bench-write/bench-write.mjs';
 import { renderCharts } from './charts.mjs';
 import { closedLoop, openLoop } from './loadgen.mjs';
 import { checks, renderReport } from './report.mjs';
+import { reader as ownerReader, seedOwner, sender as chatSender } from './fixtures.mjs';
 
 const env = process.env;
 const mode = env.SMOKE === '1' ? 'smoke' : env.QUICK === '1' ? 'quick' : 'full';
@@ -193,96 +191,6 @@ async function stopTarget(target) {
   return logs;
 }
 
-/** One owner, BOTS bots with three TEXT sources each, ingested (READY) by a rollback-mode worker. */
-async function seed(dist) {
-  await h.createDatabase();
-  const port = cfg.basePort + 8;
-  const origin = `http://127.0.0.1:${port}`;
-  const api = start('seed-api', process.execPath, [join(dist, 'src/main.js')], h.parleyEnv(port), 'seed-api');
-  const worker = start(
-    'seed-worker',
-    process.execPath,
-    [join(dist, 'worker/main.js')],
-    { ...h.parleyEnv(port + 1), INGEST_CONCURRENCY: '4', INGEST_POLL_MILLIS: '200' },
-    'seed-worker',
-  );
-  await waitHttp(`${origin}/health/db`, api);
-  const email = `bench-${h.stamp.toLowerCase()}@example.com`;
-  const password = `Bench-${randomBytes(12).toString('hex')}`;
-  const { signUp } = await gql(origin, 'mutation($i: SignUpInput!) { signUp(input: $i) { token } }', {
-    i: { email, password, name: 'Bench Owner' },
-  });
-  const botIds = [];
-  for (let i = 0; i < cfg.bots; i++) {
-    const { createBot } = await gql(
-      origin,
-      'mutation($i: CreateBotInput!) { createBot(input: $i) { id } }',
-      { i: { name: `Bench bot ${i + 1}`, description: `Bot ${i + 1} of the benchmark` } },
-      signUp.token,
-    );
-    botIds.push(createBot.id);
-    await Promise.all(
-      TOPICS.map((text, k) =>
-        gql(
-          origin,
-          'mutation($i: CreateSourceInput!) { createSource(input: $i) { id } }',
-          { i: { botId: createBot.id, kind: 'TEXT', title: `Source ${k + 1}`, text } },
-          signUp.token,
-        ),
-      ),
-    );
-  }
-  const db = await h.probe();
-  for (let i = 0; ; i++) {
-    const rows = await db.query('SELECT status, count(*)::int AS n FROM sources GROUP BY status');
-    const by = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-    if ((by.READY ?? 0) === botIds.length * TOPICS.length) break;
-    if (by.FAILED || i > 1200) throw new Error(`ingestion did not finish: ${JSON.stringify(by)}`);
-    await sleep(100);
-  }
-  await db.end();
-  await stop(worker);
-  await stop(api);
-  log(`seeded ${botIds.length} bots with ${botIds.length * TOPICS.length} sources for ${email}`);
-  // The password and tokens stay in this process: nothing secret goes to the report.
-  return { email, password, postgresToken: signUp.token, botIds };
-}
-
-const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
-
-/** A writer: one conversation per SENDS_PER_CONVERSATION sends, on a bot of its own, each with a clientMessageId. */
-const sender = (botIds) => (i) => {
-  let conversationId = null;
-  let sent = 0;
-  const botId = botIds[i % botIds.length];
-  return {
-    next: () => {
-      if (sent >= cfg.sendsPerConversation) [conversationId, sent] = [null, 0];
-      const text = TEXTS[(i + sent) % TEXTS.length];
-      const input = { botId, text, clientMessageId: randomUUID(), ...(conversationId ? { conversationId } : {}) };
-      return { kind: 'write', field: 'sendMessage', body: JSON.stringify({ query: SEND, variables: { i: input } }) };
-    },
-    answered: (outcome, answer) => {
-      if (outcome !== 'ok') [conversationId, sent] = [null, 0];
-      else [conversationId, sent] = [answer.data.sendMessage.conversationId, sent + 1];
-    },
-  };
-};
-
-/** An owner's read, as bench-read: 60 % a bot with its owner and sources, 25 % its sources, 15 % search. */
-function reader(botIds) {
-  const rank = zipfPicker(botIds.length, cfg.zipfS);
-  return () => {
-    const id = botIds[rank()];
-    const r = Math.random();
-    if (r < 0.6) return { kind: 'read', field: 'bot', body: JSON.stringify({ query: BOT_QUERY, variables: { id } }) };
-    if (r < 0.85)
-      return { kind: 'read', field: 'bot', body: JSON.stringify({ query: SOURCES_QUERY, variables: { id } }) };
-    const q = SEARCHES[Math.floor(Math.random() * SEARCHES.length)];
-    return { kind: 'read', field: 'search', body: JSON.stringify({ query: SEARCH_QUERY, variables: { b: id, q } }) };
-  };
-}
-
 const messageCount = async (db) => (await db.query('SELECT count(*)::int AS n FROM messages'))[0].n;
 
 /**
@@ -411,7 +319,7 @@ async function writeRun(name, dist, owner, total, connections, kind = 'writes') 
     const load = {
       origins: target.origins,
       token: target.token,
-      client: sender(owner.botIds),
+      client: chatSender(owner.botIds, cfg.sendsPerConversation),
       timeoutMillis: cfg.requestTimeoutSeconds * 1000,
     };
     const warm = await closedLoop({ ...load, total: cfg.warmupSends, connections: Math.min(100, cfg.warmupSends) });
@@ -481,7 +389,7 @@ function cacheDelta(a, b) {
 async function readRun(name, dist, owner) {
   log(`reads: ${name}, ${cfg.readConnections} connections, ${cfg.readSeconds} s`);
   const r = await measured(name, dist, owner, async (target) => {
-    const next = reader(owner.botIds);
+    const next = ownerReader(owner.botIds, cfg.zipfS);
     const load = {
       origins: target.origins,
       token: target.token,
@@ -516,8 +424,8 @@ async function readRun(name, dist, owner) {
 async function mixedRun(name, dist, owner) {
   log(`mixed: ${name}, ${cfg.mixedRate}/s for ${cfg.mixedSeconds} s`);
   return measured(name, dist, owner, async (target) => {
-    const read = reader(owner.botIds);
-    const writers = Array.from({ length: 200 }, (_, i) => sender(owner.botIds)(i));
+    const read = ownerReader(owner.botIds, cfg.zipfS);
+    const writers = Array.from({ length: 200 }, (_, i) => chatSender(owner.botIds, cfg.sendsPerConversation)(i));
     let w = 0;
     const next = () => {
       if (Math.random() < 0.7) return read();
@@ -544,7 +452,7 @@ async function overloadRun(name, dist, owner, capacity) {
     `overload: ${name}, ${rate} sends/s (${cfg.overloadFactor} × ${Math.round(capacity)}) for ${cfg.overloadSeconds} s`,
   );
   const r = await measured(name, dist, owner, async (target, db, rows0) => {
-    const writers = Array.from({ length: 1000 }, (_, i) => sender(owner.botIds)(i));
+    const writers = Array.from({ length: 1000 }, (_, i) => chatSender(owner.botIds, cfg.sendsPerConversation)(i));
     let w = 0;
     const next = () => writers[w++ % writers.length].next();
     const sampler = bufferSampler(target);
@@ -563,7 +471,7 @@ async function overloadRun(name, dist, owner, capacity) {
     let probes = 0;
     let probeOk = 0;
     let recoveredAfterMillis = null;
-    const probeSender = sender(owner.botIds)(0);
+    const probeSender = chatSender(owner.botIds, cfg.sendsPerConversation)(0);
     while (performance.now() - probeStart < cfg.recoverySeconds * 1000) {
       const t0 = performance.now();
       const res = await fetch(`${target.origins[0]}/graphql`, {
@@ -663,7 +571,7 @@ try {
   await h.redis.connect();
   const commit = head();
   const dist = h.build();
-  const owner = await seed(dist);
+  const owner = await seedOwner(h, dist, { bots: cfg.bots, port: cfg.basePort + 8, name: 'bench' });
   const results = { throughput: [], writes: [], writesBig: [], reads: [], mixed: [], overload: [] };
   const attempt = async (bucket, name, fn) => {
     try {

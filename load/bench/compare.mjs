@@ -1,0 +1,197 @@
+// `make bench-compare`: two builds of Parley side by side, at the same time, on one machine.
+//
+// Run one after the other, two builds of the same code differ by 10-20 % from run to run on
+// this 2-core machine (other work on the cores, clock speed): a change of a few per cent
+// cannot be seen that way. Here each build runs its own api + worker (its own Redis key
+// prefix) on one seeded database, and both get the same closed-loop load at the same moment,
+// round after round: whatever slows the machine slows both, and the ratio of their
+// throughputs in each round is what is reported (median over the rounds, with the range).
+// Each round is sends, then owner reads, as `make bench`'s throughput and read phases
+// (same requests, rate limits off as there). The api's own CPU per request is read from /proc.
+//
+//   BEFORE_DIST=/path/to/old/dist AFTER_DIST=dist load/bench/compare.sh
+//
+// Environment: BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
+// each revision, with its node_modules beside its dist/), ROUNDS (12), ROUND_SECONDS (8, each of
+// sends and reads), CONNECTIONS (50 per build), BOTS (10), BASE_PORT (4721). Writes
+// load/results/compare-<stamp>/report.md and report.json; exits 1 when a request failed.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHarness, gql, stop, waitHttp } from '../bench-write/bench-write.mjs';
+import { closedLoop } from './loadgen.mjs';
+import { reader, seedOwner, sender } from './fixtures.mjs';
+
+const env = process.env;
+const cfg = {
+  before: env.BEFORE_DIST && resolve(env.BEFORE_DIST),
+  after: env.AFTER_DIST && resolve(env.AFTER_DIST),
+  rounds: Number(env.ROUNDS ?? 12),
+  roundSeconds: Number(env.ROUND_SECONDS ?? 8),
+  connections: Number(env.CONNECTIONS ?? 50),
+  bots: Number(env.BOTS ?? 10),
+  basePort: Number(env.BASE_PORT ?? 4721),
+};
+if (!cfg.before || !cfg.after) {
+  console.error('usage: BEFORE_DIST=<built tree>/dist AFTER_DIST=<built tree>/dist load/bench/compare.sh');
+  process.exit(2);
+}
+
+const h = createHarness({ name: 'compare' });
+const { log, start } = h;
+
+/** User + system CPU of a process so far, in ms. */
+function cpuMillis(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** A build's api + worker under a key prefix of its own, and a session token it knows. */
+async function startBuild(label, dist, port, owner) {
+  const prefix = `${h.prefixStem}${label}:`;
+  const worker = start(
+    `${label}-worker`,
+    process.execPath,
+    [join(dist, 'worker/main.js')],
+    h.parleyEnv(port + 10, prefix),
+    `${label}-worker`,
+  );
+  const api = start(
+    `${label}-api`,
+    process.execPath,
+    [join(dist, 'src/main.js')],
+    h.parleyEnv(port, prefix),
+    `${label}-api`,
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  await waitHttp(`${origin}/health/db`, api);
+  const { logIn } = await gql(
+    origin,
+    'mutation($e: String!, $p: String!) { logIn(email: $e, password: $p) { token } }',
+    {
+      e: owner.email,
+      p: owner.password,
+    },
+  );
+  return { label, dist, origins: [origin], token: logIn.token, api, worker };
+}
+
+/** The same load on every build at once for `seconds`: requests/s, errors and api CPU per request each. */
+async function together(builds, client, seconds) {
+  const cpu0 = builds.map((b) => cpuMillis(b.api.pid));
+  const runs = await Promise.all(
+    builds.map((b) =>
+      closedLoop({
+        origins: b.origins,
+        token: b.token,
+        connections: cfg.connections,
+        seconds,
+        client,
+        timeoutMillis: 60_000,
+      }),
+    ),
+  );
+  return runs.map((run, i) => ({
+    perSecond: run.okPerSecond,
+    errors: run.errors,
+    cpuMillisPerRequest: (cpuMillis(builds[i].api.pid) - cpu0[i]) / Math.max(1, run.requests),
+  }));
+}
+
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+function summarise(rounds, phase) {
+  const ratios = rounds.map((r) => r[phase].after.perSecond / r[phase].before.perSecond);
+  const cpuRatios = rounds.map((r) => r[phase].after.cpuMillisPerRequest / r[phase].before.cpuMillisPerRequest);
+  return {
+    beforeMedian: median(rounds.map((r) => r[phase].before.perSecond)),
+    afterMedian: median(rounds.map((r) => r[phase].after.perSecond)),
+    ratioMedian: median(ratios),
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
+    cpuRatioMedian: median(cpuRatios),
+    errors: rounds.reduce((sum, r) => sum + r[phase].before.errors + r[phase].after.errors, 0),
+  };
+}
+
+function renderReport(report) {
+  const f = (x, d = 3) => x.toFixed(d);
+  const row = (name, s) =>
+    `| ${name} | ${Math.round(s.beforeMedian)} | ${Math.round(s.afterMedian)} | **${f(s.ratioMedian)}** | ${f(s.ratioMin)}–${f(s.ratioMax)} | ${f(s.cpuRatioMedian)} | ${s.errors} |`;
+  return [
+    `# Before and after, side by side (${report.date})`,
+    '',
+    `- before: \`${report.before}\``,
+    `- after: \`${report.after}\``,
+    `- ${report.rounds.length} rounds; each: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (one api + worker each, ${cfg.bots} bots, rate limits off)`,
+    `- machine: ${report.machine}`,
+    '',
+    '| phase | before /s (median) | after /s (median) | after ÷ before (median of rounds) | range | api CPU per request, after ÷ before | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    row('sends', report.sends),
+    row('reads', report.reads),
+    '',
+    'Each round, by phase: after ÷ before.',
+    '',
+    '| round | sends | reads |',
+    '| ---: | ---: | ---: |',
+    ...report.rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${f(r.sends.after.perSecond / r.sends.before.perSecond)} | ${f(r.reads.after.perSecond / r.reads.before.perSecond)} |`,
+    ),
+    '',
+  ].join('\n');
+}
+
+try {
+  const owner = await seedOwner(h, cfg.after, { bots: cfg.bots, port: cfg.basePort + 8, name: 'compare' });
+  const builds = [
+    await startBuild('before', cfg.before, cfg.basePort, owner),
+    await startBuild('after', cfg.after, cfg.basePort + 1, owner),
+  ];
+  const writes = sender(owner.botIds);
+  const nextRead = reader(owner.botIds);
+  const reads = () => ({ next: nextRead, answered: () => undefined });
+  log('warming up both builds');
+  await together(builds, writes, 3);
+  await together(builds, reads, 3);
+  const rounds = [];
+  for (let i = 1; i <= cfg.rounds; i++) {
+    const [sendsBefore, sendsAfter] = await together(builds, writes, cfg.roundSeconds);
+    const [readsBefore, readsAfter] = await together(builds, reads, cfg.roundSeconds);
+    rounds.push({
+      sends: { before: sendsBefore, after: sendsAfter },
+      reads: { before: readsBefore, after: readsAfter },
+    });
+    log(
+      `round ${i}: sends ${Math.round(sendsBefore.perSecond)} → ${Math.round(sendsAfter.perSecond)}/s, reads ${Math.round(readsBefore.perSecond)} → ${Math.round(readsAfter.perSecond)}/s`,
+    );
+  }
+  for (const b of builds) {
+    await stop(b.api);
+    await stop(b.worker);
+  }
+  const report = {
+    date: new Date().toISOString(),
+    before: cfg.before,
+    after: cfg.after,
+    machine: `${cpus().length} cores, ${cpus()[0]?.model.trim()}, load average at the end ${loadavg()[0].toFixed(1)}`,
+    config: cfg,
+    sends: summarise(rounds, 'sends'),
+    reads: summarise(rounds, 'reads'),
+    rounds,
+  };
+  writeFileSync(join(h.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(h.outDir, 'report.md'), renderReport(report));
+  console.log(renderReport(report));
+  log(`report: ${join(h.outDir, 'report.md')}`);
+  // Both builds must answer every request: a ratio of half-failed rounds would mean nothing.
+  if (report.sends.errors + report.reads.errors > 0) process.exitCode = 1;
+} finally {
+  await h.cleanOnce();
+}
