@@ -17,7 +17,8 @@
 // load/results/compare-<stamp>/report.md and report.json; exits 1 when a request failed.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { createHarness, gql, stop, waitHttp } from '../bench-write/bench-write.mjs';
 import { closedLoop } from './loadgen.mjs';
 import { reader, seedOwner, sender } from './fixtures.mjs';
@@ -99,6 +100,20 @@ async function together(builds, client, seconds) {
   }));
 }
 
+/** The commit a built tree was built from, when it sits in a git checkout (a worktree); else its path. */
+function revisionOf(dist) {
+  try {
+    const tree = dirname(dist);
+    const commit = execFileSync('git', ['-C', tree, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', tree, 'status', '--porcelain', '--', 'src', 'worker', 'schema'], {
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${commit} with uncommitted changes` : commit;
+  } catch {
+    return dist;
+  }
+}
+
 const median = (values) => {
   const s = [...values].sort((a, b) => a - b);
   const n = s.length;
@@ -178,8 +193,8 @@ try {
   }
   const report = {
     date: new Date().toISOString(),
-    before: cfg.before,
-    after: cfg.after,
+    before: revisionOf(cfg.before),
+    after: revisionOf(cfg.after),
     machine: `${cpus().length} cores, ${cpus()[0]?.model.trim()}, load average at the end ${loadavg()[0].toFixed(1)}`,
     config: cfg,
     sends: summarise(rounds, 'sends'),
