@@ -12,7 +12,8 @@
 //   BEFORE_DIST=/path/to/old/dist AFTER_DIST=dist load/bench/compare.sh
 //
 // Environment: BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
-// each revision, with its node_modules beside its dist/), ROUNDS (12), ROUND_SECONDS (8, each of
+// each revision, with its node_modules beside its dist/), ROUNDS (12, in all), SESSIONS (4: each
+// starts both builds afresh, in turn first and on the first port), ROUND_SECONDS (8, each of
 // sends and reads), CONNECTIONS (50 per build), BOTS (10), BASE_PORT (4721). Writes
 // load/results/compare-<stamp>/report.md and report.json; exits 1 when a request failed.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ const cfg = {
   before: env.BEFORE_DIST && resolve(env.BEFORE_DIST),
   after: env.AFTER_DIST && resolve(env.AFTER_DIST),
   rounds: Number(env.ROUNDS ?? 12),
+  sessions: Number(env.SESSIONS ?? 4),
   roundSeconds: Number(env.ROUND_SECONDS ?? 8),
   connections: Number(env.CONNECTIONS ?? 50),
   bots: Number(env.BOTS ?? 10),
@@ -143,7 +145,7 @@ function renderReport(report) {
     '',
     `- before: \`${report.before}\``,
     `- after: \`${report.after}\``,
-    `- ${report.rounds.length} rounds; each: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (one api + worker each, ${cfg.bots} bots, rate limits off)`,
+    `- ${report.rounds.length} rounds in ${cfg.sessions} sessions (each session starts both builds afresh, in turn first); each round: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (one api + worker each, ${cfg.bots} bots, rate limits off)`,
     `- machine: ${report.machine}`,
     '',
     '| phase | before /s (median) | after /s (median) | after ÷ before (median of rounds) | range | api CPU per request, after ÷ before | errors |',
@@ -153,11 +155,11 @@ function renderReport(report) {
     '',
     'Each round, by phase: after ÷ before.',
     '',
-    '| round | sends | reads |',
-    '| ---: | ---: | ---: |',
+    '| round | session | sends | reads |',
+    '| ---: | ---: | ---: | ---: |',
     ...report.rounds.map(
       (r, i) =>
-        `| ${i + 1} | ${f(r.sends.after.perSecond / r.sends.before.perSecond)} | ${f(r.reads.after.perSecond / r.reads.before.perSecond)} |`,
+        `| ${i + 1} | ${r.session} | ${f(r.sends.after.perSecond / r.sends.before.perSecond)} | ${f(r.reads.after.perSecond / r.reads.before.perSecond)} |`,
     ),
     '',
   ].join('\n');
@@ -165,31 +167,39 @@ function renderReport(report) {
 
 try {
   const owner = await seedOwner(h, cfg.after, { bots: cfg.bots, port: cfg.basePort + 8, name: 'compare' });
-  const builds = [
-    await startBuild('before', cfg.before, cfg.basePort, owner),
-    await startBuild('after', cfg.after, cfg.basePort + 1, owner),
-  ];
   const writes = sender(owner.botIds);
   const nextRead = reader(owner.botIds);
   const reads = () => ({ next: nextRead, answered: () => undefined });
-  log('warming up both builds');
-  await together(builds, writes, 3);
-  await together(builds, reads, 3);
   const rounds = [];
-  for (let i = 1; i <= cfg.rounds; i++) {
-    const [sendsBefore, sendsAfter] = await together(builds, writes, cfg.roundSeconds);
-    const [readsBefore, readsAfter] = await together(builds, reads, cfg.roundSeconds);
-    rounds.push({
-      sends: { before: sendsBefore, after: sendsAfter },
-      reads: { before: readsBefore, after: readsAfter },
-    });
-    log(
-      `round ${i}: sends ${Math.round(sendsBefore.perSecond)} → ${Math.round(sendsAfter.perSecond)}/s, reads ${Math.round(readsBefore.perSecond)} → ${Math.round(readsAfter.perSecond)}/s`,
-    );
-  }
-  for (const b of builds) {
-    await stop(b.api);
-    await stop(b.worker);
+  const perSession = Math.ceil(cfg.rounds / cfg.sessions);
+  for (let session = 0; session < cfg.sessions && rounds.length < cfg.rounds; session++) {
+    // Fresh processes each session, started and placed in turn: a process keeps its own luck
+    // (what the JIT compiled, where its heap landed) for its life, worth a few per cent.
+    const order = session % 2 === 0 ? ['before', 'after'] : ['after', 'before'];
+    const started = [];
+    for (const [i, label] of order.entries()) {
+      started.push(await startBuild(`${label}-${session + 1}`, cfg[label], cfg.basePort + i, owner));
+    }
+    const builds = order[0] === 'before' ? started : [started[1], started[0]];
+    log(`session ${session + 1}: warming up both builds`);
+    await together(builds, writes, 3);
+    await together(builds, reads, 3);
+    for (let i = 0; i < perSession && rounds.length < cfg.rounds; i++) {
+      const [sendsBefore, sendsAfter] = await together(builds, writes, cfg.roundSeconds);
+      const [readsBefore, readsAfter] = await together(builds, reads, cfg.roundSeconds);
+      rounds.push({
+        session: session + 1,
+        sends: { before: sendsBefore, after: sendsAfter },
+        reads: { before: readsBefore, after: readsAfter },
+      });
+      log(
+        `round ${rounds.length}: sends ${Math.round(sendsBefore.perSecond)} → ${Math.round(sendsAfter.perSecond)}/s, reads ${Math.round(readsBefore.perSecond)} → ${Math.round(readsAfter.perSecond)}/s`,
+      );
+    }
+    for (const b of builds) {
+      await stop(b.api);
+      await stop(b.worker);
+    }
   }
   const report = {
     date: new Date().toISOString(),
