@@ -47,10 +47,11 @@ dev: seed widget ## Set up everything and run api + worker with readable logs
 	@echo ""
 	NODE_ENV=development npm run --silent dev
 
-check: install ## Generated code fresh, types, lint and formatting
+check: install ## Generated code fresh, types, lint, formatting and the layers (.dependency-cruiser.cjs)
 	npm run --silent codegen:check
 	npm run --silent typecheck
 	npm run --silent lint
+	npm run --silent lint:layers
 
 build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worker and the image run)
 	npm run --silent build

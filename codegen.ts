@@ -7,7 +7,7 @@ const config: CodegenConfig = {
     'src/graphql/__generated__/resolvers-types.ts': {
       plugins: ['typescript', 'typescript-resolvers'],
       config: {
-        contextType: '../../request-context#RequestContext',
+        contextType: '../request-context#RequestContext',
         useIndexSignature: true,
         enumsAsTypes: true,
         avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },

@@ -1,82 +1,39 @@
-import { createAuthService, type AuthService } from './auth/auth-service';
+import { createRepos } from './repos/repos';
+import { DEMO_OWNER } from './cli/seeds/demo-content';
+import type { ServerDeps } from './http/server-deps';
+import { createAuthService } from './auth/auth-service';
 import { createPasswordHashing, type PasswordHashing } from './auth/password-hashing';
 import { createDirectWritePath } from './chat/direct-write-path';
-import type { ChatWritePath } from './chat/write-path';
-import type { Clients } from './clients/clients';
-import type { Db } from './clients/postgres';
+import type { Clients } from './platform/clients';
 import type { Config } from './config/config';
-import type { Logger } from './logger';
+import type { Logger } from './core/logger';
 import { PubSub } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { createMessageStatusPubSub, type MessageStatusPubSub } from './pubsub/message-status-pubsub';
-import { createBufferedWritePath } from './buffer/buffered-write-path';
-import { createPendingWrites, noPendingWrites, type PendingWrites } from './buffer/pending-writes';
-import { createWriteBuffer, type WriteBuffer } from './buffer/write-buffer';
-import { createEventLoopPressure, type EventLoopPressure } from './chat/event-loop-pressure';
-import { createRateLimiter, type RateLimiter } from './rate-limits/rate-limiter';
-import { createBotsRepo } from './repos/bots';
-import { createChunksRepo } from './repos/chunks';
-import { createConversationsRepo } from './repos/conversations';
-import { createMessagesRepo } from './repos/messages';
-import { createSourcesRepo } from './repos/sources';
-import { createUsersRepo } from './repos/users';
+import { createMessageStatusPubSub } from './pubsub/message-status-pubsub';
+import { createBufferedWritePath } from './chat/buffered-write-path';
+import { createPendingWrites, noPendingWrites } from './buffer/pending-writes';
+import { createWriteBuffer } from './buffer/write-buffer';
+import { createEventLoopPressure } from './chat/event-loop-pressure';
+import { createRateLimiter } from './rate-limits/rate-limiter';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
-import { createRetriever, type Retriever } from './search/retriever';
+import { createRetriever } from './search/retriever';
 import { createCachedRetriever } from './search/cached-retriever';
-import { createCacheStats, type CacheStatsCollector } from './cache/cache-stats';
+import { createCacheStats } from './cache/cache-stats';
 import { createCacheLayer } from './cache/cache-layer';
-import type { EntityCache } from './cache/entity-cache';
-import type { CacheInvalidation } from './cache/invalidation';
-import { createCacheKeys, type CacheKeys } from './cache/keys';
+import { createCacheKeys } from './platform/redis/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { withOutageGrace } from './sessions/outage-grace';
 import { createRedisSessionStore } from './sessions/redis-session-store';
-import { createSessionService, type SessionService } from './sessions/session-service';
+import { createSessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
 
-export type Repos = ReturnType<typeof createRepos>;
-
-export function createRepos(db: Db) {
-  return {
-    users: createUsersRepo(db),
-    bots: createBotsRepo(db),
-    sources: createSourcesRepo(db),
-    chunks: createChunksRepo(db),
-    conversations: createConversationsRepo(db),
-    messages: createMessagesRepo(db),
-  };
-}
-
 /** Long-lived clients and services, built once per process and passed down. */
-export interface AppDeps {
-  config: Config;
-  log: Logger;
+export interface AppDeps extends ServerDeps {
   clients: Clients;
-  db: Db;
-  repos: Repos;
   sessionStore: SessionStore;
-  sessions: SessionService;
-  auth: AuthService;
   /** Every password hash, through one queue fair between client addresses, on threads of its own. */
   passwordHashing: PasswordHashing;
   embedder: Embedder;
-  retriever: Retriever;
-  pubsub: MessageStatusPubSub;
-  writePath: ChatWritePath;
-  /** The Redis write buffer sends go to; absent in rollback mode. */
-  buffer?: WriteBuffer;
-  /** What reads add from sends not yet stored (read-your-writes); nothing in rollback mode. */
-  pendingWrites: PendingWrites;
-  /** Refuses sends while the event loop lags. */
-  eventLoopPressure: EventLoopPressure;
-  /** The sliding-window counters behind `@rateLimit`, uploads and subscribing. */
-  rateLimiter: RateLimiter;
-  /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */
-  cacheStats: CacheStatsCollector;
-  /** The entity cache the loaders read through; absent in rollback mode. */
-  cache?: { entities: EntityCache; keys: CacheKeys };
-  /** Told of every committed change, so no cache serves what it replaced. */
-  invalidation: CacheInvalidation;
   /** Starts what listens in the background (cache invalidations); after `clients.ready()`. */
   start(): Promise<void>;
   /** Stops it, letting cache writes in flight land; before the clients close. */
@@ -149,6 +106,7 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
       log: log.child({ component: 'rate-limits' }),
     }),
     cacheStats,
+    demoOwnerEmail: DEMO_OWNER.email,
     cache: cache.entities && { entities: cache.entities, keys: cache.keys },
     invalidation: cache.invalidation,
     start: cache.start,

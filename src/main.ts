@@ -1,12 +1,12 @@
 import { createAppDeps } from './app-deps';
-import { checkBufferDurability } from './buffer/redis-durability';
-import { warmUpCache } from './cache/warm-up';
-import { createClients } from './clients/clients';
+import { checkBufferDurability } from './platform/redis/durability';
+import { warmUpCache } from './loaders/warm-up';
+import { createClients } from './platform/clients';
 import { loadConfig } from './config/config';
-import { runMain } from './run-main';
-import { assertEmbeddingDimension } from './db/schema-check';
+import { runMain } from './cli/run-main';
+import { assertEmbeddingDimension } from './platform/postgres/schema-check';
 import { createHttpServer } from './http/server';
-import { createLogger } from './logger';
+import { createLogger } from './core/logger';
 import { onShutdown } from './shutdown';
 
 async function main(): Promise<void> {
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   }
   await app.start();
   if (app.cache) {
-    await warmUpCache({ db: app.db, repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
+    await warmUpCache({ repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
   }
   const server = await createHttpServer(app);
   const url = await server.listen();

@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import type { Logger } from './core/logger';
 
 /** How long the last log lines may take to reach their destination before the process exits regardless. */
 const LOG_FLUSH_TIMEOUT_MILLIS = 500;

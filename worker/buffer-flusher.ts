@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
 import { DEAD_LETTER_MESSAGE, isRedisOutOfMemory, type WriteBuffer } from '../src/buffer/write-buffer';
-import { createThrottledWarn } from '../src/cache/throttled-warn';
+import { createThrottledWarn } from '../src/core/throttled-warn';
 import type { Config } from '../src/config/config';
-import { isDataError, isTransientDbError } from '../src/db/pg-errors';
-import type { Logger } from '../src/logger';
+import { isDataError, isTransientDbError } from '../src/platform/postgres/pg-errors';
+import type { Logger } from '../src/core/logger';
 import type { MessageStatusEvent, MessageStatusPubSub } from '../src/pubsub/message-status-pubsub';
 import type { MessagesRepo, PersistOutcome } from '../src/repos/messages';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../src/logger';
+import type { Logger } from '../src/core/logger';
 import type { PostgresSessionStore } from '../src/sessions/postgres-session-store';
 
 export interface SessionSweeperOptions {

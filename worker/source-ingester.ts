@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../src/config/config';
-import type { Logger } from '../src/logger';
-import { isTransientDbError } from '../src/db/pg-errors';
+import type { Logger } from '../src/core/logger';
+import { isTransientDbError } from '../src/platform/postgres/pg-errors';
 import type { SourceJob, SourcesRepo } from '../src/repos/sources';
 import type { Embedder } from '../src/search/embedder';
 import { ExtractionThreadError, ExtractionTimeoutError, extractChunksInThread } from '../src/sources/extract-in-thread';

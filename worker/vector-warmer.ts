@@ -1,5 +1,5 @@
 import type { VectorCache } from '../src/cache/vector-cache';
-import type { Logger } from '../src/logger';
+import type { Logger } from '../src/core/logger';
 import type { Retriever } from '../src/search/retriever';
 
 export interface VectorWarmerOptions {

@@ -28,7 +28,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = `Usage: node load/attacks/campaign.mjs --dist <tree> [--rows 1-10] [--out <file.md>] [--label <name>]
 
   --dist      a built tree: <tree>/dist/src/main.js, dist/worker/main.js and
-              dist/src/db/migrate-cli.js (npm run build), run as they are
+              dist/src/cli/migrate.js (npm run build), run as they are
   --rows      issue 15's rows to run, e.g. 1,3 or 8-10 (default 1-10)
   --out       also write the table (Markdown) to this file
   --label     the run's name in the table's title (default: the tree's folder name)
@@ -319,7 +319,7 @@ async function runOne(run) {
       ...run.env,
     };
     // The tree's own migrations, as that build would deploy them.
-    execFileSync(process.execPath, [built('src', 'db', 'migrate-cli.js'), 'latest'], {
+    execFileSync(process.execPath, [built('src', 'cli', 'migrate.js'), 'latest'], {
       cwd: tree,
       env,
       stdio: ['ignore', 'ignore', 'inherit'],

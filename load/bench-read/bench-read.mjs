@@ -154,7 +154,7 @@ async function seed(dist) {
   await admin.end();
   dbCreated = true;
   log(`created ${dbName}; migrating`);
-  execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/db/migrate-cli.ts', 'latest'], {
+  execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/cli/migrate.ts', 'latest'], {
     cwd: repo,
     env: { ...env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],

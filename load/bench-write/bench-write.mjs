@@ -172,7 +172,7 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
     await adminQuery(`CREATE DATABASE ${dbName}`);
     dbCreated = true;
     log(`created ${dbName}; migrating`);
-    execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/db/migrate-cli.ts', 'latest'], {
+    execFileSync(join(repo, 'node_modules/.bin/tsx'), ['src/cli/migrate.ts', 'latest'], {
       cwd: repo,
       env: { ...env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],

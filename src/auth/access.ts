@@ -1,8 +1,8 @@
-import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../core/errors';
 import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotRecord, ConversationRecord, SourceRecord } from '../repos/records';
 import type { SignedInViewer, Viewer } from '../sessions/session-service';
-import { requireId } from '../validation';
+import { requireId } from '../core/validation';
 
 export type Access = ReturnType<typeof createAccess>;
 

@@ -1,9 +1,9 @@
-import type { Db } from '../clients/postgres';
-import { AppError, BadUserInputError, ErrorCode } from '../errors';
+import type { Db } from '../platform/postgres/connection';
+import { AppError, BadUserInputError, ErrorCode } from '../core/errors';
 import type { UserRecord } from '../repos/records';
 import { EmailTakenError, type UsersRepo } from '../repos/users';
 import type { SessionService, StartedSession } from '../sessions/session-service';
-import { optionalText } from '../validation';
+import { optionalText } from '../core/validation';
 import { isCommonPassword } from './breached-passwords';
 import { parseEmail } from './email';
 import type { PasswordHashing } from './password-hashing';

@@ -1,4 +1,4 @@
-import { OverloadedError } from '../errors';
+import { OverloadedError } from '../core/errors';
 
 export interface FairQueueOptions {
   /** Jobs running at once, across all keys. */

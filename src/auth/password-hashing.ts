@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createThrottledWarn } from '../cache/throttled-warn';
-import type { Logger } from '../logger';
+import { createThrottledWarn } from '../core/throttled-warn';
+import type { Logger } from '../core/logger';
 import { createFairQueue, type FairQueue } from './fair-queue';
 import { hashPassword, verifyPassword, type Scrypt } from './passwords';
 import { createScryptPool } from './scrypt-pool';

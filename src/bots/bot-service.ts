@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Access } from '../auth/access';
-import { BadUserInputError, NotFoundError } from '../errors';
-import { isUuid, newId } from '../ids';
+import { BadUserInputError, NotFoundError } from '../core/errors';
+import { isUuid, newId } from '../core/ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { BotChanges, BotsRepo } from '../repos/bots';
 import type { BotRecord } from '../repos/records';
 import type { CacheInvalidation } from '../cache/invalidation';
 import type { SessionService } from '../sessions/session-service';
-import { optionalText, requireIntInRange, requireText } from '../validation';
+import { optionalText, requireIntInRange, requireText } from '../core/validation';
 
 const NAME_MAX = 100;
 const DESCRIPTION_MAX = 1000;

@@ -1,5 +1,5 @@
-import { createThrottledWarn } from '../cache/throttled-warn';
-import type { Logger } from '../logger';
+import { createThrottledWarn } from '../core/throttled-warn';
+import type { Logger } from '../core/logger';
 import type { ConversationRecord, MessageRecord } from '../repos/records';
 import { conversationOf, messagesOf } from './intent';
 import type { BufferedStatus, WriteBuffer } from './write-buffer';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { CacheKeys } from '../cache/keys';
+import type { CacheKeys } from '../platform/redis/keys';
 import { defineBufferScripts } from './buffer-scripts';
 import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message-status-pubsub';
 import { decodeIntent, encodeIntent, intentId, type Intent } from './intent';

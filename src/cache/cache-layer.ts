@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
-import type { Logger } from '../logger';
+import type { Logger } from '../core/logger';
 import type { CacheStats } from './cache-stats';
 import { createEntityCache, createRemoteInvalidator, type EntityCache } from './entity-cache';
 import { createCacheInvalidation, noCacheInvalidation, type CacheInvalidation } from './invalidation';
-import { createCacheKeys, type CacheKeys } from './keys';
+import { createCacheKeys, type CacheKeys } from '../platform/redis/keys';
 import { createVectorCache, type VectorCache } from './vector-cache';
 
 export interface CacheLayer {

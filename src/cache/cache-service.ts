@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { fromCacheJson, toCacheJson } from './json';
+import { fromCacheJson, toCacheJson } from '../platform/redis/json';
 
 /** Keys deleted per UNLINK, and the SCAN page size, of `deletePattern`. */
 const DELETE_BATCH = 500;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger';
-import { KEY_FAMILIES, type CacheKeys, type KeyFamily } from './keys';
+import type { Logger } from '../core/logger';
+import { KEY_FAMILIES, type CacheKeys, type KeyFamily } from '../platform/redis/keys';
 
 /** Where a cached read was answered: the in-process L1, or Redis. */
 export type CacheLayer = 'l1' | 'redis';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger';
+import type { Logger } from '../core/logger';
 import type { CacheStats } from './cache-stats';
-import { fromCacheJson, toCacheJson } from './json';
-import type { CacheKeys, KeyFamily } from './keys';
+import { fromCacheJson, toCacheJson } from '../platform/redis/json';
+import type { CacheKeys, KeyFamily } from '../platform/redis/keys';
 import { createL1, type L1Options } from './l1';
 import { defineCacheScripts } from './scripts';
-import { createThrottledWarn } from './throttled-warn';
+import { createThrottledWarn } from '../core/throttled-warn';
 
 /** A generation key outlives any database read that could race with it by far. */
 const GENERATION_TTL_SECONDS = 24 * 60 * 60;

@@ -1,5 +1,5 @@
 import type { BotRecord, SourceRecord } from '../repos/records';
-import type { CacheKeys } from './keys';
+import type { CacheKeys } from '../platform/redis/keys';
 
 /**
  * What changed, in the domain's words, called after the change committed; which cache keys

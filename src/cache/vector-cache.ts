@@ -1,12 +1,12 @@
 import { createHash, randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../logger';
+import type { Logger } from '../core/logger';
 import type { ChunkMatch } from '../repos/chunks';
 import type { CacheStats } from './cache-stats';
-import type { CacheKeys } from './keys';
+import type { CacheKeys } from '../platform/redis/keys';
 import { defineVectorScripts } from './scripts';
-import { createThrottledWarn } from './throttled-warn';
+import { createThrottledWarn } from '../core/throttled-warn';
 
 /** A Redis failure is logged at most this often; every one is counted. */
 const WARN_INTERVAL_MILLIS = 60_000;

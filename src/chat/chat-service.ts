@@ -1,7 +1,7 @@
 import type { Access } from '../auth/access';
-import { BadUserInputError, ForbiddenError, NotFoundError } from '../errors';
+import { BadUserInputError, ForbiddenError, NotFoundError } from '../core/errors';
 import type { ChatWritePath } from './write-path';
-import { newId } from '../ids';
+import { newId } from '../core/ids';
 import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
@@ -12,7 +12,7 @@ import type { SessionService, StartedSession } from '../sessions/session-service
 import { prepend, type MessageStatusEvent, type MessageStatusPubSub } from '../pubsub/message-status-pubsub';
 import { mergeMessages, type PendingWrites } from '../buffer/pending-writes';
 import type { EventLoopPressure } from './event-loop-pressure';
-import { requireId, requireIntInRange, requireText } from '../validation';
+import { requireId, requireIntInRange, requireText } from '../core/validation';
 import { buildReply } from './reply-builder';
 
 const MESSAGE_MAX = 4000;

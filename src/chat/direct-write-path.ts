@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../core/errors';
 import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
 import type { MessagesRepo } from '../repos/messages';
 import type { ChatWritePath } from './write-path';

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { OverloadedError } from '../errors';
+import { OverloadedError } from '../core/errors';
 
 /** How often the delay is read; it is the mean over this window, as @fastify/under-pressure measures it. */
 const SAMPLE_MILLIS = 500;

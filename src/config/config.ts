@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import type { RateLimitSettings } from '../rate-limits/rate-limiter';
 
 /**
  * The only reader of `process.env`. Every setting has a default that suits a
@@ -158,6 +157,13 @@ const envSchema = z.object({
 
 /** Every variable Parley reads; `.env.example` documents each. */
 export const ENV_VARIABLES = Object.keys(envSchema.shape);
+
+export interface RateLimitSettings {
+  enabled: boolean;
+  windowSeconds: number;
+  /** Requests per window: GLOBAL per field and api instance, the others shared by all instances. */
+  limits: { GLOBAL: number; USER: number; IP: number; BOT: number; LOGIN: number };
+}
 
 export interface Config {
   nodeEnv: 'development' | 'test' | 'production';

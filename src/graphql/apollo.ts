@@ -1,9 +1,9 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
-import type { Logger } from '../logger';
-import type { RequestContext } from '../request-context';
-import { ErrorCode } from '../errors';
+import type { Logger } from '../core/logger';
+import type { RequestContext } from './request-context';
+import { ErrorCode } from '../core/errors';
 import { isClientSafe, type ErrorFormatter } from './format-error';
 import type { OperationLimits } from './operation-limits';
 

@@ -1,7 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { retryableDbError } from '../db/pg-errors';
-import { AppError, ErrorCode } from '../errors';
+import { retryableDbError } from '../platform/postgres/pg-errors';
+import { AppError, ErrorCode } from '../core/errors';
 
 export const MASKED_MESSAGE = 'Internal server error';
 

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, visit, type DocumentNode } from 'graphql';
-import { AppError, ErrorCode } from '../errors';
+import { AppError, ErrorCode } from '../core/errors';
 
 const NUL = '\u0000';
 

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ParseOptions, ValidationRule } from 'graphql';
 import type { Config } from '../config/config';
-import type { RequestContext } from '../request-context';
+import type { RequestContext } from './request-context';
 
 export interface OperationLimits {
   /** Depth, aliases, directives and cost: graphql-js validation rules, run by Apollo and by the WebSocket server. */

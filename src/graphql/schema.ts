@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { PACKAGE_ROOT } from '../package-root';
+import { PACKAGE_ROOT } from '../core/package-root';
 import type { GraphQLSchema } from 'graphql';
 import { botResolvers } from './resolvers/bots';
 import { chatResolvers } from './resolvers/chat';

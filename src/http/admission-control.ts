@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { OverloadedError } from '../errors';
+import { OverloadedError } from '../core/errors';
 import { sendAppError } from './error-reply';
 
 /** How long a refused client should wait: one second is about one drain of a full queue. */

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { AppError, ErrorCode, HTTP_STATUS } from '../errors';
+import { AppError, ErrorCode, HTTP_STATUS } from '../core/errors';
 
 /** The GraphQL-over-HTTP error shape, also used by the plain routes so clients parse one format. */
 export function errorBody(

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BadRequestError } from '../errors';
+import { BadRequestError } from '../core/errors';
 import { VARIABLES_SHAPE_LIMITS, variablesShapeProblem } from '../graphql/variables-shape';
 import { jsonStructureProblem, type JsonStructureLimits } from './json-structure';
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { BufferedWritePathStats } from '../buffer/buffered-write-path';
+import type { BufferedWritePathStats } from '../chat/buffered-write-path';
 import type { BufferStats, WriteBuffer } from '../buffer/write-buffer';
 import type { ChatWritePath } from '../chat/write-path';
 import type { Config } from '../config/config';
-import type { Logger } from '../logger';
+import type { Logger } from '../core/logger';
 import { withTimeout } from './health-redis';
 
 /** The probe's limit, as /health/redis': a health check that hangs on a stuck Redis tells an orchestrator nothing. */

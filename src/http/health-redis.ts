@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { assessDurability } from '../buffer/redis-durability';
+import { assessDurability } from '../platform/redis/durability';
 import { CACHE_LAYERS, type CacheCounts, type CacheLayer, type CacheStatsCollector } from '../cache/cache-stats';
-import { KEY_FAMILIES, type KeyFamily } from '../cache/keys';
-import type { Logger } from '../logger';
+import { KEY_FAMILIES, type KeyFamily } from '../platform/redis/keys';
+import type { Logger } from '../core/logger';
 import type { RateLimiter } from '../rate-limits/rate-limiter';
 
 /** Each probe's limit: a health check that hangs on a stuck Redis tells an orchestrator nothing. */
@@ -145,7 +145,7 @@ async function runIdOf(redis: Redis, timeoutMillis: number): Promise<string | un
 
 /**
  * What an operator should change, one sentence each: what puts the write buffer at risk
- * (src/buffer/redis-durability.ts), a cache that shares the durable Redis, and a cache Redis
+ * (src/platform/redis/durability.ts), a cache that shares the durable Redis, and a cache Redis
  * that cannot evict or evicts what it has just written. Pure.
  */
 export function redisWarnings(report: { durable: RedisHealth; cache?: RedisHealth; shared: boolean }): string[] {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { poolStats, type Db } from '../clients/postgres';
-import type { Logger } from '../logger';
+import { poolStats, type Db } from '../platform/postgres/connection';
+import type { Logger } from '../core/logger';
 
 const DB_CHECK_TIMEOUT_MILLIS = 2000;
 

@@ -6,17 +6,17 @@ import multipart from '@fastify/multipart';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLError } from 'graphql';
-import type { AppDeps } from '../app-deps';
-import { AppError, BadRequestError, ErrorCode } from '../errors';
+import type { ServerDeps } from './server-deps';
+import { AppError, BadRequestError, ErrorCode } from '../core/errors';
 import { createApolloServer } from '../graphql/apollo';
 import { createErrorFormatter } from '../graphql/format-error';
 import { graphqlMetricsPlugin } from '../graphql/metrics-plugin';
 import { nulGuardPlugin } from '../graphql/nul-guard';
 import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
-import { applyRateLimits, rateLimitHeadersPlugin } from '../rate-limits/directive';
-import { retryableDbError } from '../db/pg-errors';
-import { createRequestContext, resolveViewer, type RequestContext } from '../request-context';
+import { applyRateLimits, rateLimitHeadersPlugin } from '../graphql/rate-limit-directive';
+import { retryableDbError } from '../platform/postgres/pg-errors';
+import { createRequestContext, resolveViewer, type RequestContext } from '../graphql/request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { createClientAddress } from './client-address';
 import { limitConnectionsPerAddress } from './connection-limits';
@@ -29,7 +29,6 @@ import { registerAdmissionControl } from './admission-control';
 import { withPlayground } from './playground';
 import { registerUploadRoute } from './uploads';
 import { registerWidgetRoutes } from './widget';
-import { DEMO_OWNER } from '../db/seeds/demo-content';
 import { attachWebSocketServer } from './websocket';
 
 /** The accept queue's length (connections the kernel holds until the process takes them). */
@@ -60,7 +59,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
+export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
   const { config } = app;
   const fastify = Fastify({
     loggerInstance: app.log.child({ component: 'http' }) as FastifyBaseLogger,
@@ -230,7 +229,11 @@ export async function createHttpServer(app: AppDeps): Promise<HttpServer> {
     log: app.log.child({ component: 'health' }),
   });
   registerUploadRoute(fastify, app, clientAddress);
-  registerWidgetRoutes(fastify, { db: app.db, isProduction: config.isProduction, demoOwnerEmail: DEMO_OWNER.email });
+  registerWidgetRoutes(fastify, {
+    bots: app.repos.bots,
+    isProduction: config.isProduction,
+    demoOwnerEmail: app.demoOwnerEmail,
+  });
 
   return {
     fastify,

@@ -1,8 +1,8 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { AppDeps } from '../app-deps';
-import { AppError, BadUserInputError } from '../errors';
-import { createRequestContext } from '../request-context';
+import type { ServerDeps } from './server-deps';
+import { AppError, BadUserInputError } from '../core/errors';
+import { createRequestContext } from '../graphql/request-context';
 import type { ClientAddress } from './client-address';
 
 /**
@@ -13,7 +13,7 @@ import type { ClientAddress } from './client-address';
 /** The same counters as `createSource` (schema/sources.graphql): an upload is a source created. */
 const UPLOAD_POLICIES = ['GLOBAL', 'USER', 'IP'] as const;
 
-export function registerUploadRoute(fastify: FastifyInstance, app: AppDeps, clientAddress: ClientAddress): void {
+export function registerUploadRoute(fastify: FastifyInstance, app: ServerDeps, clientAddress: ClientAddress): void {
   const maxBytes = app.config.http.uploadMaxBytes;
 
   fastify.post('/uploads', async (request, reply: FastifyReply) => {

@@ -13,14 +13,14 @@ import {
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppDeps } from '../app-deps';
-import { AppError, ErrorCode, OverloadedError } from '../errors';
+import type { ServerDeps } from './server-deps';
+import { AppError, ErrorCode, OverloadedError } from '../core/errors';
 import { isClientSafe, type ErrorFormatter } from '../graphql/format-error';
-import { retryableDbError } from '../db/pg-errors';
+import { retryableDbError } from '../platform/postgres/pg-errors';
 import { assertNoNul } from '../graphql/nul-guard';
 import type { OperationLimits } from '../graphql/operation-limits';
 import { variablesShapeProblem } from '../graphql/variables-shape';
-import { createRequestContext, type RequestContext } from '../request-context';
+import { createRequestContext, type RequestContext } from '../graphql/request-context';
 import type { SignedInViewer } from '../sessions/session-service';
 import type { ClientAddress } from './client-address';
 
@@ -76,7 +76,7 @@ const SUBSCRIBE_POLICIES = ['GLOBAL', 'USER', 'IP'] as const;
 export function attachWebSocketServer(deps: {
   server: Server;
   schema: GraphQLSchema;
-  app: AppDeps;
+  app: ServerDeps;
   limits: Pick<OperationLimits, 'validationRules' | 'parseOptions'>;
   formatError: ErrorFormatter;
   clientAddress: ClientAddress;

@@ -2,9 +2,9 @@ import * as fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import type { Db } from '../clients/postgres';
-import { NotFoundError } from '../errors';
-import { PACKAGE_ROOT } from '../package-root';
+import type { BotsRepo } from '../repos/bots';
+import { NotFoundError } from '../core/errors';
+import { PACKAGE_ROOT } from '../core/package-root';
 
 /** Where `npm run build` (and `npm run build:widget`) puts the widget bundle. */
 const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
@@ -127,7 +127,7 @@ ${script}
 export function registerWidgetRoutes(
   fastify: FastifyInstance,
   deps: {
-    db: Db;
+    bots: Pick<BotsRepo, 'listByOwnerEmail' | 'findByPublicKey'>;
     isProduction: boolean;
     demoOwnerEmail: string;
     /** Where the bundle is; default dist/widget. */
@@ -166,16 +166,11 @@ export function registerWidgetRoutes(
   if (deps.isProduction) return;
 
   fastify.get('/demo', async (_request, reply) => {
-    const bots: { name: string; public_key: string; description: string | null }[] = await deps
-      .db('bots')
-      .join('users', 'users.id', 'bots.owner_id')
-      .where('users.email', deps.demoOwnerEmail)
-      .orderBy('bots.created_at')
-      .select('bots.name', 'bots.public_key', 'bots.description');
+    const bots = await deps.bots.listByOwnerEmail(deps.demoOwnerEmail);
     const items = bots
       .map(
         (bot) =>
-          `<li><a href="/demo/${encodeURIComponent(bot.public_key)}">${escapeHtml(bot.name)}</a>${
+          `<li><a href="/demo/${encodeURIComponent(bot.publicKey)}">${escapeHtml(bot.name)}</a>${
             bot.description ? ` — ${escapeHtml(bot.description)}` : ''
           }</li>`,
       )
@@ -193,10 +188,7 @@ export function registerWidgetRoutes(
   });
 
   fastify.get<{ Params: { publicKey: string } }>('/demo/:publicKey', async (request, reply) => {
-    const bot: { name: string } | undefined = await deps
-      .db('bots')
-      .where({ public_key: request.params.publicKey })
-      .first('name');
+    const bot = await deps.bots.findByPublicKey(request.params.publicKey);
     if (!bot) throw new NotFoundError('Bot with public key', request.params.publicKey);
     const key = escapeHtml(request.params.publicKey);
     return reply.type('text/html; charset=utf-8').send(

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import type { EntityCache } from '../cache/entity-cache';
-import type { CacheKeys, KeyFamily } from '../cache/keys';
+import type { CacheKeys, KeyFamily } from '../platform/redis/keys';
 import { noPendingWrites, type PendingWrites } from '../buffer/pending-writes';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../core/errors';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
 import type { BotRecord, ConversationRecord, SourceRecord, UserRecord } from '../repos/records';

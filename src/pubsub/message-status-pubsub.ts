@@ -1,6 +1,6 @@
 import type { PubSubEngine } from 'graphql-subscriptions';
-import { createThrottledWarn } from '../cache/throttled-warn';
-import type { Logger } from '../logger';
+import { createThrottledWarn } from '../core/throttled-warn';
+import type { Logger } from '../core/logger';
 import type { MessageStatus } from '../repos/records';
 
 export interface MessageStatusEvent {

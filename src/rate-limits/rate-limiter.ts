@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { createThrottledWarn } from '../cache/throttled-warn';
-import type { CacheKeys } from '../cache/keys';
-import type { Logger } from '../logger';
+import { createThrottledWarn } from '../core/throttled-warn';
+import type { CacheKeys } from '../platform/redis/keys';
+import type { Logger } from '../core/logger';
 import { createRedisWindow } from './redis-window';
 import { createMemoryWindow, type SlidingWindow, type WindowResult } from './sliding-window';
+import type { RateLimitSettings } from '../config/config';
 
 /**
  * What a request is counted against. EMAIL counts logIn attempts per e-mail address and client
@@ -12,13 +13,6 @@ import { createMemoryWindow, type SlidingWindow, type WindowResult } from './sli
  */
 export const POLICIES = ['GLOBAL', 'USER', 'IP', 'BOT', 'EMAIL', 'LOGIN'] as const;
 export type Policy = (typeof POLICIES)[number];
-
-export interface RateLimitSettings {
-  enabled: boolean;
-  windowSeconds: number;
-  /** Requests per window: GLOBAL per field and api instance, the others shared by all instances. */
-  limits: { GLOBAL: number; USER: number; IP: number; BOT: number; LOGIN: number };
-}
 
 /** One counter a request is checked against: a policy and whom it counts (a user id, an address, …). */
 export interface Subject {

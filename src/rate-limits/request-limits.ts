@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RateLimitedError } from '../errors';
+import { RateLimitedError } from '../core/errors';
 import type { Viewer } from '../sessions/session-service';
 import {
   boundedSubjectId,

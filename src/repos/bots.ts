@@ -1,4 +1,4 @@
-import type { Db, Executor } from '../clients/postgres';
+import type { Db, Executor } from '../platform/postgres/connection';
 import type { BotRecord } from './records';
 
 interface BotRow {
@@ -111,6 +111,25 @@ export function createBotsRepo(db: Db) {
     async findByPublicKey(publicKey: string, executor: Executor = db): Promise<BotRecord | undefined> {
       const row = await executor('bots').select<BotRow[]>(COLUMNS).where({ public_key: publicKey }).first();
       return row && toRecord(row);
+    },
+
+    /** The ids of the most active bots (last activity, then messages): what the cache warms first. */
+    async mostActiveIds(limit: number, executor: Executor = db): Promise<string[]> {
+      const rows: { id: string }[] = await executor('bots')
+        .select('id')
+        .orderByRaw('last_active_at DESC NULLS LAST, message_count DESC, id')
+        .limit(limit);
+      return rows.map((row) => row.id);
+    },
+
+    /** The bots of the owner with this e-mail, oldest first: the widget's demo index. */
+    async listByOwnerEmail(email: string, executor: Executor = db): Promise<BotRecord[]> {
+      const rows: BotRow[] = await executor('bots')
+        .join('users', 'users.id', 'bots.owner_id')
+        .where('users.email', email)
+        .orderBy('bots.created_at')
+        .select(COLUMNS.map((column) => `bots.${column}`));
+      return rows.map(toRecord);
     },
 
     /** The bots of several owners (id and owner only), in creation order: the cached bot lists. */

@@ -1,5 +1,5 @@
 import { toSql } from 'pgvector';
-import type { Db, Executor } from '../clients/postgres';
+import type { Db, Executor } from '../platform/postgres/connection';
 
 export interface ChunkMatch {
   sourceId: string;

@@ -1,4 +1,4 @@
-import type { Db, Executor } from '../clients/postgres';
+import type { Db, Executor } from '../platform/postgres/connection';
 import type { ConversationRecord, MessageRecord, MessageRole } from './records';
 
 interface MessageRow {

@@ -1,6 +1,6 @@
 import { toSql } from 'pgvector';
-import type { Db, Executor } from '../clients/postgres';
-import { newId } from '../ids';
+import type { Db, Executor } from '../platform/postgres/connection';
+import { newId } from '../core/ids';
 import type { SourceKind, SourceRecord, SourceStatus } from './records';
 
 interface SourceRow {

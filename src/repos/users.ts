@@ -1,6 +1,6 @@
-import type { Db, Executor } from '../clients/postgres';
-import { isUniqueViolation } from '../db/pg-errors';
-import { newId } from '../ids';
+import type { Db, Executor } from '../platform/postgres/connection';
+import { isUniqueViolation } from '../platform/postgres/pg-errors';
+import { newId } from '../core/ids';
 import type { Plan, UserRecord } from './records';
 
 interface UserRow {

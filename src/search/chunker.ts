@@ -1,4 +1,4 @@
-import { normaliseLines } from '../text/lines';
+import { normaliseLines } from '../core/lines';
 export interface ChunkOptions {
   /** Longest chunk, in UTF-16 code units (`string.length`). Default 800; at least 10. */
   maxChars?: number;

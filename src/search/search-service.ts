@@ -1,6 +1,6 @@
 import type { Access } from '../auth/access';
 import type { ChunkMatch } from '../repos/chunks';
-import { requireIntInRange, requireText } from '../validation';
+import { requireIntInRange, requireText } from '../core/validation';
 import type { Retriever } from './retriever';
 
 export type SearchService = ReturnType<typeof createSearchService>;

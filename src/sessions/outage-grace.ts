@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { OverloadedError } from '../errors';
+import { OverloadedError } from '../core/errors';
 import type { LiveSession, SessionStore } from './session-store';
 
 /**

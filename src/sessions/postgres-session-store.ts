@@ -1,4 +1,4 @@
-import type { Db, Executor } from '../clients/postgres';
+import type { Db, Executor } from '../platform/postgres/connection';
 import type { Plan } from '../repos/records';
 import type { LiveSession, SessionKind, SessionRecord, SessionStore } from './session-store';
 

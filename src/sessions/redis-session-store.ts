@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { fromCacheJson, toCacheJson } from '../cache/json';
-import type { CacheKeys } from '../cache/keys';
-import { OverloadedError } from '../errors';
+import { fromCacheJson, toCacheJson } from '../platform/redis/json';
+import type { CacheKeys } from '../platform/redis/keys';
+import { OverloadedError } from '../core/errors';
 import type { SessionRecord, SessionStore } from './session-store';
 
 /**

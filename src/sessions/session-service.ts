@@ -1,5 +1,5 @@
-import type { Executor } from '../clients/postgres';
-import { newId } from '../ids';
+import type { Executor } from '../platform/postgres/connection';
+import { newId } from '../core/ids';
 import type { Plan } from '../repos/records';
 import type { SessionRecord, SessionStore } from './session-store';
 import { hashToken, newSessionToken } from './tokens';

@@ -1,4 +1,4 @@
-import type { Executor } from '../clients/postgres';
+import type { Executor } from '../platform/postgres/connection';
 import type { Plan } from '../repos/records';
 
 export type SessionKind = 'USER' | 'VISITOR';

@@ -1,5 +1,5 @@
 import { convert, type HtmlToTextOptions } from 'html-to-text';
-import { normaliseLines } from '../text/lines';
+import { normaliseLines } from '../core/lines';
 
 export type ContentFormat = 'text' | 'markdown' | 'html';
 

@@ -1,11 +1,11 @@
 import type { Access } from '../auth/access';
-import { BadUserInputError } from '../errors';
-import { newId } from '../ids';
+import { BadUserInputError } from '../core/errors';
+import { newId } from '../core/ids';
 import type { Loaders } from '../loaders/create-loaders';
 import type { SourceKind, SourceRecord } from '../repos/records';
 import type { NewSource, SourcesRepo } from '../repos/sources';
 import type { CacheInvalidation } from '../cache/invalidation';
-import { requireText } from '../validation';
+import { requireText } from '../core/validation';
 import { decodeUtf8Strict, detectFormat, extractTitleFromHtml, UnsupportedContentError } from './extract-text';
 import { parseHttpUrl, type HttpUrlProblem } from './http-url';
 

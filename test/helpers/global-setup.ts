@@ -1,6 +1,6 @@
 import knex from 'knex';
 import { loadConfig } from '../../src/config/config';
-import { migrationConfig } from '../../src/db/migration-source';
+import { migrationConfig } from '../../src/platform/postgres/migration-source';
 import { adminConnection, databaseUrl, dropDatabase, runDatabasePrefix, TEST_DATABASE_PREFIX } from './databases';
 
 /** A run that started this long ago has crashed; its databases may go. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config';
-import { closeRedis, connectRedis, createRedis } from '../../src/clients/redis';
-import { createLogger } from '../../src/logger';
+import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
+import { createLogger } from '../../src/core/logger';
 
 /**
  * A key prefix of this test file's own on the machine's Redis: tests never flush a shared

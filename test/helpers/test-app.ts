@@ -1,13 +1,13 @@
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createAppDeps, type AppDeps } from '../../src/app-deps';
-import { createClients } from '../../src/clients/clients';
+import { createClients } from '../../src/platform/clients';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createHttpServer } from '../../src/http/server';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/core/logger';
 import type { MessagesRepo } from '../../src/repos/messages';
 import { createUrlFetcher } from '../../src/sources/fetch-url';
-import { closeRedis, createRedis } from '../../src/clients/redis';
+import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { createBufferFlusher, type BufferFlusher } from '../../worker/buffer-flusher';
 import { createSourceIngester, type SourceIngester } from '../../worker/source-ingester';
 import { createTestDatabase } from './databases';

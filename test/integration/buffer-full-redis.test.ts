@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { intentFromExchange, type Intent } from '../../src/buffer/intent';
-import { createCacheKeys } from '../../src/cache/keys';
-import { closeRedis, createRedis } from '../../src/clients/redis';
+import { createCacheKeys } from '../../src/platform/redis/keys';
+import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
-import { createLogger } from '../../src/logger';
-import { newId } from '../../src/ids';
+import { createLogger } from '../../src/core/logger';
+import { newId } from '../../src/core/ids';
 import { startRedisServer, stopRedisServers, type TestRedisServer } from '../helpers/redis-server';
 import { createBot, getJson, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 

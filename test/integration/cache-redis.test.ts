@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { invalidationChannel } from '../../src/cache/entity-cache';
-import { closeRedis, connectRedis, createRedis } from '../../src/clients/redis';
+import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/core/logger';
 import { startRedisServer, stopRedisServers, type TestRedisServer } from '../helpers/redis-server';
 import { createBot, eventually, getJson, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { createCacheService, type CacheService } from '../../src/cache/cache-service';
-import { createCacheKeys, type CacheKeys } from '../../src/cache/keys';
-import { closeRedis, connectRedis, createRedis } from '../../src/clients/redis';
+import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
+import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/core/logger';
 import { connectTestRedis } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 

@@ -1,6 +1,6 @@
 import knex, { type Knex } from 'knex';
 import WebSocket from 'ws';
-import { isTransientDbError } from '../../src/db/pg-errors';
+import { isTransientDbError } from '../../src/platform/postgres/pg-errors';
 import { adminConnection } from '../helpers/databases';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 

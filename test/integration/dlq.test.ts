@@ -4,9 +4,9 @@ import type { Redis } from 'ioredis';
 import { runDlqCommand, type DlqDeps } from '../../src/buffer/dlq-commands';
 import { decodeIntent, encodeIntent, intentFromExchange, INTENT_VERSION, type Intent } from '../../src/buffer/intent';
 import { createWriteBuffer, type WriteBuffer } from '../../src/buffer/write-buffer';
-import { createCacheKeys, type CacheKeys } from '../../src/cache/keys';
+import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
 import type { Config } from '../../src/config/config';
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import { connectTestRedis } from '../helpers/redis';
 import { createBot, signUpOwner, startTestApp } from '../helpers/test-app';
 
@@ -255,7 +255,7 @@ describe('dead-letter commands (npm run dlq)', () => {
     await deadLetter(buffer, redis, keys, { intent }, 'boom', new Date('2025-03-01T10:00:00.000Z'));
     const cli = (...args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-        const child = spawn('npx', ['tsx', 'src/buffer/dlq-cli.ts', ...args], {
+        const child = spawn('npx', ['tsx', 'src/cli/dlq.ts', ...args], {
           cwd: ROOT,
           env: {
             ...process.env,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createCacheStats } from '../../src/cache/cache-stats';
 import { createEntityCache } from '../../src/cache/entity-cache';
-import { closeRedis, createRedis } from '../../src/clients/redis';
-import { createLogger } from '../../src/logger';
+import { closeRedis, createRedis } from '../../src/platform/redis/connection';
+import { createLogger } from '../../src/core/logger';
 import { createBot, errorCode, signUpOwner, startTestApp, eventually, type TestApp } from '../helpers/test-app';
 
 const BOT_QUERY = `query($id: ID!) { bot(id: $id) { id name description owner { id email } sources { id title status } } }`;

@@ -1,9 +1,9 @@
 import Fastify from 'fastify';
 import { createCacheStats } from '../../src/cache/cache-stats';
-import { createCacheKeys } from '../../src/cache/keys';
-import { createRedis } from '../../src/clients/redis';
+import { createCacheKeys } from '../../src/platform/redis/keys';
+import { createRedis } from '../../src/platform/redis/connection';
 import { checkRedis, registerRedisHealthRoutes } from '../../src/http/health-redis';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/core/logger';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { connectTestRedis } from '../helpers/redis';
 import { eventually, startTestApp, type TestApp, getJson } from '../helpers/test-app';

@@ -1,4 +1,4 @@
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import { ABANDONED_SOURCE_ERROR, type SourceJob } from '../../src/repos/sources';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 const CREATE_SOURCE = `mutation($input: CreateSourceInput!) { createSource(input: $input) { id status } }`;

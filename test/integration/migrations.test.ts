@@ -1,5 +1,5 @@
 import knex from 'knex';
-import { migrationConfig } from '../../src/db/migration-source';
+import { migrationConfig } from '../../src/platform/postgres/migration-source';
 import { createTestDatabase } from '../helpers/databases';
 
 const UNKNOWN = '01890000-0000-7000-8000-000000000001';

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import knex, { type Knex } from 'knex';
 import WebSocket from 'ws';
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import { adminConnection, createTestDatabase } from '../helpers/databases';
 import { connectTestRedis, testKeyPrefix } from '../helpers/redis';
 import { eventually } from '../helpers/test-app';

@@ -1,4 +1,4 @@
-import { createCacheKeys } from '../../src/cache/keys';
+import { createCacheKeys } from '../../src/platform/redis/keys';
 import { createRedisWindow } from '../../src/rate-limits/redis-window';
 import { connectTestRedis } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';

@@ -1,4 +1,4 @@
-import { createRequestContext } from '../../src/request-context';
+import { createRequestContext } from '../../src/graphql/request-context';
 import { signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 /** What the transports hand to every resolver, upload and subscription: viewer, plan, client IP. */

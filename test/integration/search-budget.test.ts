@@ -1,4 +1,4 @@
-import { createCacheKeys, type CacheKeys } from '../../src/cache/keys';
+import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
 import { normaliseQuery } from '../../src/cache/vector-cache';
 import { createRetriever, type Retriever } from '../../src/search/retriever';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import type { SourceIngester } from '../../worker/source-ingester';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 

@@ -1,4 +1,4 @@
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 const SOURCE = `query($id: ID!) { source(id: $id) { id kind title status error chunkCount } }`;

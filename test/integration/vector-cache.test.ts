@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { noCacheStats } from '../../src/cache/cache-stats';
-import { createCacheKeys, type CacheKeys } from '../../src/cache/keys';
+import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
 import { createVectorCache, normaliseQuery, vectorQueryHash, type VectorCache } from '../../src/cache/vector-cache';
-import { closeRedis } from '../../src/clients/redis';
-import { createLogger } from '../../src/logger';
+import { closeRedis } from '../../src/platform/redis/connection';
+import { createLogger } from '../../src/core/logger';
 import type { ChunkMatch } from '../../src/repos/chunks';
 import { createCachedRetriever } from '../../src/search/cached-retriever';
 import { createRetriever, type Retriever } from '../../src/search/retriever';

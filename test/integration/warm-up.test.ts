@@ -1,5 +1,5 @@
-import { warmUpCache } from '../../src/cache/warm-up';
-import { createLogger } from '../../src/logger';
+import { warmUpCache } from '../../src/loaders/warm-up';
+import { createLogger } from '../../src/core/logger';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 describe('cache warm-up at start-up', () => {
@@ -26,7 +26,7 @@ describe('cache warm-up at start-up', () => {
     const all = [idle, active, activeAgo].flatMap((bot) => [keys.bot(bot.id), keys.sourcesByBot(bot.id)]);
     await app.deps.cache!.entities.invalidate([...all, keys.user(quiet.userId), keys.user(busy.userId)]);
 
-    const result = await warmUpCache({ db: app.deps.db, repos: app.deps.repos, cache: app.deps.cache!, log, limit: 2 });
+    const result = await warmUpCache({ repos: app.deps.repos, cache: app.deps.cache!, log, limit: 2 });
     expect(result).toMatchObject({ bots: 2, complete: true });
     const redis = app.deps.clients.redis!;
     const cached = async (key: string) => (await redis.exists(key)) === 1;
@@ -56,7 +56,6 @@ describe('cache warm-up at start-up', () => {
         (await app.deps.db('bots').select('id')).map((row: { id: string }) => app.deps.cache!.keys.bot(row.id)),
       );
       const result = await warmUpCache({
-        db: app.deps.db,
         repos: app.deps.repos,
         cache: app.deps.cache!,
         log,

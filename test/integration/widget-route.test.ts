@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AppError } from '../../src/errors';
+import { AppError } from '../../src/core/errors';
 import { sendAppError } from '../../src/http/error-reply';
 import { registerWidgetRoutes, type WidgetFs } from '../../src/http/widget';
 import { holdLibuvPool, type LibuvPoolHold } from '../helpers/libuv-pool';
@@ -84,7 +84,7 @@ describe('GET /widget.js and the demo pages', () => {
     fastify.setErrorHandler((error, request, reply) =>
       error instanceof AppError ? sendAppError(reply, error, request.id) : reply.send(error),
     );
-    registerWidgetRoutes(fastify, { db: app.deps.db, demoOwnerEmail: 'nobody@example.com', ...options });
+    registerWidgetRoutes(fastify, { bots: app.deps.repos.bots, demoOwnerEmail: 'nobody@example.com', ...options });
     servers.push(fastify);
     return fastify.listen({ host: '127.0.0.1', port: 0 });
   };

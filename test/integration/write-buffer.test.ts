@@ -1,8 +1,8 @@
 import type { Client } from 'graphql-ws';
 import { decodeIntent, exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
-import { createDb } from '../../src/clients/postgres';
-import { newId } from '../../src/ids';
-import { createLogger } from '../../src/logger';
+import { createDb } from '../../src/platform/postgres/connection';
+import { newId } from '../../src/core/ids';
+import { createLogger } from '../../src/core/logger';
 import { createMessagesRepo } from '../../src/repos/messages';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';

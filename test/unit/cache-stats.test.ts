@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createCacheStats, emptyCacheCounts } from '../../src/cache/cache-stats';
-import { createCacheKeys } from '../../src/cache/keys';
-import type { Logger } from '../../src/logger';
+import { createCacheKeys } from '../../src/platform/redis/keys';
+import type { Logger } from '../../src/core/logger';
 
 type Reply = [Error | null, unknown];
 

@@ -7,7 +7,7 @@ import {
   OverloadedError,
   RateLimitedError,
   retryAfterSeconds,
-} from '../../src/errors';
+} from '../../src/core/errors';
 
 describe('errors and their HTTP heads', () => {
   it('gives every code one status', () => {

@@ -1,6 +1,6 @@
 import perfHooks, { type IntervalHistogram } from 'node:perf_hooks';
 import { createEventLoopPressure } from '../../src/chat/event-loop-pressure';
-import { OverloadedError } from '../../src/errors';
+import { OverloadedError } from '../../src/core/errors';
 
 /** Holds the event loop for `millis`, as a request doing heavy synchronous work would. */
 function block(millis: number): void {

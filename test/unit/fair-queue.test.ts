@@ -1,4 +1,4 @@
-import { OverloadedError } from '../../src/errors';
+import { OverloadedError } from '../../src/core/errors';
 import { createFairQueue, type FairQueueOptions } from '../../src/auth/fair-queue';
 
 /** Lets every promise chain that can move, move: the queue hands places on in microtasks. */

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { ForbiddenError } from '../../src/errors';
+import { ForbiddenError } from '../../src/core/errors';
 import { createErrorFormatter, withoutSuggestions } from '../../src/graphql/format-error';
 
 const formatError = createErrorFormatter({ hideSuggestions: true });

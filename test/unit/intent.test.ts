@@ -6,7 +6,7 @@ import {
   exchangeFromIntent,
   intentFromExchange,
 } from '../../src/buffer/intent';
-import { newId } from '../../src/ids';
+import { newId } from '../../src/core/ids';
 
 const exchange = () => {
   const createdAt = new Date('2026-11-26T10:00:00.000Z');

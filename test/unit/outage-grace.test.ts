@@ -1,4 +1,4 @@
-import { OverloadedError } from '../../src/errors';
+import { OverloadedError } from '../../src/core/errors';
 import { withOutageGrace } from '../../src/sessions/outage-grace';
 import type { SessionRecord, SessionStore } from '../../src/sessions/session-store';
 

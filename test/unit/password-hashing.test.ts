@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { createPasswordHashing, hashingConcurrency } from '../../src/auth/password-hashing';
 import type { Scrypt } from '../../src/auth/passwords';
-import { OverloadedError } from '../../src/errors';
-import { createLogger } from '../../src/logger';
+import { OverloadedError } from '../../src/core/errors';
+import { createLogger } from '../../src/core/logger';
 
 const log = createLogger({ name: 'test', level: 'silent', pretty: false });
 const SETTINGS = { concurrency: 1, maxWaiting: 8, maxPerAddress: 2 };

@@ -1,5 +1,5 @@
-import { isDataError, isTransientDbError, retryableDbError } from '../../src/db/pg-errors';
-import { OverloadedError } from '../../src/errors';
+import { isDataError, isTransientDbError, retryableDbError } from '../../src/platform/postgres/pg-errors';
+import { OverloadedError } from '../../src/core/errors';
 
 const withCode = (message: string, code?: string) => Object.assign(new Error(message), code ? { code } : {});
 

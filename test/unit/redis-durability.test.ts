@@ -1,4 +1,4 @@
-import { assessDurability, type DurabilitySettings } from '../../src/buffer/redis-durability';
+import { assessDurability, type DurabilitySettings } from '../../src/platform/redis/durability';
 
 const safe: DurabilitySettings = { maxmemoryPolicy: 'noeviction', appendonly: 'yes', appendfsync: 'everysec' };
 const warnings = (settings: DurabilitySettings) =>

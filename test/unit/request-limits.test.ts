@@ -1,8 +1,9 @@
-import { createRateLimiter, type RateLimitSettings } from '../../src/rate-limits/rate-limiter';
+import type { RateLimitSettings } from '../../src/config/config';
+import { createRateLimiter } from '../../src/rate-limits/rate-limiter';
 import { createRequestLimits, rateLimitHeaders } from '../../src/rate-limits/request-limits';
-import { createCacheKeys } from '../../src/cache/keys';
-import { createLogger } from '../../src/logger';
-import { RateLimitedError } from '../../src/errors';
+import { createCacheKeys } from '../../src/platform/redis/keys';
+import { createLogger } from '../../src/core/logger';
+import { RateLimitedError } from '../../src/core/errors';
 import type { Viewer } from '../../src/sessions/session-service';
 
 const settings: RateLimitSettings = {

@@ -1,5 +1,5 @@
-import { BadUserInputError } from '../../src/errors';
-import { optionalText, requireId, requireIntInRange, requireText } from '../../src/validation';
+import { BadUserInputError } from '../../src/core/errors';
+import { optionalText, requireId, requireIntInRange, requireText } from '../../src/core/validation';
 
 describe('validation', () => {
   it('accepts UUIDs and rejects anything else as bad input naming the field', () => {

@@ -1,8 +1,8 @@
 import type { Resolvers } from '../__generated__/resolvers-types';
-import { ForbiddenError } from '../../errors';
+import { ForbiddenError } from '../../core/errors';
 import { loadExisting } from '../../loaders/create-loaders';
 import type { BotRecord } from '../../repos/records';
-import type { RequestContext } from '../../request-context';
+import type { RequestContext } from '../request-context';
 
 /** Fields only the owner sees; a widget visitor sees a bot's name and public key. */
 function ownerOnly(bot: BotRecord, { access }: RequestContext): void {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
-import type { Logger } from '../logger';
-import { createDb, type Db } from './postgres';
-import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './redis';
+import type { Logger } from '../core/logger';
+import { createDb, type Db } from './postgres/connection';
+import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './redis/connection';
 
 /**
  * The long-lived connections of a process, built once at start-up and passed down.

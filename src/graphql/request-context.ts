@@ -1,14 +1,23 @@
-import type { AppDeps } from './app-deps';
-import { createAccess, type Access } from './auth/access';
-import type { AuthService } from './auth/auth-service';
-import { createBotService, type BotService } from './bots/bot-service';
-import { createChatService, type ChatService } from './chat/chat-service';
-import { createLoaders, type Loaders } from './loaders/create-loaders';
-import type { Logger } from './logger';
-import { createSearchService, type SearchService } from './search/search-service';
-import type { SessionService, Viewer } from './sessions/session-service';
-import { createSourceService, type SourceService } from './sources/source-service';
-import { createRequestLimits, type RequestLimits } from './rate-limits/request-limits';
+import { createAccess, type Access } from '../auth/access';
+import type { AuthService } from '../auth/auth-service';
+import { createBotService, type BotService } from '../bots/bot-service';
+import { createChatService, type ChatService } from '../chat/chat-service';
+import { createLoaders, type Loaders } from '../loaders/create-loaders';
+import type { Logger } from '../core/logger';
+import { createSearchService, type SearchService } from '../search/search-service';
+import type { SessionService, Viewer } from '../sessions/session-service';
+import { createSourceService, type SourceService } from '../sources/source-service';
+import type { Repos } from '../repos/repos';
+import type { EntityCache } from '../cache/entity-cache';
+import type { CacheInvalidation } from '../cache/invalidation';
+import type { CacheKeys } from '../platform/redis/keys';
+import type { PendingWrites } from '../buffer/pending-writes';
+import type { ChatWritePath } from '../chat/write-path';
+import type { EventLoopPressure } from '../chat/event-loop-pressure';
+import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
+import type { Retriever } from '../search/retriever';
+import type { RateLimiter } from '../rate-limits/rate-limiter';
+import { createRequestLimits, type RequestLimits } from '../rate-limits/request-limits';
 
 /** What a transport knows of a request before any domain code runs. */
 export interface RequestInfo {
@@ -42,6 +51,27 @@ export interface RequestContext {
   limits: RequestLimits;
 }
 
+/** The long-lived services a request's context is built from (the runtime's, passed down). */
+export interface ContextDeps {
+  log: Logger;
+  repos: Repos;
+  /** The entity cache the loaders read through; absent in rollback mode. */
+  cache?: { entities: EntityCache; keys: CacheKeys };
+  /** What reads add from sends not yet stored (read-your-writes); nothing in rollback mode. */
+  pendingWrites: PendingWrites;
+  sessions: SessionService;
+  auth: AuthService;
+  /** Told of every committed change, so no cache serves what it replaced. */
+  invalidation: CacheInvalidation;
+  retriever: Retriever;
+  /** The sliding-window counters behind `@rateLimit`, uploads and subscribing. */
+  rateLimiter: RateLimiter;
+  writePath: ChatWritePath;
+  /** Refuses sends while the event loop lags. */
+  eventLoopPressure: EventLoopPressure;
+  pubsub: MessageStatusPubSub;
+}
+
 /** Our tokens are 43 characters; anything far longer is not one, and is not scanned. */
 const AUTHORIZATION_MAX = 512;
 
@@ -54,7 +84,7 @@ export function bearerToken(header: string | undefined): string | undefined | nu
 }
 
 export async function resolveViewer(
-  app: Pick<AppDeps, 'sessions'>,
+  app: Pick<ContextDeps, 'sessions'>,
   authorization: string | undefined,
 ): Promise<{ viewer: Viewer; tokenRejected: boolean }> {
   const token = bearerToken(authorization);
@@ -63,7 +93,7 @@ export async function resolveViewer(
   return viewer ? { viewer, tokenRejected: false } : { viewer: { kind: 'ANONYMOUS' }, tokenRejected: true };
 }
 
-export async function createRequestContext(app: AppDeps, request: RequestInfo): Promise<RequestContext> {
+export async function createRequestContext(app: ContextDeps, request: RequestInfo): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
   const loaders = createLoaders(app.repos, app.cache, app.pendingWrites);
   const access = createAccess({ viewer, tokenRejected, loaders });

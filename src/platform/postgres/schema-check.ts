@@ -1,4 +1,4 @@
-import type { Db } from '../clients/postgres';
+import type { Db } from './connection';
 
 export class SchemaMismatchError extends Error {
   override readonly name = 'SchemaMismatchError';

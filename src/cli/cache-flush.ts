@@ -1,9 +1,9 @@
-import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from '../clients/redis';
+import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from '../platform/redis/connection';
 import { loadConfig } from '../config/config';
-import { createLogger } from '../logger';
-import { runMain } from '../run-main';
-import { createCacheService } from './cache-service';
-import { createCacheKeys } from './keys';
+import { createLogger } from '../core/logger';
+import { runMain } from './run-main';
+import { createCacheService } from '../cache/cache-service';
+import { createCacheKeys } from '../platform/redis/keys';
 
 /**
  * `npm run cache:flush` (`make cache-flush`): deletes this deployment's cache keys

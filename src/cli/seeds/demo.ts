@@ -1,7 +1,7 @@
 import { hashPassword } from '../../auth/passwords';
-import type { Db } from '../../clients/postgres';
-import { newId } from '../../ids';
-import type { Logger } from '../../logger';
+import type { Db } from '../../platform/postgres/connection';
+import { newId } from '../../core/ids';
+import type { Logger } from '../../core/logger';
 import { DEMO_BOTS, DEMO_OWNER } from './demo-content';
 
 /**

@@ -1,4 +1,4 @@
-import { OverloadedError } from '../errors';
+import { OverloadedError } from '../../core/errors';
 
 /**
  * PostgreSQL errors classified by SQLSTATE, in one place: repositories turn unique

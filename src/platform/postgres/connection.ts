@@ -1,6 +1,6 @@
 import knex, { type Knex } from 'knex';
-import type { Config } from '../config/config';
-import type { Logger } from '../logger';
+import type { Config } from '../../config/config';
+import type { Logger } from '../../core/logger';
 
 export type Db = Knex;
 

@@ -1,7 +1,7 @@
-import { createDb, type Db } from '../clients/postgres';
+import { createDb, type Db } from '../platform/postgres/connection';
 import { loadConfig, type Config } from '../config/config';
-import { createLogger, type Logger } from '../logger';
-import { runMain } from '../run-main';
+import { createLogger, type Logger } from '../core/logger';
+import { runMain } from './run-main';
 
 /**
  * Runs a one-off database command (migrate, seed) with the environment's configuration:

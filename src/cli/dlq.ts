@@ -1,10 +1,10 @@
-import { closeRedis, connectRedis, createRedis } from '../clients/redis';
+import { closeRedis, connectRedis, createRedis } from '../platform/redis/connection';
 import { loadConfig } from '../config/config';
-import { createCacheKeys } from '../cache/keys';
-import { createLogger } from '../logger';
-import { runMain } from '../run-main';
-import { DLQ_USAGE, executeDlqCommand, parseDlqArgs } from './dlq-commands';
-import { createWriteBuffer } from './write-buffer';
+import { createCacheKeys } from '../platform/redis/keys';
+import { createLogger } from '../core/logger';
+import { runMain } from './run-main';
+import { DLQ_USAGE, executeDlqCommand, parseDlqArgs } from '../buffer/dlq-commands';
+import { createWriteBuffer } from '../buffer/write-buffer';
 
 /**
  * `npm run dlq -- list|show <id>|replay <id>|replay --all|drop <id>|drop --all`

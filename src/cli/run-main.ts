@@ -1,5 +1,5 @@
-import { ConfigError } from './config/config';
-import { SchemaMismatchError } from './db/schema-check';
+import { ConfigError } from '../config/config';
+import { SchemaMismatchError } from '../platform/postgres/schema-check';
 
 /** Runs a process entry point; a failure before the logger exists can only go to stderr. */
 export function runMain(main: () => Promise<void>): void {

@@ -1,8 +1,7 @@
-import type { Db } from '../clients/postgres';
-import { createLoaders, type LoaderRepos } from '../loaders/create-loaders';
-import type { Logger } from '../logger';
-import type { EntityCache } from './entity-cache';
-import type { CacheKeys } from './keys';
+import { createLoaders, type LoaderRepos } from './create-loaders';
+import type { Logger } from '../core/logger';
+import type { EntityCache } from '../cache/entity-cache';
+import type { CacheKeys } from '../platform/redis/keys';
 
 export interface WarmUpResult {
   bots: number;
@@ -20,7 +19,6 @@ export interface WarmUpResult {
  * a cold cache is slower, not broken.
  */
 export async function warmUpCache(deps: {
-  db: Db;
   repos: LoaderRepos;
   cache: { entities: EntityCache; keys: CacheKeys };
   log: Logger;
@@ -35,12 +33,7 @@ export async function warmUpCache(deps: {
   const loaders = createLoaders(deps.repos, deps.cache);
   let bots = 0;
   const work = (async () => {
-    const rows: { id: string }[] = await deps
-      .db('bots')
-      .select('id')
-      .orderByRaw('last_active_at DESC NULLS LAST, message_count DESC, id')
-      .limit(limit);
-    const ids = rows.map((row) => row.id);
+    const ids = await deps.repos.bots.mostActiveIds(limit);
     const loaded = await loaders.bot.loadMany(ids);
     const ownerIds = [...new Set(loaded.flatMap((bot) => (bot && !(bot instanceof Error) ? [bot.ownerId] : [])))];
     await Promise.all([loaders.user.loadMany(ownerIds), ...ids.map((id) => loaders.sourcesByBot.load(id))]);

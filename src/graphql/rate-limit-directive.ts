@@ -2,12 +2,12 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils';
 import { rateLimitDirective } from 'graphql-rate-limit-directive';
 import { defaultFieldResolver, responsePathAsArray, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
-import { AppError, ErrorCode } from '../errors';
+import { AppError, ErrorCode } from '../core/errors';
 import type { IRateLimiterOptions, RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { isUuid } from '../ids';
-import type { RequestContext } from '../request-context';
-import type { Decision, Policy, RateLimiter, Subject } from './rate-limiter';
-import type { LimitTarget } from './request-limits';
+import { isUuid } from '../core/ids';
+import type { RequestContext } from './request-context';
+import type { Decision, Policy, RateLimiter, Subject } from '../rate-limits/rate-limiter';
+import type { LimitTarget } from '../rate-limits/request-limits';
 
 /** What our limiter answers the directive: rate-limiter-flexible's response shape, and the decision. */
 interface LimiterResponse extends Pick<RateLimiterRes, 'msBeforeNext' | 'remainingPoints' | 'consumedPoints'> {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger';
+import type { Logger } from '../../core/logger';
 
 /** The Redis settings that decide whether an acknowledged send can be lost before a worker stores it. */
 export interface DurabilitySettings {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import type { Config } from '../config/config';
-import type { Logger } from '../logger';
+import type { Config } from '../../config/config';
+import type { Logger } from '../../core/logger';
 
 /** The longest wait between reconnect attempts: Redis back after a restart is found within this. */
 const MAX_RECONNECT_DELAY_MILLIS = 5_000;

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger';
+import type { Logger } from './logger';
 
 /**
  * A warning logged at most once per `everyMillis`: a Redis that is down fails every request,

@@ -1,4 +1,4 @@
-import { migrationConfig } from './migration-source';
+import { migrationConfig } from '../platform/postgres/migration-source';
 import { runDbScript } from './run-db-script';
 
 /** `npm run migrate` (latest) and `npm run migrate:down` (undo the last migration). */

@@ -1,10 +1,10 @@
-import { createThrottledWarn } from '../cache/throttled-warn';
-import type { ChatWritePath } from '../chat/write-path';
-import { OverloadedError } from '../errors';
-import type { Logger } from '../logger';
+import { createThrottledWarn } from '../core/throttled-warn';
+import type { ChatWritePath } from './write-path';
+import { OverloadedError } from '../core/errors';
+import type { Logger } from '../core/logger';
 import type { MessagesRepo } from '../repos/messages';
-import { intentFromExchange, messagesOf } from './intent';
-import type { WriteBuffer } from './write-buffer';
+import { intentFromExchange, messagesOf } from '../buffer/intent';
+import type { WriteBuffer } from '../buffer/write-buffer';
 
 /**
  * A full buffer drains at the workers' pace: a few seconds is a fair first wait, and clients
