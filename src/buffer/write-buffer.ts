@@ -329,18 +329,15 @@ export function createWriteBuffer(deps: {
     },
 
     async stats(): Promise<BufferStats> {
-      const [depth, oldest, claims, deadLetters, stats] = await Promise.all([
-        redis.llen(keys.pending()),
-        redis.lindex(keys.pending(), -1),
-        redis.zrange(keys.claims(), 0, -1),
-        redis.hlen(keys.dead()),
-        redis.hgetall(keys.stats()),
-      ]);
-      // A claim list fills from its left end: its right end is the first (oldest) intent it took.
-      const [held, claimedOldest] = await Promise.all([
-        Promise.all(claims.map((claimId) => redis.llen(keys.claim(claimId)))),
-        Promise.all(claims.map((claimId) => redis.lindex(keys.claim(claimId), -1))),
-      ]);
+      const [depth, oldest, deadLetters, flatStats, held, claimedOldest] = (await scripts.bufferStats(
+        keys.pending(),
+        keys.claims(),
+        keys.dead(),
+        keys.stats(),
+        keys.claim(''),
+      )) as [number, string | null, number, string[], number[], (string | null)[]];
+      const stats: Record<string, string> = {};
+      for (let i = 0; i + 1 < flatStats.length; i += 2) stats[flatStats[i]!] = flatStats[i + 1]!;
       const [seconds] = await redis.time();
       const nowSeconds = Number(seconds);
       let recent = 0;
