@@ -45,7 +45,7 @@ dev: seed widget ## Set up everything and run api + worker with readable logs
 	@echo "    Demo owner            demo@parley.dev / parley-demo"
 	@echo "  Ctrl-C stops both processes."
 	@echo ""
-	NODE_ENV=development npm run --silent dev
+	NODE_ENV=development node scripts/dev.mjs
 
 check: install ## Generated code fresh, types, lint, formatting and the layers (.dependency-cruiser.cjs)
 	npm run --silent codegen:check

@@ -36,6 +36,11 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // Node scripts of our own (make dev, the widget build) and test stand-in processes.
+    files: ['scripts/**/*.mjs', 'test/fixtures/**/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: globals.node },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
