@@ -14,8 +14,8 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'api', level: config.logLevel, pretty: config.nodeEnv === 'development' });
   const clients = createClients(config, log);
   const app = createAppDeps(config, log, clients);
-  await assertEmbeddingDimension(app.db, config.embedding.dimension);
   await clients.ready();
+  await assertEmbeddingDimension(app.db, config.embedding.dimension);
   if (clients.redis) {
     // Acknowledged sends live only in Redis until a worker stores them: say at start-up what
     // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.

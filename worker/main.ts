@@ -31,8 +31,8 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'worker', level: config.logLevel, pretty: config.nodeEnv === 'development' });
   const clients = createClients(config, log, { subscriber: false });
   const { db } = clients;
-  await assertEmbeddingDimension(db, config.embedding.dimension);
   await clients.ready();
+  await assertEmbeddingDimension(db, config.embedding.dimension);
   const embedder = createLocalEmbedder({ dimension: config.embedding.dimension });
   // With Redis, each source change drops the cached source (in Redis and every api's L1) and
   // makes its bot's cached searches unreachable; the warmer recomputes the most asked ones

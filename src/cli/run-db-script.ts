@@ -1,4 +1,4 @@
-import { createDb, type Db } from '../platform/postgres/connection';
+import { connectPostgres, createDb, type Db } from '../platform/postgres/connection';
 import { loadConfig, type Config } from '../config/config';
 import { createLogger, type Logger } from '../core/logger';
 import { runMain } from './run-main';
@@ -16,6 +16,7 @@ export function runDbScript(
     const log = createLogger({ name, level: config.logLevel, pretty: !config.isProduction });
     const db = createDb({ ...config.database, pool: { ...config.database.pool, minIdle: 0, max: 2 } }, log);
     try {
+      await connectPostgres(db, config.database.url);
       await script({ config, log, db });
     } finally {
       await db.destroy();

@@ -1,11 +1,13 @@
-import { ConfigError } from '../config/config';
-import { SchemaMismatchError } from '../platform/postgres/schema-check';
+import { StartupError } from '../core/errors';
 
-/** Runs a process entry point; a failure before the logger exists can only go to stderr. */
+/**
+ * Runs a process entry point; a failure before the logger exists can only go to stderr. A
+ * `StartupError` says what to set or start, and is printed alone; anything else with its stack.
+ */
 export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     process.stderr.write(
-      `${error instanceof ConfigError || error instanceof SchemaMismatchError ? error.message : ((error as Error)?.stack ?? String(error))}\n`,
+      `${error instanceof StartupError ? error.message : ((error as Error)?.stack ?? String(error))}\n`,
     );
     process.exit(1);
   });

@@ -127,3 +127,11 @@ export class OverloadedError extends AppError {
     if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
 }
+
+/**
+ * Why a process cannot start, when the operator can fix it (a setting, a service to start):
+ * printed as its message alone, which names what to set or start, without a stack.
+ */
+export class StartupError extends Error {
+  override readonly name: string = 'StartupError';
+}

@@ -7,7 +7,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { ServerDeps } from './server-deps';
-import { AppError, BadRequestError, ErrorCode } from '../core/errors';
+import { AppError, BadRequestError, ErrorCode, StartupError } from '../core/errors';
 import { createApolloServer } from '../graphql/apollo';
 import { createErrorFormatter } from '../graphql/format-error';
 import { graphqlMetricsPlugin } from '../graphql/metrics-plugin';
@@ -241,7 +241,19 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
       // Thousands of clients connecting at once overflow Node's default accept queue (511) while
       // the process is busy, and the kernel then resets connections; the kernel caps this at
       // net.core.somaxconn.
-      await fastify.listen({ host: config.http.host, port: config.http.port, backlog: LISTEN_BACKLOG });
+      await fastify
+        .listen({ host: config.http.host, port: config.http.port, backlog: LISTEN_BACKLOG })
+        .catch((error: unknown) => {
+          const code = (error as { code?: unknown })?.code;
+          if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+          const where = `${config.http.host}:${config.http.port}`;
+          throw new StartupError(
+            code === 'EADDRINUSE'
+              ? `Port ${where} is taken by another process (another Parley?); stop it, or set PORT`
+              : `Port ${where} may not be opened by this user; set PORT (above 1023) or HOST`,
+            { cause: error },
+          );
+        });
       const address = fastify.server.address();
       const port = typeof address === 'object' && address ? address.port : config.http.port;
       const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
-import { createDb, type Db } from './postgres/connection';
+import { connectPostgres, createDb, type Db } from './postgres/connection';
 import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './redis/connection';
 
 /**
@@ -61,6 +61,7 @@ export function createClients(config: Config, log: Logger, options: { subscriber
     cacheRedis,
     cacheSubscriber,
     async ready() {
+      await connectPostgres(db, config.database.url);
       // A cache Redis that does not answer fails start-up too: a wrong REDIS_CACHE_URL is found
       // at deploy time. Once running, a cache outage only sends reads to PostgreSQL.
       for (const [connection, settings] of connections) await connectRedis(connection, settings);

@@ -84,6 +84,51 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
     expect(output()).toContain('EMBEDDING_DIMENSION is 512 but the database stores vectors of 1024');
   });
 
+  /** What a process printed that is not a JSON log line: what `runMain` wrote before exiting. */
+  const plainLines = (output: string) => output.split('\n').filter((line) => line !== '' && !line.startsWith('{'));
+
+  it('refuses to start when PostgreSQL does not answer, saying where and what to set, without its password', async () => {
+    const unreachable = 'postgres://parley:hunter2@127.0.0.1:1/parley';
+    for (const entry of [API, WORKER]) {
+      const { child, output } = track(start(entry, { DATABASE_URL: unreachable, REDIS_ENABLED: 'false' }));
+      expect(await exited(child)).toEqual({ code: 1, signal: null });
+      expect(plainLines(output())).toEqual([
+        expect.stringMatching(
+          /^PostgreSQL at 127\.0\.0\.1:1\/parley did not answer \(.*ECONNREFUSED.*\); .*set DATABASE_URL$/,
+        ),
+      ]);
+      expect(output()).not.toContain('hunter2');
+    }
+  });
+
+  it('refuses to start when Redis does not answer, saying where and what to set', async () => {
+    const { child, output } = track(
+      start(API, { DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:1', REDIS_CONNECT_TIMEOUT_MILLIS: '500' }),
+    );
+    expect(await exited(child)).toEqual({ code: 1, signal: null });
+    expect(plainLines(output())).toEqual([
+      expect.stringMatching(/^Redis at 127\.0\.0\.1:1 did not answer .*REDIS_ENABLED=false$/),
+    ]);
+  });
+
+  it('refuses to start on a port another process holds, saying which and what to set', async () => {
+    const holder = createServer();
+    holder.listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { child, output } = track(
+        start(API, { DATABASE_URL: database.url, HOST: '127.0.0.1', PORT: String(port) }),
+      );
+      expect(await exited(child)).toEqual({ code: 1, signal: null });
+      expect(plainLines(output())).toEqual([
+        `Port 127.0.0.1:${port} is taken by another process (another Parley?); stop it, or set PORT`,
+      ]);
+    } finally {
+      holder.close();
+    }
+  });
+
   it('runs the api until SIGTERM, then closes its database pool and exits 0', async () => {
     const applicationName = uniqueName('api');
     const api = track(

@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import type { Config } from '../../config/config';
+import { StartupError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 
 export type Db = Knex;
@@ -37,6 +38,24 @@ export function createDb(database: Config['database'], log: Logger): Db {
       maxConnectionLifetimeJitterMillis: Math.min(60_000, database.pool.maxLifetimeSeconds * 100),
     },
   });
+}
+
+/**
+ * Runs one query, or throws a `StartupError` naming the database (never its password) and
+ * what to do: the driver's own error (ECONNREFUSED, an unknown database) says neither.
+ */
+export async function connectPostgres(db: Db, url: string): Promise<void> {
+  try {
+    await db.raw('SELECT 1');
+  } catch (error: unknown) {
+    const { hostname, port, pathname } = new URL(url);
+    const reason = (error as Error)?.message ?? String(error);
+    throw new StartupError(
+      `PostgreSQL at ${hostname}:${port || 5432}${pathname} did not answer (${reason}); ` +
+        'start it and create the database (make services), or set DATABASE_URL',
+      { cause: error },
+    );
+  }
 }
 
 export interface PoolStats {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../../config/config';
 import type { Logger } from '../../core/logger';
+import { StartupError } from '../../core/errors';
 
 /** The longest wait between reconnect attempts: Redis back after a restart is found within this. */
 const MAX_RECONNECT_DELAY_MILLIS = 5_000;
@@ -68,7 +69,7 @@ export async function connectRedis(redis: Redis, settings: Config['redis']): Pro
     if (redis.status === 'wait') await redis.connect();
     await redis.ping();
   } catch (error: unknown) {
-    throw new Error(
+    throw new StartupError(
       `Redis at ${url.hostname}:${url.port || 6379} did not answer (${(error as Error).message}); start it, or set REDIS_ENABLED=false`,
       { cause: error },
     );
