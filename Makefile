@@ -2,11 +2,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
-export REDIS_URL ?= redis://127.0.0.1:6379
-export PORT ?= 4000
+# A setting comes from the environment, else from .env (see .env.example), else the default:
+# the order the api, the worker and the tools read them in (src/config/dot-env.ts).
+dotenv = $(shell [ -f .env ] && node -p 'require("node:util").parseEnv(require("node:fs").readFileSync(".env", "utf8")).$(1) ?? ""')
+ifndef DATABASE_URL
+DATABASE_URL := $(or $(call dotenv,DATABASE_URL),postgres://postgres@127.0.0.1:5432/parley)
+endif
+ifndef REDIS_URL
+REDIS_URL := $(or $(call dotenv,REDIS_URL),redis://127.0.0.1:6379)
+endif
+export DATABASE_URL REDIS_URL
 
-.PHONY: bench bench-compare bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: try bench bench-compare bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,17 +42,13 @@ widget: install ## Build the chat widget into dist/widget/ (served as /widget.js
 
 dev: seed widget ## Set up everything and run api + worker with readable logs
 	@echo ""
-	@echo "  Parley is starting:"
-	@echo "    GraphQL + playground  http://localhost:$(PORT)/graphql"
-	@echo "    WebSocket             ws://localhost:$(PORT)/graphql"
-	@echo "    File uploads          http://localhost:$(PORT)/uploads"
-	@echo "    Health                http://localhost:$(PORT)/health/db"
-	@echo "    Write buffer          http://localhost:$(PORT)/health/buffer  (dead letters: make dlq)"
-	@echo "    Widget demo           http://localhost:$(PORT)/demo  (the chat widget on a page per demo bot)"
-	@echo "    Demo owner            demo@parley.dev / parley-demo"
-	@echo "  Ctrl-C stops both processes."
+	@echo "  Parley is starting: the api prints its addresses (GraphQL and playground, widget demo,"
+	@echo "  health) once it listens. Demo owner: demo@parley.dev / parley-demo. Ctrl-C stops both."
 	@echo ""
 	NODE_ENV=development node scripts/dev.mjs
+
+try: install ## The README's example queries and subscription, against a running make dev (PARLEY_URL)
+	scripts/try.sh
 
 check: install ## Generated code fresh, types, lint, formatting and the layers (.dependency-cruiser.cjs)
 	npm run --silent codegen:check

@@ -39,6 +39,7 @@ export default tseslint.config(
     // Node scripts of our own (make dev, the widget build) and test stand-in processes.
     files: ['scripts/**/*.mjs', 'test/fixtures/**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: globals.node },
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['**/*.js', '**/*.cjs'],

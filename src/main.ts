@@ -33,6 +33,8 @@ async function main(): Promise<void> {
       websocket: `${url.replace(/^http/, 'ws')}/graphql`,
       uploads: `${url}/uploads`,
       health: `${url}/health/db`,
+      bufferHealth: app.buffer ? `${url}/health/buffer` : undefined,
+      widgetDemo: config.isProduction ? undefined : `${url}/demo`,
       playground: config.isProduction ? 'disabled in production' : `${url}/graphql`,
       writePath: app.buffer ? 'Redis write buffer (fallback: direct to PostgreSQL)' : 'direct to PostgreSQL',
     },
