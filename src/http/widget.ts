@@ -100,6 +100,13 @@ const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** A host page with styles of its own that would clash with a widget not kept apart (Shadow DOM). */
+/**
+ * Styles a careless site might set for every button, text box and list item: the bot pages
+ * carry them on purpose (and say so), to show that none of it reaches the widget.
+ */
+const HOSTILE_CSS =
+  'button, textarea, li { background: #ff0 !important; color: #c00 !important; font-family: cursive !important; }';
+
 function demoPage(title: string, body: string, script = ''): string {
   return `<!doctype html>
 <html lang="en">
@@ -109,7 +116,8 @@ function demoPage(title: string, body: string, script = ''): string {
 <title>${escapeHtml(title)}</title>
 <style>
   body { font: 18px/1.5 Georgia, serif; margin: 3rem auto; max-width: 40rem; padding: 0 1rem; color: #222; }
-  button, textarea, li { background: #ff0 !important; color: #c00 !important; font-family: cursive !important; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+  ${script ? HOSTILE_CSS : ''}
 </style>
 </head>
 <body>
@@ -198,6 +206,8 @@ export function registerWidgetRoutes(
 <p>This page stands for an owner's site. The chat button at the bottom right is the widget, added
 with one tag:</p>
 <pre>&lt;script src="/widget.js" data-public-key="${key}" async&gt;&lt;/script&gt;</pre>
+<p>This page paints every button, text box and list item yellow and red on purpose, as a careless
+site might: the widget keeps its own look.</p>
 <p><a href="/demo">All demo bots</a></p>`,
         `<script src="/widget.js" data-public-key="${key}" async></script>`,
       ),

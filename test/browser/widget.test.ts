@@ -3,9 +3,24 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
-import { ARTIFACTS_DIR, launchChromium } from '../helpers/chromium';
+import { ARTIFACTS_DIR, launchChromium, launchPhone } from '../helpers/chromium';
 import { ROOT } from '../helpers/processes';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+
+/** What the phone test reads in the page: the parts of the DOM it uses. */
+interface BrowserGlobals {
+  document: {
+    getElementById(id: string): {
+      shadowRoot: {
+        querySelector(selector: string): {
+          getBoundingClientRect(): { left: number; top: number; right: number; bottom: number; width: number };
+        };
+      };
+    };
+    documentElement: { scrollWidth: number };
+  };
+  visualViewport: { offsetLeft: number; offsetTop: number; width: number; height: number; scale: number };
+}
 
 const SHOP_HOURS = `Bean There Coffee is open Monday to Friday from 7am to 6pm, and on Saturday from 8am to 4pm.
 We are closed on public holidays. The shop is at 12 Harbour Street, next to the ferry terminal.`;
@@ -101,6 +116,66 @@ describe('chat widget in Chromium', () => {
       await flusher.stop();
     } finally {
       await page.close();
+    }
+  });
+
+  it('fits a phone screen (390×844) on a page wider than the screen: launcher, panel and Send on screen, at their size', async () => {
+    const phone = await launchPhone();
+    try {
+      const { page } = phone;
+      // A host page as sites make them: a viewport tag, then content wider than the phone (an
+      // unwrapped line of code did it on the demo page), which widens the layout viewport.
+      const hostUrl = `${app.url}/a-wide-host-page`;
+      await page.route(hostUrl, (route) =>
+        route.fulfill({
+          contentType: 'text/html',
+          body: `<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">
+<pre style="font-size:16px">${'&lt;script src="/widget.js" data-public-key="pk_…" async&gt;&lt;/script&gt; '.repeat(2)}</pre>
+<script src="/widget.js" data-public-key="${bot.publicKey}" async></script>`,
+        }),
+      );
+      await page.goto(hostUrl);
+      const w = widget(page);
+      await w.launcher.waitFor({ timeout: STEP_TIMEOUT_MILLIS });
+      /** Where a part of the widget is against what the screen shows (the visual viewport). */
+      const placement = (selector: string) =>
+        page.evaluate((selector) => {
+          // Runs in the page (this file is compiled without the DOM's types).
+          const { document, visualViewport: screen } = globalThis as unknown as BrowserGlobals;
+          const box = document
+            .getElementById('parley-widget')
+            .shadowRoot.querySelector(selector)
+            .getBoundingClientRect();
+          const slack = 0.5;
+          return {
+            onScreen:
+              box.left >= screen.offsetLeft - slack &&
+              box.top >= screen.offsetTop - slack &&
+              box.right <= screen.offsetLeft + screen.width + slack &&
+              box.bottom <= screen.offsetTop + screen.height + slack,
+            widthOnScreen: Math.round(box.width * screen.scale),
+            pageWidth: document.documentElement.scrollWidth,
+          };
+        }, selector);
+      const launcher = await placement('.launcher');
+      // The premise: the page is wider than the phone.
+      expect(launcher.pageWidth).toBeGreaterThan(390);
+      expect(launcher).toMatchObject({ onScreen: true, widthOnScreen: 56 });
+
+      await w.launcher.click();
+      await w.dialog.waitFor({ timeout: STEP_TIMEOUT_MILLIS });
+      // On a phone the panel takes the whole screen, and the composer is on it.
+      expect(await placement('.panel')).toMatchObject({ onScreen: true, widthOnScreen: 390 });
+      expect(await placement('.send')).toMatchObject({ onScreen: true });
+      expect(await placement('textarea')).toMatchObject({ onScreen: true });
+      await screenshot(page, 'widget-phone-wide-page.png');
+
+      // The demo page itself wraps its embed line: no wider than the phone.
+      await page.goto(`${app.url}/demo/${bot.publicKey}`);
+      await w.launcher.waitFor({ timeout: STEP_TIMEOUT_MILLIS });
+      expect(await placement('.launcher')).toMatchObject({ onScreen: true, widthOnScreen: 56, pageWidth: 390 });
+    } finally {
+      await phone.close();
     }
   });
 

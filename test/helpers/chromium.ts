@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium; `make test` installs it with scripts/ensure-chromium.sh. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -38,4 +38,19 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       rmSync(profileDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A page in Chromium emulating a phone (390×844 CSS px, touch, 3 device pixels per px). */
+export async function launchPhone(): Promise<{ page: Page; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)`);
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+    deviceScaleFactor: 3,
+  });
+  return { page: await context.newPage(), close: () => browser.close() };
 }

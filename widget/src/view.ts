@@ -79,6 +79,36 @@ export interface ViewHandlers {
   onInput(length: number): void;
 }
 
+/** A screen this narrow (CSS px at the page's own zoom) gets the panel full-screen. */
+const COMPACT_MAX_WIDTH = 480;
+
+/**
+ * Pins `frame` to what the screen shows (the visual viewport), at the screen's scale. Fixed
+ * elements are placed against the layout viewport, which a page wider than a phone widens
+ * (an 807 px page put the launcher off-screen and made the panel 807×1747), and pinch-zoom
+ * scales: the frame follows the visual viewport instead, so the widget is on screen and at its
+ * own size whatever the host page's width or zoom.
+ */
+function fitToScreen(frame: HTMLElement): void {
+  const screen = window.visualViewport;
+  const fit = () => {
+    const scale = screen?.scale || 1;
+    const width = screen ? screen.width * scale : window.innerWidth;
+    const height = screen ? screen.height * scale : window.innerHeight;
+    Object.assign(frame.style, {
+      left: `${screen?.offsetLeft ?? 0}px`,
+      top: `${screen?.offsetTop ?? 0}px`,
+      width: `${width}px`,
+      height: `${height}px`,
+      transform: scale === 1 ? '' : `scale(${1 / scale})`,
+    });
+    frame.classList.toggle('compact', width <= COMPACT_MAX_WIDTH);
+  };
+  fit();
+  (screen ?? window).addEventListener('resize', fit);
+  screen?.addEventListener('scroll', fit);
+}
+
 /** Launcher, dialog and composer inside a shadow root on `<div id="parley-widget">`. */
 export function createView(handlers: ViewHandlers, maxChars: number) {
   const host = el('div', { id: HOST_ID });
@@ -121,7 +151,9 @@ export function createView(handlers: ViewHandlers, maxChars: number) {
     status,
     composer,
   );
-  root.append(el('style', {}, STYLES), launcher, panel);
+  const frame = el('div', { class: 'frame' }, launcher, panel);
+  root.append(el('style', {}, STYLES), frame);
+  fitToScreen(frame);
 
   const isOpen = () => !panel.hidden;
   const open = () => {
