@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CacheKeys } from '../platform/redis/keys';
-import { defineBufferScripts } from './buffer-scripts';
+import { defineScripts } from '../platform/redis/scripts';
 import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message-status-pubsub';
 import { decodeIntent, encodeIntent, intentId, type Intent } from './intent';
 
@@ -71,7 +71,9 @@ export type WriteBuffer = ReturnType<typeof createWriteBuffer>;
 /**
  * The write buffer's Redis side, for the api (push, read-your-writes, statuses), the worker
  * (claim, acknowledge, retry, dead-letter, return) and operators (dead letters, stats).
- * Every change of state is one script (buffer-scripts.ts).
+ * Every change of state is one script (src/platform/redis/lua/buffer-*.lua): one atomic step
+ * of an intent's life, so no crash between two Redis calls can lose or duplicate one. All keys
+ * share the `{buffer}` hash tag (keys.ts).
  */
 export function createWriteBuffer(deps: {
   redis: Redis;
@@ -83,7 +85,7 @@ export function createWriteBuffer(deps: {
   const { redis } = deps;
   const now = deps.now ?? Date.now;
   const keys = deps.keys.buffer;
-  const scripts = defineBufferScripts(redis);
+  const scripts = defineScripts(redis);
   const idempotencyKey = (intent: Intent) =>
     intent.message.clientMessageId
       ? keys.idempotency(idempotencyHash(intent, intent.message.clientMessageId))

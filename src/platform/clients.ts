@@ -3,6 +3,7 @@ import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import { connectPostgres, createDb, type Db } from './postgres/connection';
 import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './redis/connection';
+import { loadScripts } from './redis/scripts';
 
 /**
  * The long-lived connections of a process, built once at start-up and passed down.
@@ -65,6 +66,7 @@ export function createClients(config: Config, log: Logger, options: { subscriber
       // A cache Redis that does not answer fails start-up too: a wrong REDIS_CACHE_URL is found
       // at deploy time. Once running, a cache outage only sends reads to PostgreSQL.
       for (const [connection, settings] of connections) await connectRedis(connection, settings);
+      for (const connection of new Set([redis, cacheRedis])) if (connection) await loadScripts(connection);
     },
     async close() {
       const results = await Promise.allSettled([db.destroy(), ...[...connections.keys()].map(closeRedis)]);
