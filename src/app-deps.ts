@@ -16,7 +16,8 @@ import { createWriteBuffer } from './buffer/write-buffer';
 import { createEventLoopPressure } from './chat/event-loop-pressure';
 import { createRateLimiter } from './rate-limits/rate-limiter';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
-import { createRetriever } from './search/retriever';
+import { createRetriever, type Retriever } from './search/retriever';
+import type { VectorCache } from './cache/vector-cache';
 import { createCachedRetriever } from './search/cached-retriever';
 import { createCacheStats } from './cache/cache-stats';
 import { createCacheLayer } from './cache/cache-layer';
@@ -27,6 +28,12 @@ import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
 
+/**
+ * What a process is for. The api subscribes (status events for its WebSockets, cache
+ * invalidations for its L1) and warms the cache before it listens; the worker only publishes.
+ */
+export type Role = 'api' | 'worker';
+
 /** Long-lived clients and services, built once per process and passed down. */
 export interface AppDeps extends ServerDeps {
   clients: Clients;
@@ -34,6 +41,10 @@ export interface AppDeps extends ServerDeps {
   /** Every password hash, through one queue fair between client addresses, on threads of its own. */
   passwordHashing: PasswordHashing;
   embedder: Embedder;
+  /** The search retriever without its cache: what the worker's warmer recomputes results with. */
+  uncachedRetriever: Retriever;
+  /** Cached search results; absent in rollback mode. */
+  vectors?: VectorCache;
   /** Starts what listens in the background (cache invalidations); after `clients.ready()`. */
   start(): Promise<void>;
   /** Stops it, letting cache writes in flight land; before the clients close. */
@@ -41,13 +52,18 @@ export interface AppDeps extends ServerDeps {
 }
 
 /** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
-export function createAppDeps(config: Config, log: Logger, clients: Clients): AppDeps {
+export function createAppDeps(config: Config, log: Logger, clients: Clients, role: Role = 'api'): AppDeps {
   // The durable Redis (buffer, sessions, limits, status events) and the cache's (all the rest):
   // one and the same unless REDIS_CACHE_URL is set (see clients.ts).
   const { db, redis, redisSubscriber, cacheRedis, cacheSubscriber } = clients;
   const repos = createRepos(db);
   const keys = createCacheKeys(config.redis.keyPrefix);
-  const cacheStats = createCacheStats({ redis: cacheRedis, keys, log: log.child({ component: 'cache-stats' }) });
+  // The worker's cache reads (its warmer's) are not visitors': they stay out of the shared hit rate.
+  const cacheStats = createCacheStats({
+    redis: role === 'api' ? cacheRedis : undefined,
+    keys,
+    log: log.child({ component: 'cache-stats' }),
+  });
   const cache = createCacheLayer({ config, log, redis: cacheRedis, subscriber: cacheSubscriber, stats: cacheStats });
   const sessionStore = redis
     ? withOutageGrace(createRedisSessionStore({ redis, keys }), {
@@ -63,10 +79,10 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
   const retriever = createRetriever({ embedder, chunks: repos.chunks });
   // Status events cross instances over the durable Redis' pub/sub, on the subscriber connection
   // the L1's invalidations use when the cache has no Redis of its own (RedisPubSub ignores
-  // channels it did not subscribe to).
+  // channels it did not subscribe to). A process without subscribers (the worker) only
+  // publishes: RedisPubSub's subscriber side is then the command connection, left idle.
   const pubsub = createMessageStatusPubSub({
-    engine:
-      redis && redisSubscriber ? new RedisPubSub({ publisher: redis, subscriber: redisSubscriber }) : new PubSub(),
+    engine: redis ? new RedisPubSub({ publisher: redis, subscriber: redisSubscriber ?? redis }) : new PubSub(),
     channelPrefix: config.redis.keyPrefix,
     log: log.child({ component: 'pubsub' }),
   });
@@ -84,6 +100,8 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients): Ap
     auth: createAuthService({ db, users: repos.users, sessions, passwords: passwordHashing }),
     passwordHashing,
     embedder,
+    uncachedRetriever: retriever,
+    vectors: cache.vectors,
     retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
     pubsub,
     writePath: buffer

@@ -1,32 +1,20 @@
-import { createAppDeps } from './app-deps';
-import { checkBufferDurability } from './platform/redis/durability';
-import { warmUpCache } from './loaders/warm-up';
-import { createClients } from './platform/clients';
-import { loadConfig } from './config/config';
 import { runMain } from './cli/run-main';
-import { assertEmbeddingDimension } from './platform/postgres/schema-check';
-import { createHttpServer } from './http/server';
+import { loadConfig } from './config/config';
 import { createLogger } from './core/logger';
+import { createHttpServer } from './http/server';
+import { startRuntime } from './runtime';
 import { onShutdown } from './shutdown';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ name: 'api', level: config.logLevel, pretty: config.nodeEnv === 'development' });
-  const clients = createClients(config, log);
-  const app = createAppDeps(config, log, clients);
-  await clients.ready();
-  await assertEmbeddingDimension(app.db, config.embedding.dimension);
-  if (clients.redis) {
-    // Acknowledged sends live only in Redis until a worker stores them: say at start-up what
-    // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.
-    await checkBufferDurability(clients.redis, log.child({ component: 'redis-durability' }));
-  }
-  await app.start();
-  if (app.cache) {
-    await warmUpCache({ repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
-  }
+  const runtime = await startRuntime(config, log, 'api');
+  const { app } = runtime;
   const server = await createHttpServer(app);
-  const url = await server.listen();
+  const url = await server.listen().catch(async (error: unknown) => {
+    await runtime.release().catch(() => {});
+    throw error;
+  });
   log.info(
     {
       graphql: `${url}/graphql`,
@@ -40,16 +28,9 @@ async function main(): Promise<void> {
     },
     `Parley API ready at ${url}/graphql`,
   );
-  onShutdown(
-    log,
-    [
-      { name: 'http', run: () => server.close() },
-      { name: 'cache-stats', run: () => app.cacheStats.stop() },
-      { name: 'cache', run: async () => app.stop() },
-      { name: 'clients', run: () => clients.close() },
-    ],
-    { timeoutMillis: config.shutdownTimeoutMillis },
-  );
+  onShutdown(log, [{ name: 'http', run: () => server.close() }, ...runtime.releaseSteps], {
+    timeoutMillis: config.shutdownTimeoutMillis,
+  });
 }
 
 runMain(main);

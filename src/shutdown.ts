@@ -79,3 +79,16 @@ function exitAfterFlush(log: Logger, code: number): void {
   setTimeout(() => process.exit(code), LOG_FLUSH_TIMEOUT_MILLIS).unref();
   log.flush(() => {});
 }
+
+/** Runs every step in order, each even if an earlier one failed; rejects with the first failure. */
+export async function runSteps(steps: readonly ShutdownStep[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step.run();
+    } catch (error: unknown) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}

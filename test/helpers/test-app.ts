@@ -1,15 +1,14 @@
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createAppDeps, type AppDeps } from '../../src/app-deps';
-import { createClients } from '../../src/platform/clients';
+import type { AppDeps } from '../../src/app-deps';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createHttpServer } from '../../src/http/server';
 import { createLogger } from '../../src/core/logger';
 import type { MessagesRepo } from '../../src/repos/messages';
-import { createUrlFetcher } from '../../src/sources/fetch-url';
-import { closeRedis, createRedis } from '../../src/platform/redis/connection';
-import { createBufferFlusher, type BufferFlusher } from '../../worker/buffer-flusher';
-import { createSourceIngester, type SourceIngester } from '../../worker/source-ingester';
+import { startRuntime } from '../../src/runtime';
+import type { BufferFlusher } from '../../worker/buffer-flusher';
+import type { SourceIngester } from '../../worker/source-ingester';
+import { createFlusher, createIngester } from '../../worker/worker';
 import { createTestDatabase } from './databases';
 import { deleteKeysWithPrefix, testKeyPrefix } from './redis';
 
@@ -33,8 +32,8 @@ export interface TestApp {
   /** Starts an in-process worker that ingests sources (stopped by `close`). */
   startWorker(): SourceIngester;
   /**
-   * Starts an in-process flusher of the write buffer (stopped by `close`), as worker/main.ts
-   * wires it. A Redis-enabled app starts one itself unless `startTestApp(env, { flusher: false })`.
+   * Starts an in-process flusher of the write buffer (stopped by `close`), wired as the
+   * worker's (worker/worker.ts). A Redis-enabled app starts one itself unless `startTestApp(env, { flusher: false })`.
    */
   startFlusher(settings?: Partial<Config['buffer']>, messages?: MessagesRepo): BufferFlusher;
   /** Resolves once the write buffer holds nothing waiting or in flight (at once in rollback mode). */
@@ -96,35 +95,31 @@ export async function startTestApp(
       ...env,
     });
     const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
-    const clients = createClients(config, log);
-    undo.unshift(() => clients.close());
-    await clients.ready();
-    if (clients.redis) undo.unshift(() => deleteKeysWithPrefix(clients.redis!, config.redis.keyPrefix));
-    // A cache Redis of its own (REDIS_CACHE_URL) holds the rest of this app's keys.
-    if (clients.cacheRedis && clients.cacheRedis !== clients.redis) {
-      undo.unshift(() => deleteKeysWithPrefix(clients.cacheRedis!, config.redis.keyPrefix));
-    }
-    const deps = createAppDeps(config, log, clients);
-    await deps.start();
-    undo.unshift(async () => deps.stop());
-    // Before the prefix's keys are deleted: a last flush would write the stats hash again.
-    undo.unshift(() => deps.cacheStats.stop());
+    // Started as the api starts in production (src/runtime.ts), the cache's warm-up included.
+    const runtime = await startRuntime(config, log, 'api');
+    const deps = runtime.app;
+    const { clients } = deps;
+    // Released as the api releases it, with this app's keys deleted just before the clients close.
+    const clientsStep = runtime.releaseSteps.find((step) => step.name === 'clients')!;
+    undo.unshift(
+      async () => {
+        if (clients.redis) await deleteKeysWithPrefix(clients.redis, config.redis.keyPrefix);
+        // A cache Redis of its own (REDIS_CACHE_URL) holds the rest of this app's keys.
+        if (clients.cacheRedis && clients.cacheRedis !== clients.redis) {
+          await deleteKeysWithPrefix(clients.cacheRedis, config.redis.keyPrefix);
+        }
+      },
+      () => clientsStep.run(),
+    );
+    undo.unshift(...runtime.releaseSteps.filter((step) => step !== clientsStep).map((step) => () => step.run()));
     const server = await createHttpServer(deps);
     undo.unshift(() => server.close());
     const url = await server.listen();
     const workers: SourceIngester[] = [];
     const flushers: BufferFlusher[] = [];
     const startFlusher = (settings: Partial<Config['buffer']> = {}, messages = deps.repos.messages) => {
-      if (!deps.buffer) throw new Error('The write buffer needs REDIS_ENABLED=true.');
-      const flusher = createBufferFlusher({
-        buffer: deps.buffer,
-        messages,
-        pubsub: deps.pubsub,
-        createBlockingRedis: () => createRedis(config.redis, log, 'blocking'),
-        closeRedis,
-        log: log.child({ component: 'flusher' }),
-        settings: { ...config.buffer, flushConcurrency: 1, ...settings },
-      });
+      const flusher = createFlusher(deps, { ...config.buffer, flushConcurrency: 1, ...settings }, messages);
+      if (!flusher) throw new Error('The write buffer needs REDIS_ENABLED=true.');
       flusher.start();
       flushers.push(flusher);
       return flusher;
@@ -147,15 +142,7 @@ export async function startTestApp(
         return { status: response.status, headers: response.headers, ...body } as GraphQLResponse<any>;
       },
       startWorker() {
-        const ingester = createSourceIngester({
-          sources: deps.repos.sources,
-          fetcher: createUrlFetcher(config.ingestion.fetch),
-          embedder: deps.embedder,
-          log: log.child({ component: 'ingester' }),
-          // As worker/main.ts wires it: status changes reach the caches the api reads.
-          onSourceChanged: (source) => deps.invalidation.sourceChanged(source),
-          settings: { ...config.ingestion, concurrency: 1 },
-        });
+        const ingester = createIngester(deps, { ...config.ingestion, concurrency: 1 });
         ingester.start();
         workers.push(ingester);
         return ingester;

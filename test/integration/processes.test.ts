@@ -279,7 +279,7 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           .logs()
           .filter((line) => line.msg === 'clean-up step done')
           .map((line) => line.step),
-      ).toEqual(['flusher', 'ingester', 'session-sweeper', 'vector-warmer', 'clients']);
+      ).toEqual(['flusher', 'ingester', 'session-sweeper', 'vector-warmer', 'cache-stats', 'cache', 'clients']);
       expect(worker.logs().at(-1)).toMatchObject({ msg: 'stopped' });
       await eventually(async () => (await connectionsOf(applicationName)) === 0);
     });
@@ -344,6 +344,8 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           'clean-up step done',
           'clean-up step done',
           'clean-up step done',
+          'clean-up step done',
+          'clean-up step done',
           'stopped',
         ]);
         expect(requests).toBe(1);
@@ -401,6 +403,8 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
           // the flusher stops first (nothing in hand), then the ingester finishes its source
           'clean-up step done',
           'source given back unfinished',
+          'clean-up step done',
+          'clean-up step done',
           'clean-up step done',
           'clean-up step done',
           'clean-up step done',

@@ -1,0 +1,51 @@
+import { createAppDeps, type AppDeps, type Role } from './app-deps';
+import type { Config } from './config/config';
+import type { Logger } from './core/logger';
+import { warmUpCache } from './loaders/warm-up';
+import { createClients } from './platform/clients';
+import { assertEmbeddingDimension } from './platform/postgres/schema-check';
+import { checkBufferDurability } from './platform/redis/durability';
+import { runSteps, type ShutdownStep } from './shutdown';
+
+export interface Runtime {
+  app: AppDeps;
+  /** How to take it down, in order (the reverse of start-up): for `onShutdown`, after the process's own steps. */
+  releaseSteps: ShutdownStep[];
+  /** Runs every release step, each even if an earlier one failed; rejects with the first failure. */
+  release(): Promise<void>;
+}
+
+/**
+ * The one composition root: builds and starts what a process runs on, as the api
+ * (src/main.ts), the worker (worker/main.ts) and the tests' app all start: clients connected
+ * and their scripts loaded, the schema checked, the buffer's Redis checked for what it could
+ * lose, the stores wired (createAppDeps), the cache's listeners started, and for the api the
+ * cache warmed. A failed step releases what the earlier ones made before the error goes on.
+ */
+export async function startRuntime(config: Config, log: Logger, role: Role): Promise<Runtime> {
+  const releaseSteps: ShutdownStep[] = [];
+  const release = () => runSteps(releaseSteps);
+  try {
+    const clients = createClients(config, log, { subscriber: role === 'api' });
+    releaseSteps.unshift({ name: 'clients', run: () => clients.close() });
+    await clients.ready();
+    await assertEmbeddingDimension(clients.db, config.embedding.dimension);
+    if (clients.redis) {
+      // Acknowledged sends live only in Redis until a worker stores them: say at start-up what
+      // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.
+      await checkBufferDurability(clients.redis, log.child({ component: 'redis-durability' }));
+    }
+    const app = createAppDeps(config, log, clients, role);
+    await app.start();
+    releaseSteps.unshift({ name: 'cache', run: () => app.stop() });
+    releaseSteps.unshift({ name: 'cache-stats', run: () => app.cacheStats.stop() });
+    if (role === 'api' && app.cache) {
+      await warmUpCache({ repos: app.repos, cache: app.cache, log: log.child({ component: 'cache' }) });
+    }
+    return { app, releaseSteps, release };
+  } catch (error: unknown) {
+    // The start-up error is the one worth seeing; a failed release step does not hide it.
+    await release().catch(() => {});
+    throw error;
+  }
+}
