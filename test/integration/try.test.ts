@@ -21,7 +21,7 @@ const between = (text: string, start: string, end: string) => {
  * The README's example queries and subscription run as they are (`make try`, scripts/try.sh),
  * against the real api over the demo data, and stay the README's own text.
  */
-describe('make try: the README examples', () => {
+describe('make try: the docs/examples.md examples', () => {
   let app: TestApp;
 
   beforeAll(async () => {
@@ -32,8 +32,8 @@ describe('make try: the README examples', () => {
     await app?.close();
   });
 
-  it('are the README text, word for word', () => {
-    const readme = read('README.md');
+  it('are the docs/examples.md text, word for word', () => {
+    const readme = read('docs/examples.md');
     expect(readme).toContain(`\`\`\`sh\n${between(read('scripts/try.sh'), "# --- the README's", '# --- end')}\n\`\`\``);
     expect(readme).toContain(
       `\`\`\`js\n${between(read('scripts/try-subscription.mjs'), "// --- the README's", '// --- end')}\n\`\`\``,
