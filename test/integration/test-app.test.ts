@@ -66,7 +66,7 @@ describe('startTestApp and close', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       const port = String((taken.address() as AddressInfo).port);
-      await expect(startTestApp({ PORT: port })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startTestApp({ PORT: port })).rejects.toThrow(`Port 127.0.0.1:${port} is taken by another process`);
       expect(await clones()).toEqual([]);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
