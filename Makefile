@@ -50,11 +50,12 @@ dev: seed widget ## Set up everything and run api + worker with readable logs
 try: install ## The README's example queries and subscription, against a running make dev (PARLEY_URL)
 	scripts/try.sh
 
-check: install ## Generated code fresh, types, lint, formatting and the layers (.dependency-cruiser.cjs)
+check: install ## Generated code fresh, types, lint, formatting, the layers (.dependency-cruiser.cjs) and no unused code (knip.json)
 	npm run --silent codegen:check
 	npm run --silent typecheck
 	npm run --silent lint
 	npm run --silent lint:layers
+	npm run --silent lint:unused
 
 build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worker and the image run)
 	npm run --silent build

@@ -17,7 +17,7 @@ const FAILURE_MESSAGES: Record<Exclude<PersistOutcome, 'STORED'>, string> = {
 };
 const FIRST_RETRY_MILLIS = 100;
 
-export interface FlusherCounters {
+interface FlusherCounters {
   flushed: number;
   deadLettered: number;
   requeued: number;

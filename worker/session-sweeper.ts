@@ -8,8 +8,6 @@ export interface SessionSweeperOptions {
   intervalMillis: number;
 }
 
-export type SessionSweeper = ReturnType<typeof createSessionSweeper>;
-
 /**
  * Deletes expired sessions from the PostgreSQL store. Expired ones are already refused
  * at look-up; this only keeps the table from growing with every widget visit.

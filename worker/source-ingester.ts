@@ -15,7 +15,7 @@ const UNEXPECTED_FAILURE = 'Processing failed unexpectedly; delete the source an
 const EMBED_BATCH = 64;
 
 /** The source's content cannot be indexed; the message is shown to the owner. */
-export class SourceContentError extends Error {
+class SourceContentError extends Error {
   override readonly name = 'SourceContentError';
 }
 

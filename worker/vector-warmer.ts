@@ -21,8 +21,6 @@ export interface WarmRun {
   failed: number;
 }
 
-export type VectorWarmer = ReturnType<typeof createVectorWarmer>;
-
 /**
  * Keeps the most asked searches cached: every interval, takes the top searches counted in
  * Redis (which also decays the counts) and recomputes each one whose cached result is missing

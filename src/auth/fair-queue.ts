@@ -16,9 +16,9 @@ export interface FairQueueOptions {
 }
 
 /** Why a job was refused: its key holds its whole share, or the queue is full. */
-export type RefusalReason = 'key_share' | 'queue_full';
+type RefusalReason = 'key_share' | 'queue_full';
 
-export interface FairQueueStats {
+interface FairQueueStats {
   running: number;
   waiting: number;
   /** Keys holding a running or waiting job. */

@@ -14,7 +14,7 @@ const DESCRIPTION_MAX = 1000;
 const INSTRUCTIONS_MAX = 4000;
 
 /** 144 random bits: the widget key is public, but must not be guessable or enumerable. */
-export function newPublicKey(): string {
+function newPublicKey(): string {
   return `pk_${randomBytes(18).toString('base64url')}`;
 }
 
@@ -26,7 +26,7 @@ const ORIGIN_MAX = 200;
  * default port left out. Anything with a path, credentials or another scheme is refused: a
  * page's origin never has them, so such an entry could only be a mistake.
  */
-export function requireOrigins(values: readonly string[]): string[] {
+function requireOrigins(values: readonly string[]): string[] {
   if (values.length > ORIGINS_MAX) {
     throw new BadUserInputError(`allowedOrigins takes at most ${ORIGINS_MAX} origins.`, 'allowedOrigins');
   }

@@ -4,7 +4,7 @@ import type { DeadLetter, WriteBuffer } from './write-buffer';
 /** The most of an error `list` shows: one line per dead letter stays one terminal line. */
 const LIST_ERROR_CHARS = 80;
 
-export const DLQ_USAGE = `Usage: npm run dlq -- <command>   (make dlq ARGS="<command>")
+const DLQ_USAGE = `Usage: npm run dlq -- <command>   (make dlq ARGS="<command>")
 
 Commands, on the write buffer's dead letters under REDIS_KEY_PREFIX:
   list              one line each: id, failedAt, attempts, error (shortened)
@@ -14,7 +14,7 @@ Commands, on the write buffer's dead letters under REDIS_KEY_PREFIX:
   drop <id>         discard it for good; its messages become unknown
   drop --all        discard every dead letter`;
 
-export type DlqCommand =
+type DlqCommand =
   | { name: 'help' }
   | { name: 'list' }
   | { name: 'show'; id: string }
@@ -34,7 +34,7 @@ export interface DlqDeps {
 }
 
 /** Parses argv (after the script name); a string is what is wrong with it. */
-export function parseDlqArgs(args: readonly string[]): DlqCommand | string {
+function parseDlqArgs(args: readonly string[]): DlqCommand | string {
   const [name, operand, ...extra] = args;
   if (extra.length > 0) return `Too many arguments: ${extra.join(' ')}`;
   switch (name) {
@@ -76,7 +76,7 @@ function readIntent(letter: DeadLetter) {
 }
 
 /** Runs a parsed command; resolves to the exit code. Redis failures reject (the CLI reports them). */
-export async function executeDlqCommand(command: DlqCommand, deps: DlqDeps): Promise<DlqExitCode> {
+async function executeDlqCommand(command: DlqCommand, deps: DlqDeps): Promise<DlqExitCode> {
   const { buffer, out, err, prefix } = deps;
   const notFound = (id: string): DlqExitCode => {
     err(`No dead letter with id ${id} under "${prefix}" (npm run dlq -- list shows them).`);
@@ -175,13 +175,20 @@ export async function executeDlqCommand(command: DlqCommand, deps: DlqDeps): Pro
   }
 }
 
-/** Parses and runs; a usage error prints the usage on `err` and is exit code 2. */
-export async function runDlqCommand(args: readonly string[], deps: DlqDeps): Promise<DlqExitCode> {
+/**
+ * Parses and runs; a usage error prints the usage on `err` and is exit code 2, before `open`
+ * is called: a command that is not understood needs no Redis.
+ */
+export async function runDlqCommand(
+  args: readonly string[],
+  io: Pick<DlqDeps, 'err'>,
+  open: () => Promise<DlqDeps>,
+): Promise<DlqExitCode> {
   const command = parseDlqArgs(args);
   if (typeof command === 'string') {
-    deps.err(command);
-    deps.err(DLQ_USAGE);
+    io.err(command);
+    io.err(DLQ_USAGE);
     return 2;
   }
-  return executeDlqCommand(command, deps);
+  return executeDlqCommand(command, await open());
 }

@@ -18,7 +18,7 @@ export interface CacheStats {
 /** For rollback mode and for tests that do not look at the counts. */
 export const noCacheStats: CacheStats = { record: () => undefined };
 
-export interface HitsAndMisses {
+interface HitsAndMisses {
   hits: number;
   misses: number;
 }
@@ -26,7 +26,7 @@ export interface HitsAndMisses {
 /** Hits and misses of every family on every layer (zeros included). */
 export type CacheCounts = Record<KeyFamily, Record<CacheLayer, HitsAndMisses>>;
 
-export interface CacheTotals {
+interface CacheTotals {
   /** `deployment`: every instance's counts, from Redis; `instance`: this process's only. */
   scope: 'deployment' | 'instance';
   counts: CacheCounts;

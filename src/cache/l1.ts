@@ -17,8 +17,6 @@ export interface L1Options {
   ttlMillis: number;
 }
 
-export type L1 = ReturnType<typeof createL1>;
-
 /**
  * The in-process cache in front of Redis: an LRU bounded in entries and in bytes (an entry
  * larger than the byte bound is not kept), each entry living a few seconds.

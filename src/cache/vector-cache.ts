@@ -15,7 +15,7 @@ const KNOWN_VERSIONS_MAX = 10_000;
 /** ... and the bytes they may take (bot id + version + overhead each): far more than 10,000 bot ids need. */
 const KNOWN_VERSIONS_MAX_BYTES = 4 * 1024 * 1024;
 /** Size the popular-query set is trimmed to; each search's count trims it past twice this. */
-export const POPULAR_QUERIES_KEPT = 1000;
+const POPULAR_QUERIES_KEPT = 1000;
 /**
  * Longer searches (whole chat messages, up to 4,000 characters) are cached but not counted: they
  * rarely repeat word for word, and they would make the popular-query set large.

@@ -2,7 +2,7 @@ import type { Exchange } from '../repos/messages';
 import type { MessageRecord, MessageStatus } from '../repos/records';
 
 /** How a send was taken: stored or queued with `status`, or a retry answered with the first send's messages. */
-export type WriteOutcome =
+type WriteOutcome =
   | { kind: 'ACCEPTED'; status: MessageStatus }
   | { kind: 'DUPLICATE'; message: MessageRecord; reply: MessageRecord | null };
 

@@ -2,7 +2,7 @@ import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from '../pl
 import { loadConfig } from '../config/config';
 import { createLogger } from '../core/logger';
 import { runMain } from './run-main';
-import { createCacheService } from '../cache/cache-service';
+import { deleteKeysMatching } from '../cache/delete-pattern';
 import { createCacheKeys } from '../platform/redis/keys';
 
 /**
@@ -20,12 +20,11 @@ runMain(async () => {
   const redis = createRedis(settings, log, 'cache');
   try {
     await connectRedis(redis, settings);
-    const cache = createCacheService(redis);
     let deleted = 0;
     for (const pattern of createCacheKeys(config.redis.keyPrefix).cachePatterns()) {
       // Generation keys stay: one deleted while a loader reads the database could let that
       // loader write a value back that an invalidation had already dropped.
-      const count = await cache.deletePattern(pattern, { keep: (key) => key.endsWith(':gen') });
+      const count = await deleteKeysMatching(redis, pattern, { keep: (key) => key.endsWith(':gen') });
       log.debug({ pattern, deleted: count }, 'pattern flushed');
       deleted += count;
     }

@@ -3,7 +3,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { retryableDbError } from '../platform/postgres/pg-errors';
 import { AppError, ErrorCode } from '../core/errors';
 
-export const MASKED_MESSAGE = 'Internal server error';
+const MASKED_MESSAGE = 'Internal server error';
 
 /** AppErrors, and errors graphql-js raises about the request itself (parse, validation, variables). */
 export function isClientSafe(formatted: GraphQLFormattedError, error: unknown): boolean {

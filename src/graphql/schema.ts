@@ -10,10 +10,10 @@ import { searchResolvers } from './resolvers/search';
 import { sourceResolvers } from './resolvers/sources';
 import { userResolvers } from './resolvers/users';
 
-export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schema');
+const SCHEMA_DIR = join(PACKAGE_ROOT, 'schema');
 
 /** The SDL of schema/, one file per domain, in a stable order. */
-export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
+function loadTypeDefs(dir = SCHEMA_DIR): string[] {
   return readdirSync(dir)
     .filter((file) => file.endsWith('.graphql'))
     .sort()

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { AppError, ErrorCode, HTTP_STATUS } from '../core/errors';
 
 /** The GraphQL-over-HTTP error shape, also used by the plain routes so clients parse one format. */
-export function errorBody(
+function errorBody(
   error: { code: ErrorCode; message: string; extensions?: Record<string, unknown> },
   requestId: string,
 ) {

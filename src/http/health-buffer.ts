@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger';
 import { withTimeout } from './health-redis';
 
 /** The probe's limit, as /health/redis': a health check that hangs on a stuck Redis tells an orchestrator nothing. */
-export const BUFFER_CHECK_TIMEOUT_MILLIS = 1000;
+const BUFFER_CHECK_TIMEOUT_MILLIS = 1000;
 /** From this share of `maxDepth` on, sends are about to be refused OVERLOADED. */
 const NEARLY_FULL_RATIO = 0.9;
 /**
@@ -44,7 +44,7 @@ export interface BufferHealth extends Nullable<BufferStats>, Omit<BufferedWriteP
   error?: string;
 }
 
-export type BufferHealthAnswer = BufferHealth | { status: 'disabled'; enabled: false };
+type BufferHealthAnswer = BufferHealth | { status: 'disabled'; enabled: false };
 
 /** The buffered write path's counters; undefined for the direct path (rollback mode). */
 export function bufferedWriteStats(writePath: ChatWritePath): BufferedWritePathStats | undefined {
@@ -120,7 +120,7 @@ export function assessBufferHealth(
  * Reads the buffer's figures within `timeoutMillis`. Never throws: a Redis that does not
  * answer is `unavailable`, the detail goes to the log.
  */
-export async function checkBuffer(
+async function checkBuffer(
   deps: {
     buffer: WriteBuffer;
     writeStats?: BufferedWritePathStats;

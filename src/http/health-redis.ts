@@ -130,9 +130,9 @@ export async function checkRedis(
 }
 
 /** What the durable Redis (REDIS_URL) holds: what losing would lose messages or let people in. */
-export const DURABLE_HOLDS = ['write buffer', 'sessions', 'rate-limit counters', 'message status events'];
+const DURABLE_HOLDS = ['write buffer', 'sessions', 'rate-limit counters', 'message status events'];
 /** What the cache's Redis holds (REDIS_CACHE_URL, or the durable one): all of it rebuilt from PostgreSQL. */
-export const CACHE_HOLDS = ['cached entities', 'search results', 'cache invalidations', 'cache hit counts'];
+const CACHE_HOLDS = ['cached entities', 'search results', 'cache invalidations', 'cache hit counts'];
 
 /** The server's run id (INFO server), to tell two connections to one server; undefined when it will not say. */
 async function runIdOf(redis: Redis, timeoutMillis: number): Promise<string | undefined> {
@@ -208,7 +208,7 @@ function figures(hits: number, misses: number): LayerFigures {
 }
 
 /** Per family and in total, for each layer, with hit rates. */
-export function cacheReport(counts: CacheCounts) {
+function cacheReport(counts: CacheCounts) {
   const total = { l1: { hits: 0, misses: 0 }, redis: { hits: 0, misses: 0 } };
   const families = {} as Record<KeyFamily, Record<CacheLayer, LayerFigures>>;
   for (const family of KEY_FAMILIES) {

@@ -8,6 +8,7 @@ import type {
   RouteHandlerMethod,
 } from 'fastify';
 import { EXAMPLE_TABS } from './playground-examples';
+import { escapeHtml } from './html';
 
 /**
  * GraphiQL on `GET /graphql` for browsers, outside production. Everything the page needs is
@@ -128,10 +129,6 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
 async function graphqlWsBrowserClient(): Promise<string> {
   // The UMD build (global `graphqlWs`) is not in graphql-ws' export map; its package.json is.
   const packageDir = dirname(require.resolve('graphql-ws/package.json'));
@@ -139,7 +136,7 @@ async function graphqlWsBrowserClient(): Promise<string> {
 }
 
 /** The whole page, about 9 MB (GraphiQL with Monaco and its three workers, inlined). */
-export async function renderPlaygroundPage(): Promise<string> {
+async function renderPlaygroundPage(): Promise<string> {
   // Loaded on first use: 9 MB of strings that production never needs.
   const graphiql = await import('@graphql-yoga/render-graphiql/graphiql');
   const graphqlWs = await graphqlWsBrowserClient();

@@ -48,7 +48,7 @@ const TIMEOUT_CHECK_MILLIS = 1_000;
 const CLIENT_REQUEST_ID = /^[\w.:-]{8,128}$/;
 
 /** The client's `x-request-id` if it looks like an id (it ends up in logs and headers), else a fresh one. */
-export function requestIdFrom(header: string | string[] | undefined): string {
+function requestIdFrom(header: string | string[] | undefined): string {
   return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : randomUUID();
 }
 

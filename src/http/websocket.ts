@@ -20,12 +20,12 @@ import { retryableDbError } from '../platform/postgres/pg-errors';
 import { assertNoNul } from '../graphql/nul-guard';
 import type { OperationLimits } from '../graphql/operation-limits';
 import { variablesShapeProblem } from '../graphql/variables-shape';
-import { createRequestContext, type RequestContext } from '../graphql/request-context';
+import { bearerToken, createRequestContext, type RequestContext } from '../graphql/request-context';
 import type { SignedInViewer } from '../sessions/session-service';
 import type { ClientAddress } from './client-address';
 
 /** Close codes a client can act on (graphql-ws keeps 4400–4499 for such reasons). */
-export const WS_CLOSE = {
+const WS_CLOSE = {
   /**
    * graphql-ws' "Unauthorized": the token sent in connection_init is unknown or expired, or
    * the socket's session ended (log-out, expiry). Log in again before reconnecting; the
@@ -138,10 +138,11 @@ export function attachWebSocketServer(deps: {
         extra.clientIp = (extra.request as IncomingMessage & { clientIp?: string }).clientIp ?? 'unknown';
         extra.authorization = authorizationFrom(ctx.connectionParams);
         if (!extra.authorization) return true;
-        const token = extra.authorization.replace(/^bearer\s+/i, '');
+        // As over HTTP: a malformed header, or one far longer than any token, is not looked up.
+        const token = bearerToken(extra.authorization);
         let viewer: SignedInViewer | undefined;
         try {
-          viewer = await app.sessions.resolve(token);
+          viewer = token ? await app.sessions.resolve(token) : undefined;
         } catch (error: unknown) {
           // The session store is unreachable for now (Redis, or PostgreSQL refusing connections in
           // rollback mode): a close the client retries later.

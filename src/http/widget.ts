@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BotsRepo } from '../repos/bots';
 import { NotFoundError } from '../core/errors';
 import { PACKAGE_ROOT } from '../core/package-root';
+import { escapeHtml } from './html';
 
 /** Where `npm run build` (and `npm run build:widget`) puts the widget bundle. */
 const WIDGET_DIR = join(PACKAGE_ROOT, 'dist', 'widget');
@@ -96,10 +97,6 @@ const acceptsGzip = (header: string | undefined) =>
     return coding === 'gzip' && !params.some((param) => /^\s*q=0(?:\.0*)?\s*$/.test(param));
   });
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** A host page with styles of its own that would clash with a widget not kept apart (Shadow DOM). */
 /**
  * Styles a careless site might set for every button, text box and list item: the bot pages
  * carry them on purpose (and say so), to show that none of it reaches the widget.
@@ -107,6 +104,7 @@ const escapeHtml = (text: string) =>
 const HOSTILE_CSS =
   'button, textarea, li { background: #ff0 !important; color: #c00 !important; font-family: cursive !important; }';
 
+/** A host page with styles of its own that would clash with a widget not kept apart (Shadow DOM). */
 function demoPage(title: string, body: string, script = ''): string {
   return `<!doctype html>
 <html lang="en">

@@ -10,7 +10,7 @@ import type { SourcesRepo } from '../repos/sources';
 import type { UsersRepo } from '../repos/users';
 
 /** Rows grouped by `keyOf`, one group per key in key order (DataLoader's contract), through a Map. */
-export function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
+function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
   const groups = new Map<string, T[]>(keys.map((key) => [key, []]));
   for (const row of rows) groups.get(keyOf(row))?.push(row);
   return keys.map((key) => groups.get(key) ?? []);

@@ -11,8 +11,7 @@ import type { RateLimitSettings } from '../config/config';
  * What a request is counted against. EMAIL counts logIn attempts per e-mail address and client
  * address, at the user limit; LOGIN counts password attempts (logIn, signUp) per client address.
  */
-export const POLICIES = ['GLOBAL', 'USER', 'IP', 'BOT', 'EMAIL', 'LOGIN'] as const;
-export type Policy = (typeof POLICIES)[number];
+export type Policy = 'GLOBAL' | 'USER' | 'IP' | 'BOT' | 'EMAIL' | 'LOGIN';
 
 /** One counter a request is checked against: a policy and whom it counts (a user id, an address, …). */
 export interface Subject {

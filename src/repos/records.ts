@@ -1,6 +1,7 @@
 /** Entities as the application sees them (camelCase); repositories map rows to these. */
 
-export type Plan = 'FREE' | 'PRO' | 'ENTERPRISE';
+/** The plans migration 003 allows (PRO was never sold). */
+export type Plan = 'FREE' | 'ENTERPRISE';
 export type SourceKind = 'TEXT' | 'URL' | 'FILE';
 export type SourceStatus = 'PENDING' | 'PROCESSING' | 'READY' | 'FAILED';
 export type MessageRole = 'USER' | 'ASSISTANT';

@@ -33,7 +33,7 @@ export class FetchUrlError extends Error {
   }
 }
 
-export interface FetchedText {
+interface FetchedText {
   body: string;
   /** The final response's `Content-Type` header as sent, parameters included. */
   contentType: string | undefined;
@@ -43,7 +43,7 @@ export interface FetchedText {
   format: ContentFormat;
 }
 
-export interface FetchTextOptions {
+interface FetchTextOptions {
   /**
    * Stops the fetch wherever it is (name lookup, connection, body download) when it aborts;
    * the fetch then rejects with the signal's reason, not with a `FetchUrlError`. None by default.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import knex, { type Knex } from 'knex';
 
 /** The server the tests use; its `postgres` database is the maintenance connection. */
-export const SERVER_URL = (() => {
+const SERVER_URL = (() => {
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/parley');
   url.pathname = '/postgres';
   return url;

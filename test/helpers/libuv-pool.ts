@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** libuv's thread pool size in this process: UV_THREADPOOL_SIZE, 4 unless set. */
-export const LIBUV_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const LIBUV_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 export interface LibuvPoolHold {
   /** Lets the held threads go; resolves once they are free again. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { createCacheService, type CacheService } from '../../src/cache/cache-service';
+import { deleteKeysMatching } from '../../src/cache/delete-pattern';
+import { fromCacheJson, toCacheJson } from '../../src/platform/redis/json';
 import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
 import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
@@ -7,32 +8,17 @@ import { createLogger } from '../../src/core/logger';
 import { connectTestRedis } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 
-describe('cache service (real Redis, this file its own prefix)', () => {
+describe('cache keys and values (real Redis, this file its own prefix)', () => {
   let redis: Redis;
   let drop: () => Promise<void>;
-  let cache: CacheService;
   let keys: CacheKeys;
 
   beforeAll(async () => {
     const connection = await connectTestRedis();
     ({ redis, drop } = connection);
-    cache = createCacheService(redis);
     keys = createCacheKeys(connection.settings.keyPrefix);
   });
   afterAll(() => drop());
-
-  it('sets with a TTL, gets, checks and deletes', async () => {
-    const key = keys.user('u-1');
-    await cache.set(key, 'hello', 60);
-    expect(await cache.get(key)).toBe('hello');
-    expect(await cache.exists(key)).toBe(true);
-    const ttl = await redis.ttl(key);
-    expect(ttl).toBeGreaterThan(55);
-    expect(ttl).toBeLessThanOrEqual(60);
-    expect(await cache.delete(key, keys.user('never-set'))).toBe(1);
-    expect(await cache.get(key)).toBeNull();
-    expect(await cache.exists(key)).toBe(false);
-  });
 
   it('round-trips JSON with dates kept as dates, and text that only looks like one', async () => {
     const bot = {
@@ -42,12 +28,11 @@ describe('cache service (real Redis, this file its own prefix)', () => {
       createdAt: new Date('2026-11-26T09:32:18.123Z'),
       tags: [new Date(0), null],
     };
-    await cache.setJSON(keys.bot('b-1'), bot, 60);
-    const back = await cache.getJSON<typeof bot>(keys.bot('b-1'));
+    await redis.set(keys.bot('b-1'), toCacheJson(bot), 'EX', 60);
+    const back = fromCacheJson<typeof bot>((await redis.get(keys.bot('b-1')))!);
     expect(back).toEqual(bot);
-    expect(back!.createdAt).toBeInstanceOf(Date);
-    expect(typeof back!.name).toBe('string');
-    expect(await cache.getJSON(keys.bot('missing'))).toBeUndefined();
+    expect(back.createdAt).toBeInstanceOf(Date);
+    expect(typeof back.name).toBe('string');
   });
 
   it('deletes a pattern in batches with SCAN, and nothing outside it', async () => {
@@ -57,7 +42,6 @@ describe('cache service (real Redis, this file its own prefix)', () => {
     const own = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false }));
     try {
       await connectRedis(own, settings);
-      const ownCache = createCacheService(own);
       const pipeline = own.pipeline();
       for (let i = 0; i < 1_234; i++) pipeline.set(keys.source(`s-${i}`), 'x', 'EX', 60);
       pipeline.set(keys.bot('kept'), 'x', 'EX', 60);
@@ -66,14 +50,14 @@ describe('cache service (real Redis, this file its own prefix)', () => {
       const commands: string[] = [];
       feed.on('monitor', (_time, args: string[]) => commands.push(args[0]!));
       try {
-        expect(await ownCache.deletePattern(`${keys.prefix}source:*`)).toBe(1_234);
+        expect(await deleteKeysMatching(own, `${keys.prefix}source:*`)).toBe(1_234);
       } finally {
         feed.disconnect();
       }
       expect(commands.map((c) => c.toLowerCase())).not.toContain('keys');
       expect(commands.filter((c) => c.toLowerCase() === 'unlink').length).toBeGreaterThan(1);
-      expect(await ownCache.exists(keys.bot('kept'))).toBe(true);
-      expect(await ownCache.exists(keys.source('s-7'))).toBe(false);
+      expect(await own.exists(keys.bot('kept'))).toBe(1);
+      expect(await own.exists(keys.source('s-7'))).toBe(0);
     } finally {
       await closeRedis(own);
       await stopRedisServers();

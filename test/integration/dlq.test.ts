@@ -81,7 +81,7 @@ describe('dead-letter commands (npm run dlq)', () => {
       out: (line) => out.push(line),
       err: (line) => err.push(line),
     };
-    const code = await runDlqCommand(args, deps);
+    const code = await runDlqCommand(args, deps, async () => deps);
     return { code, out, err: err.join('\n') };
   }
 
@@ -299,9 +299,9 @@ describe('a replayed dead letter, end to end', () => {
 
       const out: string[] = [];
       const deps: DlqDeps = { buffer, prefix: app.config.redis.keyPrefix, out: (l) => out.push(l), err: () => {} };
-      expect(await runDlqCommand(['replay', intent.message.id], deps)).toBe(0);
+      expect(await runDlqCommand(['replay', intent.message.id], deps, async () => deps)).toBe(0);
       // An operator's second try changes nothing.
-      expect(await runDlqCommand(['replay', intent.message.id], deps)).toBe(1);
+      expect(await runDlqCommand(['replay', intent.message.id], deps, async () => deps)).toBe(1);
 
       const flusher = app.startFlusher();
       await app.drained();

@@ -176,6 +176,28 @@ describe('hardening (development settings)', () => {
       expect((await connection.closed).code).toBe(1009);
     });
 
+    it.each([
+      ['far longer than any token', `Bearer ${'x'.repeat(600)}`],
+      ['malformed', 'Bearer two words'],
+    ])(
+      'refuses a connection_init whose authorization is %s (4401) without looking it up, as HTTP does',
+      async (_case, authorization) => {
+        const { sessions } = app.deps;
+        const resolve = sessions.resolve;
+        const lookedUp: string[] = [];
+        sessions.resolve = async (token) => {
+          lookedUp.push(token);
+          return resolve(token);
+        };
+        try {
+          await expect(rawSocket(app, { authorization })).rejects.toThrow(/^closed 4401 .*log in again/);
+          expect(lookedUp).toEqual([]);
+        } finally {
+          sessions.resolve = resolve;
+        }
+      },
+    );
+
     it('ends an open subscription when its session logs out (4401)', async () => {
       const conversation = await startConversation();
       const connection = await rawSocket(app, { authorization: `Bearer ${conversation.token}` });

@@ -5,7 +5,7 @@ const REQUEST_TIMEOUT_MILLIS = 30_000;
 
 /** Codes the widget makes up for failures that never reached GraphQL. */
 export const NETWORK = 'NETWORK';
-export const HTTP = 'HTTP';
+const HTTP = 'HTTP';
 
 /** A refused or failed request: `code` is the GraphQL `extensions.code`, or NETWORK / HTTP. */
 export class ApiError extends Error {
@@ -36,7 +36,7 @@ export interface WidgetSession {
   bot: { id: string; name: string };
 }
 
-export interface ServerMessage {
+interface ServerMessage {
   id: string;
   status: MessageStatus;
   content: string;

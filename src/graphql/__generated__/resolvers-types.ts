@@ -199,10 +199,10 @@ export type MutationUpdateBotArgs = {
   input: UpdateBotInput;
 };
 
+/** The plans the product sells; the rate limits read them. */
 export type Plan =
   | 'ENTERPRISE'
-  | 'FREE'
-  | 'PRO';
+  | 'FREE';
 
 /**
  * Reads. Authenticate with `Authorization: Bearer <token>` (from `logIn`, `signUp` or

@@ -7,7 +7,7 @@ import { leasesAndPlans } from './migrations/003-leases-and-plans';
  * Migrations are listed here rather than discovered on disk, so they run the same
  * under tsx, jest and a compiled build. Append new ones; never edit a released one.
  */
-export function createMigrationSource(options: MigrationOptions): Knex.MigrationSource<string> {
+function createMigrationSource(options: MigrationOptions): Knex.MigrationSource<string> {
   const migrations: Record<string, Knex.Migration> = {
     '001-initial-schema': initialSchema(options),
     '002-source-retry-delay': sourceRetryDelay,

@@ -1,7 +1,7 @@
 import { StartupError } from '../../core/errors';
 import type { Db } from './connection';
 
-export class SchemaMismatchError extends StartupError {
+class SchemaMismatchError extends StartupError {
   override readonly name = 'SchemaMismatchError';
 }
 
