@@ -64,7 +64,14 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients, rol
     keys,
     log: log.child({ component: 'cache-stats' }),
   });
-  const cache = createCacheLayer({ config, log, redis: cacheRedis, subscriber: cacheSubscriber, stats: cacheStats });
+  const cache = createCacheLayer({
+    config,
+    log,
+    keys,
+    redis: cacheRedis,
+    subscriber: cacheSubscriber,
+    stats: cacheStats,
+  });
   const sessionStore = redis
     ? withOutageGrace(createRedisSessionStore({ redis, keys }), {
         graceMillis: config.sessions.outageGraceSeconds * 1000,

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger';
 import type { CacheStats } from './cache-stats';
 import { createEntityCache, createRemoteInvalidator, type EntityCache } from './entity-cache';
 import { createCacheInvalidation, noCacheInvalidation, type CacheInvalidation } from './invalidation';
-import { createCacheKeys, type CacheKeys } from '../platform/redis/keys';
+import type { CacheKeys } from '../platform/redis/keys';
 import { createVectorCache, type VectorCache } from './vector-cache';
 
 export interface CacheLayer {
@@ -32,14 +32,15 @@ export interface CacheLayer {
 export function createCacheLayer(deps: {
   config: Config;
   log: Logger;
+  /** The deployment's keys (one builder per process, made by the runtime). */
+  keys: CacheKeys;
   /** The cache's Redis (`Clients.cacheRedis`). */
   redis?: Redis;
   /** A subscriber on that same Redis (`Clients.cacheSubscriber`). */
   subscriber?: Redis;
   stats: CacheStats;
 }): CacheLayer {
-  const { config, log, redis, subscriber, stats } = deps;
-  const keys = createCacheKeys(config.redis.keyPrefix);
+  const { config, log, keys, redis, subscriber, stats } = deps;
   if (!redis) {
     return { keys, invalidation: noCacheInvalidation, start: async () => undefined, stop: async () => undefined };
   }
