@@ -8,6 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY worker ./worker
+COPY widget ./widget
+COPY scripts/compile.mjs scripts/build-widget.mjs ./scripts/
 RUN npm run build
 
 # Runtime: production dependencies, the compiled code and the SDL it reads at start-up.

@@ -276,10 +276,7 @@ export function createHarness({ name, pgAdmin = cfg.pgAdmin, redisPort = cfg.red
       { stdio: 'inherit' },
     );
     symlinkSync(join(repo, 'node_modules'), join(buildDir, 'node_modules'));
-    execFileSync(join(repo, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
-      cwd: buildDir,
-      stdio: 'inherit',
-    });
+    execFileSync(process.execPath, [join(repo, 'scripts/compile.mjs'), buildDir], { stdio: 'inherit' });
     return join(buildDir, 'dist');
   }
 

@@ -9,7 +9,15 @@ export const ROOT = join(__dirname, '..', '..');
 export const API = join('dist', 'src', 'main.js');
 export const WORKER = join('dist', 'worker', 'main.js');
 /** What `npm run build` compiles: dist/ older than any of it is stale. */
-const BUILD_INPUTS = ['src', 'worker', 'widget', 'scripts/build-widget.mjs', 'tsconfig.json', 'tsconfig.build.json'];
+const BUILD_INPUTS = [
+  'src',
+  'worker',
+  'widget',
+  'scripts/compile.mjs',
+  'scripts/build-widget.mjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+];
 
 /** Modification times of every file under `path`. */
 async function fileTimes(path: string): Promise<number[]> {
