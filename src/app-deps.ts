@@ -1,6 +1,8 @@
-import { createRepos } from './repos/repos';
+import { createRepos, type Repos } from './repos/repos';
 import { DEMO_OWNER } from './cli/seeds/demo-content';
 import type { ServerDeps } from './http/server-deps';
+import { createRequestContext, type ContextDeps } from './graphql/request-context';
+import type { SessionService } from './sessions/session-service';
 import { createAuthService } from './auth/auth-service';
 import { createPasswordHashing, type PasswordHashing } from './auth/password-hashing';
 import { createDirectWritePath } from './chat/direct-write-path';
@@ -35,8 +37,10 @@ import type { SessionStore } from './sessions/session-store';
 export type Role = 'api' | 'worker';
 
 /** Long-lived clients and services, built once per process and passed down. */
-export interface AppDeps extends ServerDeps {
+export interface AppDeps extends ServerDeps, ContextDeps {
   clients: Clients;
+  repos: Repos;
+  sessions: SessionService;
   sessionStore: SessionStore;
   /** Every password hash, through one queue fair between client addresses, on threads of its own. */
   passwordHashing: PasswordHashing;
@@ -96,8 +100,9 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients, rol
   const direct = createDirectWritePath({ messages: repos.messages, pubsub });
   const buffer = redis ? createWriteBuffer({ redis, keys, maxDepth: config.buffer.maxDepth }) : undefined;
   const eventLoopPressure = createEventLoopPressure(config.writeMaxEventLoopDelayMillis);
-  return {
+  const deps: AppDeps = {
     config,
+    contextFor: (request) => createRequestContext(deps, request),
     log,
     clients,
     db,
@@ -141,4 +146,5 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients, rol
       await cache.stop();
     },
   };
+  return deps;
 }

@@ -84,7 +84,7 @@ export function bearerToken(header: string | undefined): string | undefined | nu
 }
 
 export async function resolveViewer(
-  app: Pick<ContextDeps, 'sessions'>,
+  app: { sessions: Pick<SessionService, 'resolve'> },
   authorization: string | undefined,
 ): Promise<{ viewer: Viewer; tokenRejected: boolean }> {
   const token = bearerToken(authorization);

@@ -16,7 +16,7 @@ import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
 import { applyRateLimits, rateLimitHeadersPlugin } from '../graphql/rate-limit-directive';
 import { retryableDbError } from '../platform/postgres/pg-errors';
-import { createRequestContext, resolveViewer, type RequestContext } from '../graphql/request-context';
+import { resolveViewer, type RequestContext } from '../graphql/request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { createClientAddress } from './client-address';
 import { limitConnectionsPerAddress } from './connection-limits';
@@ -185,7 +185,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
   const graphqlHandler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request) => {
       try {
-        return await createRequestContext(app, {
+        return await app.contextFor({
           requestId: request.id,
           authorization: request.headers.authorization,
           clientIp: clientAddress.of(request.raw),

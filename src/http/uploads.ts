@@ -2,7 +2,6 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerDeps } from './server-deps';
 import { AppError, BadUserInputError } from '../core/errors';
-import { createRequestContext } from '../graphql/request-context';
 import type { ClientAddress } from './client-address';
 
 /**
@@ -19,7 +18,7 @@ export function registerUploadRoute(fastify: FastifyInstance, app: ServerDeps, c
   fastify.post('/uploads', async (request, reply: FastifyReply) => {
     // Errors thrown here, AppErrors included, go to the server's error handler: one mapping
     // from error to status, headers and body for every route.
-    const context = await createRequestContext(app, {
+    const context = await app.contextFor({
       requestId: request.id,
       authorization: request.headers.authorization,
       clientIp: clientAddress.of(request.raw),

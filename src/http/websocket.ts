@@ -20,7 +20,7 @@ import { retryableDbError } from '../platform/postgres/pg-errors';
 import { assertNoNul } from '../graphql/nul-guard';
 import type { OperationLimits } from '../graphql/operation-limits';
 import { variablesShapeProblem } from '../graphql/variables-shape';
-import { bearerToken, createRequestContext, type RequestContext } from '../graphql/request-context';
+import { bearerToken, type RequestContext } from '../graphql/request-context';
 import type { SignedInViewer } from '../sessions/session-service';
 import type { ClientAddress } from './client-address';
 
@@ -212,7 +212,7 @@ export function attachWebSocketServer(deps: {
 
         let contextValue: RequestContext;
         try {
-          contextValue = await createRequestContext(app, {
+          contextValue = await app.contextFor({
             requestId,
             authorization: ctx.extra.authorization,
             clientIp: ctx.extra.clientIp ?? 'unknown',
