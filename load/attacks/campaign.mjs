@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stop, waitHttp } from '../bench-write/bench-write.mjs';
+import { stop, waitHttp } from '../lib/harness.mjs';
 import { connectRedis, psql, sleep, sqlIdentifier } from './tools.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

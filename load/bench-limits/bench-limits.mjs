@@ -27,7 +27,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { percentile, postGraphql } from '../bench-read/loadgen.mjs';
-import { TEXTS, createHarness, fmt, gql, head, logSummary, sendLoad, sleep } from '../bench-write/bench-write.mjs';
+import { createHarness, fmt, gql, head, sleep } from '../lib/harness.mjs';
+import { TEXTS, logSummary, sendLoad } from '../lib/sends.mjs';
 
 const env = process.env;
 const num = (name, def) => Number(env[name] ?? def);

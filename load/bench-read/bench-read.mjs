@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { gql, sleep, stop, waitHttp } from '../bench-write/bench-write.mjs';
+import { gql, sleep, stop, waitHttp } from '../lib/harness.mjs';
 import { TOPICS } from './loadgen.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -31,17 +31,8 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  bufferHealth,
-  createHarness,
-  gql,
-  head,
-  logSummary,
-  sleep,
-  stop,
-  waitHttp,
-  waitRows,
-} from '../bench-write/bench-write.mjs';
+import { createHarness, gql, head, sleep, stop, waitHttp } from '../lib/harness.mjs';
+import { bufferHealth, logSummary, waitRows } from '../lib/sends.mjs';
 import { renderCharts } from './charts.mjs';
 import { closedLoop, openLoop } from './loadgen.mjs';
 import { checks, renderReport } from './report.mjs';

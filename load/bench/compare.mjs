@@ -20,7 +20,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createHarness, gql, stop, waitHttp } from '../bench-write/bench-write.mjs';
+import { createHarness, gql, stop, waitHttp } from '../lib/harness.mjs';
 import { closedLoop } from './loadgen.mjs';
 import { reader, seedOwner, sender } from './fixtures.mjs';
 

@@ -3,7 +3,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { BOT_QUERY, SEARCH_QUERY, SEARCHES, SOURCES_QUERY, TOPICS, zipfPicker } from '../bench-read/loadgen.mjs';
-import { gql, sleep, stop, TEXTS, waitHttp } from '../bench-write/bench-write.mjs';
+import { gql, sleep, stop, waitHttp } from '../lib/harness.mjs';
+import { TEXTS } from '../lib/sends.mjs';
 
 /**
  * Seeds the harness' fresh database through `dist` (a rollback-mode api and worker on `port` and

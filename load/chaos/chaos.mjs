@@ -21,7 +21,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createHarness, gql, head, sleep } from '../bench-write/bench-write.mjs';
+import { createHarness, gql, head, sleep } from '../lib/harness.mjs';
 
 const env = process.env;
 const smoke = env.SMOKE === '1';
