@@ -56,7 +56,19 @@ export interface AppDeps extends ServerDeps, ContextDeps {
 }
 
 /** Wires the stores behind their interfaces: which backend runs is decided here and nowhere else. */
-export function createAppDeps(config: Config, log: Logger, clients: Clients, role: Role = 'api'): AppDeps {
+/** Options of `createAppDeps`; tests set them. */
+export interface AppOptions {
+  /** The clock the write buffer reads intents' ages against; default Date.now. */
+  now?: () => number;
+}
+
+export function createAppDeps(
+  config: Config,
+  log: Logger,
+  clients: Clients,
+  role: Role = 'api',
+  options: AppOptions = {},
+): AppDeps {
   // The durable Redis (buffer, sessions, limits, status events) and the cache's (all the rest):
   // one and the same unless REDIS_CACHE_URL is set (see clients.ts).
   const { db, redis, redisSubscriber, cacheRedis, cacheSubscriber } = clients;
@@ -98,7 +110,9 @@ export function createAppDeps(config: Config, log: Logger, clients: Clients, rol
     log: log.child({ component: 'pubsub' }),
   });
   const direct = createDirectWritePath({ messages: repos.messages, pubsub });
-  const buffer = redis ? createWriteBuffer({ redis, keys, maxDepth: config.buffer.maxDepth }) : undefined;
+  const buffer = redis
+    ? createWriteBuffer({ redis, keys, maxDepth: config.buffer.maxDepth, now: options.now })
+    : undefined;
   const eventLoopPressure = createEventLoopPressure(config.writeMaxEventLoopDelayMillis);
   const deps: AppDeps = {
     config,

@@ -1,4 +1,4 @@
-import { createAppDeps, type AppDeps, type Role } from './app-deps';
+import { createAppDeps, type AppDeps, type AppOptions, type Role } from './app-deps';
 import type { Config } from './config/config';
 import type { Logger } from './core/logger';
 import { warmUpCache } from './loaders/warm-up';
@@ -22,7 +22,12 @@ export interface Runtime {
  * lose, the stores wired (createAppDeps), the cache's listeners started, and for the api the
  * cache warmed. A failed step releases what the earlier ones made before the error goes on.
  */
-export async function startRuntime(config: Config, log: Logger, role: Role): Promise<Runtime> {
+export async function startRuntime(
+  config: Config,
+  log: Logger,
+  role: Role,
+  options: AppOptions = {},
+): Promise<Runtime> {
   const releaseSteps: ShutdownStep[] = [];
   const release = () => runSteps(releaseSteps);
   try {
@@ -35,7 +40,7 @@ export async function startRuntime(config: Config, log: Logger, role: Role): Pro
       // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.
       await checkBufferDurability(clients.redis, log.child({ component: 'redis-durability' }));
     }
-    const app = createAppDeps(config, log, clients, role);
+    const app = createAppDeps(config, log, clients, role, options);
     await app.start();
     releaseSteps.unshift({ name: 'cache', run: () => app.stop() });
     releaseSteps.unshift({ name: 'cache-stats', run: () => app.cacheStats.stop() });

@@ -64,7 +64,7 @@ async function runAll(steps: (() => Promise<unknown>)[]): Promise<void> {
  */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { flusher?: boolean } = {},
+  options: { flusher?: boolean; now?: () => number } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
   /** What has been made so far, undone last first. */
@@ -96,7 +96,7 @@ export async function startTestApp(
     });
     const log = createLogger({ name: 'test', level: config.logLevel, pretty: false });
     // Started as the api starts in production (src/runtime.ts), the cache's warm-up included.
-    const runtime = await startRuntime(config, log, 'api');
+    const runtime = await startRuntime(config, log, 'api', { now: options.now });
     const deps = runtime.app;
     const { clients } = deps;
     // Released as the api releases it, with this app's keys deleted just before the clients close.
