@@ -12,12 +12,11 @@
 // (by its own prefixes, SCAN + UNLINK) at the end, also on failure or Ctrl-C.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { gql, sleep, stop, waitHttp } from '../lib/harness.mjs';
+import { buildHead, gql, sleep, stop, waitHttp } from '../lib/harness.mjs';
 import { TOPICS } from './loadgen.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -112,22 +111,7 @@ for (const signal of ['SIGINT', 'SIGTERM'])
 
 function build() {
   if (env.PARLEY_DIST) return resolve(env.PARLEY_DIST);
-  // The committed code (HEAD), built apart from the work tree: the shared dist/ and any
-  // uncommitted edits in src/ are left alone.
-  buildDir = mkdtempSync(join(tmpdir(), 'parley-bench-build-'));
-  log(
-    `building HEAD (${execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()}) in ${buildDir}`,
-  );
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      `git -C "${repo}" archive HEAD src worker schema package.json tsconfig.json tsconfig.build.json | tar -x -C "${buildDir}"`,
-    ],
-    { stdio: 'inherit' },
-  );
-  symlinkSync(join(repo, 'node_modules'), join(buildDir, 'node_modules'));
-  execFileSync(process.execPath, [join(repo, 'scripts/compile.mjs'), buildDir], { stdio: 'inherit' });
+  buildDir = buildHead('bench', log);
   return join(buildDir, 'dist');
 }
 

@@ -57,6 +57,27 @@ export const head = () =>
   execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 
 /**
+ * The committed code (HEAD) built apart from the work tree, so the shared dist/ and any
+ * uncommitted edits are left alone: extracted into a temporary folder and compiled as
+ * `npm run build` compiles (scripts/compile.mjs). Returns the folder; its dist/ is the build.
+ */
+export function buildHead(name, log) {
+  const dir = mkdtempSync(join(tmpdir(), `parley-${name}-build-`));
+  log(`building HEAD (${head()}) in ${dir}`);
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      `git -C "${repo}" archive HEAD src worker schema package.json tsconfig.json tsconfig.build.json | tar -x -C "${dir}"`,
+    ],
+    { stdio: 'inherit' },
+  );
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+  execFileSync(process.execPath, [join(repo, 'scripts/compile.mjs'), dir], { stdio: 'inherit' });
+  return dir;
+}
+
+/**
  * One benchmark run's own things, all named after `name` and the run's stamp: its database
  * (`parley_<name>_<stamp>`), its Redis key prefix stem, its results folder, its processes (each
  * with a log file there), its build of HEAD; and the clean-up of all of them (by pid, DROP
@@ -217,19 +238,7 @@ export function createHarness({
 
   function build() {
     if (env.PARLEY_DIST) return resolve(env.PARLEY_DIST);
-    // The committed code (HEAD), built apart from the work tree, as bench-read does.
-    buildDir = mkdtempSync(join(tmpdir(), `parley-${name}-build-`));
-    log(`building HEAD (${head()}) in ${buildDir}`);
-    execFileSync(
-      'sh',
-      [
-        '-c',
-        `git -C "${repo}" archive HEAD src worker schema package.json tsconfig.json tsconfig.build.json | tar -x -C "${buildDir}"`,
-      ],
-      { stdio: 'inherit' },
-    );
-    symlinkSync(join(repo, 'node_modules'), join(buildDir, 'node_modules'));
-    execFileSync(process.execPath, [join(repo, 'scripts/compile.mjs'), buildDir], { stdio: 'inherit' });
+    buildDir = buildHead(name, log);
     return join(buildDir, 'dist');
   }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config';
 import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { createLogger } from '../../src/core/logger';
+import { deleteKeysMatching } from '../../src/cache/delete-pattern';
 
 /**
  * A key prefix of this test file's own on the machine's Redis: tests never flush a shared
@@ -14,12 +15,7 @@ export function testKeyPrefix(): string {
 
 /** Deletes a test's keys (never a shared Redis' others): SCAN by prefix, UNLINK in batches. */
 export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deleteKeysMatching(redis, `${prefix}*`);
 }
 
 /** A connected command client with its own prefix; `drop()` deletes the prefix's keys and closes it. */
