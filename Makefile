@@ -63,12 +63,12 @@ build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worke
 test: install services browser check build ## Install, ensure services and chromium, and run every check and test
 	npm test
 	npm run --silent test:redis
-	SMOKE=1 load/chaos.sh
-	SMOKE=1 PARLEY_DIST=$(CURDIR)/dist load/bench.sh
-	BEFORE_DIST=$(CURDIR)/dist AFTER_DIST=$(CURDIR)/dist ROUNDS=1 ROUND_SECONDS=2 BOTS=2 load/bench/compare.sh
+	SMOKE=1 load/bench.sh chaos
+	SMOKE=1 PARLEY_DIST=$(CURDIR)/dist load/bench.sh bench
+	BEFORE_DIST=$(CURDIR)/dist AFTER_DIST=$(CURDIR)/dist ROUNDS=1 ROUND_SECONDS=2 BOTS=2 load/bench.sh compare
 
 chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
-	load/chaos.sh
+	load/bench.sh chaos
 
 unit: install ## Unit tests only (no services needed)
 	npx jest --selectProjects unit
@@ -90,20 +90,20 @@ dlq: install ## List, show, replay or drop write-buffer dead letters (REDIS_KEY_
 
 # QUICK=1: the same phases, smaller (under 2 minutes), reported in load/results/<date>-quick/.
 bench: install services ## Benchmark: Parley (1 and 2 apis), rollback mode and the peers side by side; report in load/results/<date>/ (load/README.md)
-	load/bench.sh
+	load/bench.sh bench
 
 # BEFORE_DIST: another revision's built tree (a worktree with `npm ci && npm run build` run in it).
 bench-compare: build services ## Two builds at the same time, same load: BEFORE_DIST=<tree>/dist [AFTER_DIST=dist]; ratio per round (load/README.md)
-	AFTER_DIST=$${AFTER_DIST:-$(CURDIR)/dist} load/bench/compare.sh
+	AFTER_DIST=$${AFTER_DIST:-$(CURDIR)/dist} load/bench.sh compare
 
 bench-read: ## Read benchmark: Parley with Redis, rollback mode and a response-cache peer, side by side (load/README.md)
-	load/bench-read.sh
+	load/bench.sh read
 
 bench-write: ## Write benchmark: sendMessage through the Redis write buffer and in rollback mode, side by side (load/README.md)
-	load/bench-write.sh
+	load/bench.sh write
 
 bench-limits: ## Rate-limit benchmark: the limiter's cost per sendMessage (on against off) and 3× the per-user limit (load/README.md)
-	load/bench-limits.sh
+	load/bench.sh limits
 
-load: ## Artillery scenario against a running api (start it with load/profile.env): make load SCENARIO=owner-reads|chat-writes|widget-flow|mixed (load/README.md)
-	load/run.sh $(SCENARIO)
+load: ## Artillery scenario against a running api (start it with load/artillery/profile.env): make load SCENARIO=owner-reads|chat-writes|widget-flow|mixed (load/README.md)
+	load/artillery/run.sh $(SCENARIO)

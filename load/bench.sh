@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# `make bench`: Parley (1 and 2 api instances + worker), its rollback mode and the peers in
-# load/peers/, side by side in one run; writes load/results/<date>/report.md, report.json and
-# SVG charts. See load/README.md, "make bench".
+# The load harness: runs one scenario of load/scenarios/ on lib/ (its own database, Redis key
+# prefix, processes and results folder, all cleaned up). See load/README.md.
 #
-#   load/bench.sh              # full: 10,000 and 50,000 sends from 10,000 connections (< 15 min)
-#   QUICK=1 load/bench.sh      # the same phases, smaller (< 2 min); load/results/<date>-quick/
-#   SMOKE=1 load/bench.sh      # the smallest run of every phase (make test runs it)
+#   load/bench.sh [scenario]    bench (default; make bench), read, write, limits, chaos, compare
+#   QUICK=1 load/bench.sh       every phase smaller (< 2 min); SMOKE=1: the smallest (make test)
 #
-# Environment: see the top of bench/bench.mjs (every figure can be set, e.g. SENDS=20000).
+# Every figure can be set from the environment: see the top of each scenario.
 set -euo pipefail
 cd "$(dirname "$0")"
+scenario="${1:-bench}"
+if [[ ! "$scenario" =~ ^[a-z-]+$ || ! -f "scenarios/$scenario.mjs" ]]; then
+  echo "load/bench.sh: unknown scenario '$scenario'; one of: $(cd scenarios && ls *.mjs | sed 's/\.mjs$//' | tr '\n' ' ')" >&2
+  exit 2
+fi
 source ./ensure-deps.sh
-exec node bench/bench.mjs
+exec node "scenarios/$scenario.mjs"

@@ -13,15 +13,15 @@
 // Needs redis-server and psql on the PATH and PostgreSQL (with pgvector) on 127.0.0.1:5432.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stop, waitHttp } from '../lib/harness.mjs';
-import { connectRedis, psql, sleep, sqlIdentifier } from './tools.mjs';
+import { freePort, redisServer, startLogged } from '../lib/processes.mjs';
+import { psql, sqlIdentifier } from './tools.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -63,9 +63,9 @@ mkdirSync(logDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').toLowerCase();
 const log = (...parts) => console.error(`[campaign ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 
-/** The load profile's raised limits (load/profile.env): rows 8 and 9 send far beyond one owner's minute on purpose. */
+/** The load profile's raised limits (load/artillery/profile.env): rows 8 and 9 send far beyond one owner's minute on purpose. */
 const RAISED_LIMITS = Object.fromEntries(
-  readFileSync(join(here, '..', 'profile.env'), 'utf8')
+  readFileSync(join(here, '..', 'artillery', 'profile.env'), 'utf8')
     .split('\n')
     .filter((line) => /^[A-Z_]+=/.test(line))
     .map((line) => line.split('=', 2)),
@@ -151,61 +151,15 @@ function parseRows(text) {
   return rows;
 }
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address();
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
 /** Everything alive that a clean-up must end: processes (by pid) and databases. */
 const live = { children: new Set(), databases: new Set() };
 
-/** Starts a process with its output in <logDir>/<name>.log, named and with `tail()` as bench-write's `waitHttp` expects. */
+/** Starts a process in the tree with its output in <logDir>/<name>.log (`tail()` for `waitHttp`); ended by the clean-up. */
 function start(name, command, commandArgs, env) {
-  const logFile = join(logDir, `${name}.log`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(command, commandArgs, { cwd: tree, env, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  child.name = name;
-  child.logFile = logFile;
-  child.tail = () => readFileSync(logFile, 'utf8').slice(-3000);
+  const child = startLogged(name, command, commandArgs, { cwd: tree, env, logFile: join(logDir, `${name}.log`) });
   live.children.add(child);
   child.on('exit', () => live.children.delete(child));
   return child;
-}
-
-async function startRedis(name, port) {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-campaign-redis-'));
-  const child = start(name, 'redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--maxmemory-policy',
-    'noeviction',
-  ]);
-  child.dir = dir;
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      const redis = await connectRedis(`redis://127.0.0.1:${port}`);
-      const pong = await redis.command('PING');
-      redis.close();
-      if (pong === 'PONG') return child;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  throw new Error(`redis-server on ${port} did not start: ${child.tail()}`);
 }
 
 /** Runs replay.mjs for one attack; answers its @@control steps; resolves with its SUMMARY and output. */
@@ -300,9 +254,10 @@ async function runOne(run) {
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const started = Date.now();
   const instance = { url: `http://127.0.0.1:${apiPort}`, redisUrl, dbUrl, workers: [] };
-  let redis;
+  // appendonly yes and noeviction (redisServer's own), in a temporary folder that stop() removes.
+  const redis = redisServer({ port: redisPort, name: `row${id}-redis`, start });
   try {
-    redis = await startRedis(`row${id}-redis`, redisPort);
+    await redis.up();
     await psql(pgAdmin, `CREATE DATABASE ${sqlIdentifier(dbName)}`);
     live.databases.add(dbName);
     const env = {
@@ -357,8 +312,7 @@ async function runOne(run) {
     return { id, run, seconds: (Date.now() - started) / 1000, result: `campaign failed: ${error.message}` };
   } finally {
     for (const child of [instance.api, ...instance.workers]) await stop(child).catch(() => undefined);
-    await stop(redis).catch(() => undefined);
-    if (redis?.dir) rmSync(redis.dir, { recursive: true, force: true });
+    await redis.stop().catch(() => undefined);
     if (live.databases.has(dbName)) {
       await psql(pgAdmin, `DROP DATABASE IF EXISTS ${sqlIdentifier(dbName)} WITH (FORCE)`).catch((error) =>
         log(`could not drop ${dbName}: ${error.message}`),

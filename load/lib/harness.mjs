@@ -1,13 +1,14 @@
 // The load harness every benchmark and the fault campaign run on (load/README.md): one run's
 // own database, Redis key prefix, results folder, processes, build of HEAD and CPU samples
 // (createHarness), with its clean-up; and the small HTTP and process helpers they share.
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startLogged } from './processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const loadDir = resolve(here, '..');
@@ -107,13 +108,11 @@ export function createHarness({
 
   /** Starts a process with its stdout and stderr (pino's JSON lines) in a log file of the run. */
   function start(name, cmd, args, extraEnv, logName) {
-    const logFile = join(outDir, `${logName}.log`);
-    const fd = openSync(logFile, 'a');
-    const child = spawn(cmd, args, { cwd: repo, env: { ...env, ...extraEnv }, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    child.name = name;
-    child.logFile = logFile;
-    child.tail = () => readFileSync(logFile, 'utf8').slice(-3000);
+    const child = startLogged(name, cmd, args, {
+      logFile: join(outDir, `${logName}.log`),
+      cwd: repo,
+      env: { ...env, ...extraEnv },
+    });
     children.add(child);
     child.on('exit', () => children.delete(child));
     return child;
@@ -321,6 +320,7 @@ export function createHarness({
   }
 
   return {
+    name,
     stamp,
     dbName,
     dbUrl,
@@ -349,7 +349,23 @@ export function createHarness({
   };
 }
 
-export const fmt = (x, d = 1) =>
-  x === null || x === undefined || Number.isNaN(x)
-    ? '–'
-    : x.toLocaleString('en', { minimumFractionDigits: d, maximumFractionDigits: d });
+/**
+ * A scenario's whole life on its own harness: `body(h)` runs and returns what failed (an empty
+ * list when nothing did); the exit status is 1 when something failed or `body` threw, and the
+ * harness is cleaned up in every case.
+ */
+export async function runScenario(options, body) {
+  const h = createHarness(options);
+  try {
+    const failed = await body(h);
+    if (failed.length) {
+      h.log(`failed: ${failed.join('; ')}`);
+      process.exitCode = 1;
+    }
+  } catch (error) {
+    h.log('failed:', error);
+    process.exitCode = 1;
+  } finally {
+    await h.cleanOnce();
+  }
+}

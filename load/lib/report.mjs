@@ -2,6 +2,9 @@
 // Two kinds of check: `correctness` (nothing lost or doubled, no 5xx but 503, every 429/503
 // with Retry-After) fails the run; `target` (the plan's figures and the aims against the peers)
 // is reported as met or not, on whatever machine the run had.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 
 export const fmt = (x, d = 0) =>
   x === null || x === undefined || Number.isNaN(x)
@@ -113,6 +116,15 @@ export function checks(report) {
       clientErrors === 0,
     );
   }
+  for (const r of ok(reads).filter((x) => x.stale && !x.target.startsWith('peer'))) {
+    add(
+      'correctness',
+      `Stale reads after an acknowledged update, ${r.label}`,
+      '0',
+      `${fmt(r.stale.staleReads)} of ${fmt(r.stale.reads)} reads (${fmt(r.stale.updates)} updates, ${fmt(r.stale.updateErrors)} refused)`,
+      r.stale.staleReads === 0 && r.stale.updates > 0,
+    );
+  }
   const shedWithout = [...throughput, ...writes, ...writesBig, ...mixed, ...reads]
     .filter((r) => !r.failed && (r.target.startsWith('parley') || r.target === 'rollback'))
     .reduce((n, r) => n + (r.shed?.withoutRetryAfter ?? 0), 0);
@@ -186,7 +198,9 @@ export function renderReport(report) {
   const cfg = report.config;
   const lines = [];
   const p = (...x) => lines.push(...x, '');
-  p(`# Parley benchmark, ${report.date.slice(0, 10)}${report.mode === 'full' ? '' : ` (${report.mode})`}`);
+  p(
+    `# ${report.title ?? 'Parley benchmark'}, ${report.date.slice(0, 10)}${report.mode === 'full' ? '' : ` (${report.mode})`}`,
+  );
   p(
     `Command: \`${report.command}\`${
       Object.keys(report.environmentOverrides).length
@@ -217,27 +231,46 @@ export function renderReport(report) {
   p("## The plan's metrics", verdicts('target'));
   p('## Correctness checks', 'Each of these failing fails the run (exit 1).', verdicts('correctness'));
 
+  const writing = [throughput, writes, writesBig].some((runs) => runs.length > 0);
   p(
     '## Method',
     `- A fresh database (\`parley_bench_*\`), migrated; one owner with ${cfg.bots} bots of three TEXT sources each, ingested. Every target runs compiled (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`), is started afresh for each run with its own Redis key prefix (a cold cache), and rate limits are off (they are measured by \`make bench-limits\`). Peers: \`load/peers/\`, on the same database and schema.`,
-    `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long plus up to 250 ms (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
+    ...(writing
+      ? [
+          `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long plus up to 250 ms (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
+        ]
+      : []),
     `- PostgreSQL cost: \`pg_stat_database\` of the benchmark database from before the target's processes start until all have exited (every backend publishes its counts on exit), less the benchmark's own probe queries: transactions (commits + rollbacks) and rows written (inserted + updated + deleted), per stored message; warm-up, start-up and a worker's idle polling included.`,
-    `- Reads: ${cfg.readConnections} closed-loop connections, ${cfg.readWarmupSeconds} s warm-up then ${cfg.readSeconds} s measured; 60 % a bot with its owner and sources, 25 % its sources, 15 % \`search\`, bots drawn Zipf(${cfg.zipfS}). Hit rate: \`/health/cache\` over the measured window (lookups answered by L1 or Redis, of all). PostgreSQL transactions per read: process start to exit, ÷ every read sent.`,
-    `- Mixed: open-model arrivals (Poisson) at ${cfg.mixedRate} requests/s for ${cfg.mixedSeconds} s after ${cfg.mixedWarmupSeconds} s of warm-up, 70 % the reads above, 30 % sends; a request's latency counts from when it was due, so queueing shows (no coordinated omission).`,
-    `- Overload: open-model sends at ${cfg.overloadFactor} × the target's sends/s measured in the write phase, for ${cfg.overloadSeconds} s, on up to ${fmt(cfg.overloadConnections)} connections; then one probe send every 100 ms: recovered when five in a row are answered within a second.`,
+    ...(reads.length
+      ? [
+          `- Reads: ${cfg.readConnections} closed-loop connections, ${cfg.readWarmupSeconds} s warm-up then ${cfg.readSeconds} s measured; 60 % a bot with its owner and sources, 25 % its sources, 15 % \`search\`, bots drawn Zipf(${cfg.zipfS}). Hit rate: \`/health/cache\` over the measured window (lookups answered by L1 or Redis, of all). PostgreSQL transactions per read: process start to exit, ÷ every read sent. ${cfg.staleCheck ? `Stale reads: every second ${cfg.staleCheck.updatesPerTick} of the 10 hottest bots are renamed through the target's \`updateBot\`, and each is read back ${cfg.staleCheck.readsPerUpdate} times with the load's own bot query once the rename is acknowledged; a read showing another name is stale.` : ''}`,
+        ]
+      : []),
+    ...(mixed.length
+      ? [
+          `- Mixed: open-model arrivals (Poisson) at ${cfg.mixedRate} requests/s for ${cfg.mixedSeconds} s after ${cfg.mixedWarmupSeconds} s of warm-up, 70 % the reads above, 30 % sends; a request's latency counts from when it was due, so queueing shows (no coordinated omission).`,
+        ]
+      : []),
+    ...(overload.length
+      ? [
+          `- Overload: open-model sends at ${cfg.overloadFactor} × the target's sends/s measured in the write phase, for ${cfg.overloadSeconds} s, on up to ${fmt(cfg.overloadConnections)} connections; then one probe send every 100 ms: recovered when five in a row are answered within a second.`,
+        ]
+      : []),
   );
 
-  p(
-    `## Write throughput: ${fmt(cfg.throughputSends)} sends from ${fmt(cfg.throughputConnections)} closed-loop connections`,
-    'Every write target with the same load: the sends per second the ratios against the peers are taken from.',
-    writesTable(throughput),
-    image(report, 'sends', 'sends per second by target'),
-  );
-  p(
-    `## Writes: ${fmt(cfg.sends)} sends from ${fmt(cfg.connections)} simultaneous connections`,
-    `Each connection sends as soon as it is open: ${fmt(cfg.connections)} requests arrive at once. Beyond \`HTTP_MAX_IN_FLIGHT\` requests in progress an api answers 503 + \`Retry-After\`, and the client retries (counted under HTTP codes, not errors).`,
-    writesTable(writes),
-  );
+  if (throughput.length)
+    p(
+      `## Write throughput: ${fmt(cfg.throughputSends)} sends from ${fmt(cfg.throughputConnections)} closed-loop connections`,
+      'Every write target with the same load: the sends per second the ratios against the peers are taken from.',
+      writesTable(throughput),
+      image(report, 'sends', 'sends per second by target'),
+    );
+  if (writes.length)
+    p(
+      `## Writes: ${fmt(cfg.sends)} sends from ${fmt(cfg.connections)} simultaneous connections`,
+      `Each connection sends as soon as it is open: ${fmt(cfg.connections)} requests arrive at once. Beyond \`HTTP_MAX_IN_FLIGHT\` requests in progress an api answers 503 + \`Retry-After\`, and the client retries (counted under HTTP codes, not errors).`,
+      writesTable(writes),
+    );
   if (writesBig.length)
     p(`## Writes: ${fmt(cfg.sendsBig)} sends from ${fmt(cfg.connections)} connections`, writesTable(writesBig));
   if (report.charts.buffer)
@@ -246,57 +279,61 @@ export function renderReport(report) {
       image(report, 'buffer', 'write buffer depth and flush rate'),
     );
 
-  p(
-    '## Reads',
-    runTable(
-      [
-        'target',
-        'reads/s',
-        'p50 ms',
-        'p95 ms',
-        'p99 ms',
-        'errors',
-        'hit rate',
-        'PG xacts / read',
-        'PG rows fetched / read',
-        'Redis commands / read',
-      ],
-      reads,
-      (r) => [
-        r.label,
-        fmt(r.okPerSecond),
-        fmt(r.p50, 1),
-        fmt(r.p95, 1),
-        fmt(r.p99, 1),
-        fmt(r.errors),
-        pct(r.cache?.hitRate),
-        fmt(r.transactionsPerRead, 3),
-        fmt(r.rowsFetchedPerRead, 1),
-        fmt(r.redisCommandsPerRead, 2),
-      ],
-    ),
-    image(report, 'hit-rate', 'cache hit rate by family'),
-  );
+  if (reads.length)
+    p(
+      '## Reads',
+      runTable(
+        [
+          'target',
+          'reads/s',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'errors',
+          'hit rate',
+          'PG xacts / read',
+          'PG rows fetched / read',
+          'Redis commands / read',
+          ...(cfg.staleCheck ? ['stale reads'] : []),
+        ],
+        reads,
+        (r) => [
+          r.label,
+          fmt(r.okPerSecond),
+          fmt(r.p50, 1),
+          fmt(r.p95, 1),
+          fmt(r.p99, 1),
+          fmt(r.errors),
+          pct(r.cache?.hitRate),
+          fmt(r.transactionsPerRead, 3),
+          fmt(r.rowsFetchedPerRead, 1),
+          fmt(r.redisCommandsPerRead, 2),
+          ...(cfg.staleCheck ? [r.stale ? `${fmt(r.stale.staleReads)} of ${fmt(r.stale.reads)}` : '–'] : []),
+        ],
+      ),
+      image(report, 'hit-rate', 'cache hit rate by family'),
+    );
 
-  p(
-    `## Mixed scenario: ${fmt(cfg.mixedRate)} requests/s offered, 70 % reads, 30 % sends`,
-    runTable(
-      ['target', 'answered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'reads p95', 'sends p95', 'errors', 'hit rate'],
-      mixed,
-      (r) => [
-        r.label,
-        fmt(r.rps),
-        fmt(r.p50, 1),
-        fmt(r.p95, 1),
-        fmt(r.p99, 1),
-        fmt(r.byKind.read?.p95, 1),
-        fmt(r.byKind.write?.p95, 1),
-        fmt(r.errors),
-        pct(r.cache?.hitRate),
-      ],
-    ),
-    ...ok(mixed).map((r) => image(report, `latency-mixed-${r.target}`, `latency per second, ${r.label}`)),
-  );
+  if (mixed.length)
+    p(
+      `## Mixed scenario: ${fmt(cfg.mixedRate)} requests/s offered, 70 % reads, 30 % sends`,
+      runTable(
+        ['target', 'answered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'reads p95', 'sends p95', 'errors', 'hit rate'],
+        mixed,
+        (r) => [
+          r.label,
+          fmt(r.rps),
+          fmt(r.p50, 1),
+          fmt(r.p95, 1),
+          fmt(r.p99, 1),
+          fmt(r.byKind.read?.p95, 1),
+          fmt(r.byKind.write?.p95, 1),
+          fmt(r.errors),
+          pct(r.cache?.hitRate),
+        ],
+      ),
+      ...ok(mixed).map((r) => image(report, `latency-mixed-${r.target}`, `latency per second, ${r.label}`)),
+    );
 
   if (overload.length)
     p(
@@ -363,4 +400,49 @@ export function renderReport(report) {
   );
   p('Raw figures, every run and every second: `report.json` in this folder.');
   return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** The machine, the services' versions and settings, and the libraries a report's figures come from. */
+export function machine(h) {
+  const one = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  const loadPkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies;
+  const appPkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).dependencies;
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim(),
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: one('uname', ['-r']),
+    node: process.version,
+    postgres: one('psql', ['-X', '-A', '-t', h.dbUrl.replace(/\/[^/]*$/, '/postgres'), '-c', 'SHOW server_version']),
+    redis: one('redis-cli', ['-u', h.redisUrl, 'INFO', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?',
+    postgresSettings: Object.fromEntries(
+      ['max_connections', 'shared_buffers', 'synchronous_commit', 'autovacuum'].map((k) => [
+        k,
+        one('psql', ['-X', '-A', '-t', h.dbUrl.replace(/\/[^/]*$/, '/postgres'), '-c', `SHOW ${k}`]),
+      ]),
+    ),
+    redisPersistence: one('redis-cli', ['-u', h.redisUrl, 'CONFIG', 'GET', 'appendonly']).split('\n').join(' '),
+    libraries: {
+      parley: Object.fromEntries(
+        [
+          '@apollo/server',
+          'fastify',
+          'graphql',
+          'ioredis',
+          'knex',
+          'pg',
+          'dataloader',
+          'graphql-redis-subscriptions',
+        ].map((k) => [k, appPkg[k]]),
+      ),
+      peers: Object.fromEntries(['@apollo/server', 'fastify', 'bullmq', 'pg', 'ioredis'].map((k) => [k, loadPkg[k]])),
+      charts: { echarts: loadPkg.echarts },
+    },
+  };
 }

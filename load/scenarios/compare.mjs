@@ -9,7 +9,7 @@
 // Each round is sends, then owner reads, as `make bench`'s throughput and read phases
 // (same requests, rate limits off as there). The api's own CPU per request is read from /proc.
 //
-//   BEFORE_DIST=/path/to/old/dist AFTER_DIST=dist load/bench/compare.sh
+//   BEFORE_DIST=/path/to/old/dist AFTER_DIST=dist load/bench.sh compare
 //
 // Environment: BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
 // each revision, with its node_modules beside its dist/), ROUNDS (12, in all), SESSIONS (4: each
@@ -20,9 +20,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createHarness, gql, stop, waitHttp } from '../lib/harness.mjs';
-import { closedLoop } from './loadgen.mjs';
-import { reader, seedOwner, sender } from './fixtures.mjs';
+import { runScenario } from '../lib/harness.mjs';
+import { closedLoop } from '../lib/loadgen.mjs';
+import { seedOwner } from '../lib/seed.mjs';
+import { median } from '../lib/stats.mjs';
+import { createTargets } from '../lib/targets.mjs';
+import { reader, sender } from '../lib/workload.mjs';
 
 const env = process.env;
 const cfg = {
@@ -36,12 +39,9 @@ const cfg = {
   basePort: Number(env.BASE_PORT ?? 4721),
 };
 if (!cfg.before || !cfg.after) {
-  console.error('usage: BEFORE_DIST=<built tree>/dist AFTER_DIST=<built tree>/dist load/bench/compare.sh');
+  console.error('usage: BEFORE_DIST=<built tree>/dist AFTER_DIST=<built tree>/dist load/bench.sh compare');
   process.exit(2);
 }
-
-const h = createHarness({ name: 'compare' });
-const { log, start } = h;
 
 /** User + system CPU of a process so far, in ms. */
 function cpuMillis(pid) {
@@ -50,39 +50,9 @@ function cpuMillis(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** A build's api + worker under a key prefix of its own, and a session token it knows. */
-async function startBuild(label, dist, port, owner) {
-  const prefix = `${h.prefixStem}${label}:`;
-  const worker = start(
-    `${label}-worker`,
-    process.execPath,
-    [join(dist, 'worker/main.js')],
-    h.parleyEnv(port + 10, prefix),
-    `${label}-worker`,
-  );
-  const api = start(
-    `${label}-api`,
-    process.execPath,
-    [join(dist, 'src/main.js')],
-    h.parleyEnv(port, prefix),
-    `${label}-api`,
-  );
-  const origin = `http://127.0.0.1:${port}`;
-  await waitHttp(`${origin}/health/db`, api);
-  const { logIn } = await gql(
-    origin,
-    'mutation($e: String!, $p: String!) { logIn(email: $e, password: $p) { token } }',
-    {
-      e: owner.email,
-      p: owner.password,
-    },
-  );
-  return { label, dist, origins: [origin], token: logIn.token, api, worker };
-}
-
 /** The same load on every build at once for `seconds`: requests/s, errors and api CPU per request each. */
 async function together(builds, client, seconds) {
-  const cpu0 = builds.map((b) => cpuMillis(b.api.pid));
+  const cpu0 = builds.map((b) => cpuMillis(b.apis[0].pid));
   const runs = await Promise.all(
     builds.map((b) =>
       closedLoop({
@@ -98,7 +68,7 @@ async function together(builds, client, seconds) {
   return runs.map((run, i) => ({
     perSecond: run.okPerSecond,
     errors: run.errors,
-    cpuMillisPerRequest: (cpuMillis(builds[i].api.pid) - cpu0[i]) / Math.max(1, run.requests),
+    cpuMillisPerRequest: (cpuMillis(builds[i].apis[0].pid) - cpu0[i]) / Math.max(1, run.requests),
   }));
 }
 
@@ -115,12 +85,6 @@ function revisionOf(dist) {
     return dist;
   }
 }
-
-const median = (values) => {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 function summarise(rounds, phase) {
   const ratios = rounds.map((r) => r[phase].after.perSecond / r[phase].before.perSecond);
@@ -165,7 +129,9 @@ function renderReport(report) {
   ].join('\n');
 }
 
-try {
+await runScenario({ name: 'compare' }, async (h) => {
+  const { log } = h;
+  const targets = createTargets(h, { basePort: cfg.basePort });
   const owner = await seedOwner(h, cfg.after, { bots: cfg.bots, port: cfg.basePort + 8, name: 'compare' });
   const writes = sender(owner.botIds);
   const nextRead = reader(owner.botIds);
@@ -178,7 +144,9 @@ try {
     const order = session % 2 === 0 ? ['before', 'after'] : ['after', 'before'];
     const started = [];
     for (const [i, label] of order.entries()) {
-      started.push(await startBuild(`${label}-${session + 1}`, cfg[label], cfg.basePort + i, owner));
+      started.push(
+        await targets.start('parley', cfg[label], owner, { id: `${label}-${session + 1}`, port: cfg.basePort + i }),
+      );
     }
     const builds = order[0] === 'before' ? started : [started[1], started[0]];
     log(`session ${session + 1}: warming up both builds`);
@@ -196,10 +164,7 @@ try {
         `round ${rounds.length}: sends ${Math.round(sendsBefore.perSecond)} → ${Math.round(sendsAfter.perSecond)}/s, reads ${Math.round(readsBefore.perSecond)} → ${Math.round(readsAfter.perSecond)}/s`,
       );
     }
-    for (const b of builds) {
-      await stop(b.api);
-      await stop(b.worker);
-    }
+    for (const b of builds) await targets.stop(b);
   }
   const report = {
     date: new Date().toISOString(),
@@ -216,7 +181,6 @@ try {
   console.log(renderReport(report));
   log(`report: ${join(h.outDir, 'report.md')}`);
   // Both builds must answer every request: a ratio of half-failed rounds would mean nothing.
-  if (report.sends.errors + report.reads.errors > 0) process.exitCode = 1;
-} finally {
-  await h.cleanOnce();
-}
+  const errors = report.sends.errors + report.reads.errors;
+  return errors > 0 ? [`${errors} requests failed`] : [];
+});

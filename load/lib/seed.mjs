@@ -1,10 +1,8 @@
-// What `make bench` and `make bench-compare` run against: the seeded owner and bots, chat sends as
-// the widget makes them, and an owner's dashboard reads.
-import { randomBytes, randomUUID } from 'node:crypto';
+// What every benchmark runs against: one owner and their bots, each with three TEXT sources, ingested.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { BOT_QUERY, SEARCH_QUERY, SEARCHES, SOURCES_QUERY, TOPICS, zipfPicker } from '../bench-read/loadgen.mjs';
-import { gql, sleep, stop, waitHttp } from '../lib/harness.mjs';
-import { TEXTS } from '../lib/sends.mjs';
+import { gql, sleep, stop, waitHttp } from './harness.mjs';
+import { TOPICS } from './workload.mjs';
 
 /**
  * Seeds the harness' fresh database through `dist` (a rollback-mode api and worker on `port` and
@@ -61,47 +59,4 @@ export async function seedOwner(h, dist, { bots, port, name }) {
   await stop(api);
   h.log(`seeded ${botIds.length} bots with ${botIds.length * TOPICS.length} sources for ${email}`);
   return { email, password, postgresToken: signUp.token, botIds };
-}
-
-const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
-
-/**
- * Writers: writer `i` sends `perConversation` messages per conversation, on a bot of its own,
- * each with a clientMessageId; a failed send starts a new conversation.
- */
-export const sender =
-  (botIds, perConversation = 5) =>
-  (i) => {
-    let conversationId = null;
-    let sent = 0;
-    const botId = botIds[i % botIds.length];
-    return {
-      next: () => {
-        if (sent >= perConversation) [conversationId, sent] = [null, 0];
-        const text = TEXTS[(i + sent) % TEXTS.length];
-        const input = { botId, text, clientMessageId: randomUUID(), ...(conversationId ? { conversationId } : {}) };
-        return { kind: 'write', field: 'sendMessage', body: JSON.stringify({ query: SEND, variables: { i: input } }) };
-      },
-      answered: (outcome, answer) => {
-        if (outcome !== 'ok') [conversationId, sent] = [null, 0];
-        else [conversationId, sent] = [answer.data.sendMessage.conversationId, sent + 1];
-      },
-    };
-  };
-
-/**
- * An owner's next read, as bench-read: 60 % a bot with its owner and sources, 25 % its
- * sources, 15 % a search; bots drawn by a Zipf law of exponent `zipfS` (a few are hot).
- */
-export function reader(botIds, zipfS = 1.1) {
-  const rank = zipfPicker(botIds.length, zipfS);
-  return () => {
-    const id = botIds[rank()];
-    const r = Math.random();
-    if (r < 0.6) return { kind: 'read', field: 'bot', body: JSON.stringify({ query: BOT_QUERY, variables: { id } }) };
-    if (r < 0.85)
-      return { kind: 'read', field: 'bot', body: JSON.stringify({ query: SOURCES_QUERY, variables: { id } }) };
-    const q = SEARCHES[Math.floor(Math.random() * SEARCHES.length)];
-    return { kind: 'read', field: 'search', body: JSON.stringify({ query: SEARCH_QUERY, variables: { b: id, q } }) };
-  };
 }

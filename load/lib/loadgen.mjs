@@ -1,4 +1,4 @@
-// The load generator of `make bench`: closed-loop clients (a fixed number of connections, each
+// The load generator of every benchmark: closed-loop clients (a fixed number of connections, each
 // sending its next request when the last one is answered: throughput and "N simultaneous
 // connections") and open-model arrivals (Poisson arrivals at a fixed rate, each request sent when
 // it is due whether or not earlier ones were answered: latency without coordinated omission).
@@ -6,9 +6,32 @@
 // kept in one Recorder: exact percentiles overall and per second, status codes, and whether each
 // 429/503 carried `Retry-After`.
 import { Pool } from 'undici';
-import { percentile, postGraphql } from '../bench-read/loadgen.mjs';
+import { sleep } from './harness.mjs';
+import { percentile } from './stats.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** One keep-alive connection per closed-loop client, no pipelining. */
+export const keepAlivePool = (origin, connections) =>
+  new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+
+/**
+ * One POST /graphql on `pool`; never throws: `{ statusCode, headers, text }`, or
+ * `{ statusCode: 0, error }` when no answer came (refused, reset, timed out).
+ */
+export async function postGraphql(pool, headers, body, timeoutMillis) {
+  try {
+    const res = await pool.request({
+      path: '/graphql',
+      method: 'POST',
+      headers,
+      body,
+      headersTimeout: timeoutMillis,
+      bodyTimeout: timeoutMillis,
+    });
+    return { statusCode: res.statusCode, headers: res.headers, text: await res.body.text() };
+  } catch (error) {
+    return { statusCode: 0, error };
+  }
+}
 
 /** The answers of one measured run, overall and per second since `t0` (performance.now()). */
 export class Recorder {

@@ -1,6 +1,6 @@
 // Renders a benchmark's report.md and charts again from its report.json, with the checks as
 // report.mjs now computes them: for a change in how the report reads, without a new run.
-//   node load/bench/render.mjs load/results/<date>
+//   node load/lib/render.mjs load/results/<date>
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCharts } from './charts.mjs';
@@ -8,7 +8,7 @@ import { checks, renderReport } from './report.mjs';
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error('usage: node load/bench/render.mjs <folder with report.json>');
+  console.error('usage: node load/lib/render.mjs <folder with report.json>');
   process.exit(2);
 }
 const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));

@@ -3,20 +3,21 @@
 # GraphQL errors by code, the widget's PERSISTED figures, and the PostgreSQL work the run
 # caused (commits and inserted rows, read from pg_stat_database before and after).
 #
-#   load/run.sh [scenario]       make load SCENARIO=<scenario>; the scenarios: usage below
+#   load/artillery/run.sh [scenario]   make load SCENARIO=<scenario>; the scenarios: usage below
 #
 # Environment: TARGET (http://localhost:$PORT; PORT 4000, as for make dev), RATE (arrivals/s
 # after a 10 s ramp, 20), DURATION (s, 60), PUBLIC_KEY (pk_demo_coffee), OWNER_EMAIL /
 # OWNER_PASSWORD (the demo owner), FLOW (one scenario's flow alone, by name),
 # PERSISTED_TIMEOUT_MILLIS (10000), DATABASE_URL (the api's database). Start the api with
-# load/profile.env (load/README.md, "Artillery scenarios").
+# load/artillery/profile.env (load/README.md, "Artillery scenarios").
 # Exit status 1 when a virtual user failed, 2 on a usage error.
 set -euo pipefail
-cd "$(dirname "$0")"
+# From load/: its own dependencies (ensure-deps.sh) and results/ are there.
+cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-usage: load/run.sh [scenario]        (make load SCENARIO=<scenario>; default chat-writes)
+usage: load/artillery/run.sh [scenario]        (make load SCENARIO=<scenario>; default chat-writes)
 
   owner-reads   the demo owner's dashboard: bots, one bot with its sources, 3 searches
   chat-writes   sendMessage: widget visitors (4 in 5, session + 5 sends) and the owner (3 sends)
@@ -30,8 +31,8 @@ EOF
 
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 scenario="${1:-chat-writes}"
-if [[ ! "$scenario" =~ ^[a-z0-9-]+$ || ! -f "scenarios/$scenario.yml" ]]; then
-  echo "load/run.sh: unknown scenario '$scenario'" >&2
+if [[ ! "$scenario" =~ ^[a-z0-9-]+$ || ! -f "artillery/scenarios/$scenario.yml" ]]; then
+  echo "load/artillery/run.sh: unknown scenario '$scenario'" >&2
   usage >&2
   exit 2
 fi
@@ -54,7 +55,7 @@ policy="$(grep -i '^ratelimit-policy:' <<<"$probe" | cut -d' ' -f2- || true)"
 lowest="$(grep -o 'q=[0-9]*' <<<"$policy" | cut -d= -f2 | sort -n | head -1 || true)"
 if [[ -n "$lowest" && "$lowest" -lt 100000 ]]; then
   echo "warning: the api runs with low rate limits ($policy); expect 429 RATE_LIMITED." >&2
-  echo "         Start it with the load profile: set -a; . load/profile.env; set +a; make dev" >&2
+  echo "         Start it with the load profile: set -a; . load/artillery/profile.env; set +a; make dev" >&2
 fi
 if ! grep -q '"token"' <<<"$probe"; then
   echo "warning: startWidgetSession(publicKey: \"$PUBLIC_KEY\") was refused; the visitor flows will fail:" >&2
@@ -90,7 +91,7 @@ flow=()
 [[ -n "${FLOW:-}" ]] && flow=(--scenario-name "$FLOW")
 before="$(db_stats)"; messages_before="$(messages)"
 # artillery reports its own failures (an unknown FLOW, a failed log-in) on stdout: kept in a log.
-if ! npx artillery run --quiet "${flow[@]}" --output "$report" "scenarios/$scenario.yml" >"${report%.json}.log" 2>&1; then
+if ! npx artillery run --quiet "${flow[@]}" --output "$report" "artillery/scenarios/$scenario.yml" >"${report%.json}.log" 2>&1; then
   echo "artillery failed; the end of load/${report%.json}.log:" >&2
   tail -n 15 "${report%.json}.log" >&2
   exit 1

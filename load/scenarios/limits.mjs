@@ -1,34 +1,45 @@
-// The rate-limit benchmark, run by load/bench-limits.sh: what `@rateLimit` costs a request, and
-// how it behaves at three times a limit, in one run; cleans up after (see load/README.md,
-// "Rate-limit benchmark"). Built on the write benchmark's harness (bench-write.mjs).
+// `make bench-limits`: the rate-limit scenario of the load harness (lib/), run by
+// `load/bench.sh limits`: what `@rateLimit` costs a request, and how it behaves at three times a
+// limit, in one run; cleans up after (see load/README.md, "Rate-limit benchmark").
 //
-// 1. Cost: the write benchmark's closed-loop sendMessage load (one FREE owner, one bot,
-//    COST_CONNECTIONS clients) against api + one worker with Redis on, RATE_LIMIT_ENABLED=true
-//    with every limit raised to COST_LIMIT (nothing is refused, so every send pays its four
-//    counter checks: GLOBAL in memory, USER, IP and BOT each one Lua script in Redis) against
-//    RATE_LIMIT_ENABLED=false, alternating on/off COST_ROUNDS times, each run with its processes
-//    started afresh and its own key prefix. Per run: req/s, exact p50/p95/p99, the api's CPU
-//    per send (/proc), Redis commands per send (INFO commandstats delta; a script's own calls
-//    included, as Redis counts them) and Redis CPU per send (INFO cpu delta).
+// 1. Cost: closed-loop sendMessage load (lib/loadgen.mjs closedLoop with lib/workload.mjs sender:
+//    one FREE owner, one bot, COST_CONNECTIONS clients, SENDS_PER_CONVERSATION sends per
+//    conversation; a 429 is not retried) against Parley (lib/targets.mjs: api + one worker with
+//    Redis on), RATE_LIMIT_ENABLED=true with every limit raised to COST_LIMIT (nothing is
+//    refused, so every send pays its four counter checks: GLOBAL in memory, USER, IP and BOT each
+//    one Lua script in Redis) against RATE_LIMIT_ENABLED=false, alternating on/off COST_ROUNDS
+//    times, each run with its processes started afresh and its own key prefix. Per run: req/s,
+//    exact p50/p95/p99, the api's CPU per send (/proc), Redis commands per send (INFO
+//    commandstats delta; a script's own calls included, as Redis counts them) and Redis CPU per
+//    send (INFO cpu delta).
 // 2. Behaviour at 3× the limit: RATE_LIMIT_WINDOW_SECONDS=BURST_WINDOW_SECONDS (10) and
 //    RATE_LIMIT_USER_PER_MIN=BURST_USER_LIMIT (100, i.e. 100 per 10 s), IP and BOT at their
-//    defaults (200, 500), GLOBAL raised (BURST_GLOBAL_LIMIT) so that only the per-user limit
-//    binds. BURST_USERS FREE owners, each with its own bot and its own loopback source address
-//    (127.0.0.10, .11, …: the api sees each as its own IP), plus one ENTERPRISE owner (exempt
-//    from USER and IP: the control), each send open loop at BURST_RATE (30/s) for
-//    BURST_SECONDS (30). Every answer is kept: status, Retry-After, RateLimit headers, error
-//    code, send and answer times; the checks are printed as pass/FAIL.
+//    defaults (BURST_IP_LIMIT 200, BURST_BOT_LIMIT 500), GLOBAL raised (BURST_GLOBAL_LIMIT) so
+//    that only the per-user limit binds. BURST_USERS (20) FREE owners, each with its own bot and
+//    its own loopback source address (127.0.0.10, .11, …: the api sees each as its own IP), plus
+//    one ENTERPRISE owner (exempt from USER and IP: the control), each send open loop at
+//    BURST_RATE (30/s) for BURST_SECONDS (30) over BURST_CONNECTIONS_PER_USER (10) connections,
+//    after BURST_WARMUP_SENDS (300) warm-up sends by another owner. Every answer is kept: status,
+//    Retry-After, RateLimit headers, error code, send and answer times; the checks are printed
+//    as pass/FAIL, and a FAIL (or a failed or erroring run) makes the exit status 1.
 //
-// Everything it starts it stops by pid; it drops its database and deletes its Redis keys (its
-// prefix, SCAN + UNLINK) at the end, also on failure or Ctrl-C. Loopback only.
+// Other settings: REQUEST_TIMEOUT_SECONDS (30); BASE_PORT (4641: the cost targets on +0 and +1,
+// the burst target on +2, their workers on +10 to +12, seeding on +9); PARLEY_DIST (a built dist/
+// instead of building HEAD). Everything it starts it stops by pid; it drops its database and
+// deletes its Redis keys (its prefix, SCAN + UNLINK) at the end, also on failure or Ctrl-C
+// (lib/harness.mjs runScenario). Loopback only. Results: load/results/limits-<stamp>/.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
-import { percentile, postGraphql } from '../bench-read/loadgen.mjs';
-import { createHarness, fmt, gql, head, sleep } from '../lib/harness.mjs';
-import { TEXTS, logSummary, sendLoad } from '../lib/sends.mjs';
+import { gql, head, runScenario, sleep, stop } from '../lib/harness.mjs';
+import { closedLoop, postGraphql } from '../lib/loadgen.mjs';
+import { bufferHealth } from '../lib/observe.mjs';
+import { fmt } from '../lib/report.mjs';
+import { median, percentile } from '../lib/stats.mjs';
+import { createTargets, logInToken } from '../lib/targets.mjs';
+import { TEXTS, sender } from '../lib/workload.mjs';
 
 const env = process.env;
 const num = (name, def) => Number(env[name] ?? def);
@@ -52,28 +63,25 @@ const cfg = {
   requestTimeoutSeconds: num('REQUEST_TIMEOUT_SECONDS', 30),
   basePort: num('BASE_PORT', 4641),
 };
-const h = createHarness({ name: 'bench-limits' });
-const { log, redis, start, stop, waitHttp, parleyEnv, prefixStem, outDir } = h;
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 /** The FREE users' source addresses: 127.0.0.10, .11, …; the ENTERPRISE user's comes after them. */
 const addressOf = (u) => `127.0.0.${10 + u}`;
 
 const SEND = 'mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { conversationId message { id status } } }';
-const LOG_IN = 'mutation($e: String!, $p: String!) { logIn(email: $e, password: $p) { token } }';
 
 /** Every owner signs up (and creates one bot) through a seeding api with the rate limits off. */
-async function seed(dist) {
+async function seed(h, dist) {
   await h.createDatabase();
   const port = cfg.basePort + 9;
   const origin = `http://127.0.0.1:${port}`;
-  const api = start(
+  const api = h.start(
     'seed-api',
     process.execPath,
     [join(dist, 'src/main.js')],
-    { ...parleyEnv(port), RATE_LIMIT_ENABLED: 'false' },
+    { ...h.parleyEnv(port), RATE_LIMIT_ENABLED: 'false' },
     'seed-api',
   );
-  await waitHttp(`${origin}/health/db`, api);
+  await h.waitHttp(`${origin}/health/db`, api);
   const roles = ['cost', 'warm', 'enterprise', ...Array.from({ length: cfg.burstUsers }, (_, u) => `user${u}`)];
   const owners = {};
   for (const role of roles) {
@@ -97,31 +105,17 @@ async function seed(dist) {
   await db.query(`UPDATE users SET plan = 'ENTERPRISE' WHERE email = $1`, [owners.enterprise.email]);
   const plans = (await db.query('SELECT plan, count(*)::int AS n FROM users GROUP BY plan ORDER BY plan')).rows;
   await db.end();
-  log(`signed up ${roles.length} owners with a bot each; plans ${JSON.stringify(plans)}`);
+  h.log(`signed up ${roles.length} owners with a bot each; plans ${JSON.stringify(plans)}`);
   // Passwords and tokens stay in this process: nothing secret goes to results/.
   return owners;
-}
-
-const logIn = async (origin, owner) => (await gql(origin, LOG_IN, { e: owner.email, p: owner.password })).logIn.token;
-
-async function startTarget(dist, id, port, prefix, limitsEnv) {
-  const targetEnv = { ...parleyEnv(port, prefix), ...limitsEnv };
-  const worker = start('worker', process.execPath, [join(dist, 'worker/main.js')], targetEnv, `${id}-worker`);
-  const api = start('api', process.execPath, [join(dist, 'src/main.js')], targetEnv, `${id}-api`);
-  await waitHttp(`http://127.0.0.1:${port}/health/db`, api);
-  return { api, worker };
 }
 
 /** Waits (up to `seconds`) until the write buffer holds nothing pending or in flight. */
 async function waitDrained(origin, seconds = 30) {
   let health = null;
   for (let i = 0; i < seconds * 10; i++) {
-    try {
-      health = await fetch(`${origin}/health/buffer`).then((r) => r.json());
-      if (health.depth === 0 && health.inFlightIntents === 0) return health;
-    } catch (error) {
-      health = { error: String(error) };
-    }
+    health = await bufferHealth(origin);
+    if (health.depth === 0 && health.inFlightIntents === 0) return health;
     await sleep(100);
   }
   return health;
@@ -135,7 +129,7 @@ function processCpu(pid) {
 }
 
 /** Redis' calls and µs per command (commandstats) and its CPU seconds (user + sys). */
-async function redisStats() {
+async function redisStats({ redis }) {
   const calls = {};
   for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
     calls[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
@@ -163,7 +157,7 @@ function redisPerSend(a, b, sends) {
 }
 
 /** SCAN of the run's rate-limit counters: how many and the largest (ZCARD), by policy. */
-async function counterKeys(prefix) {
+async function counterKeys({ redis }, prefix) {
   const byPolicy = {};
   let cursor = '0';
   do {
@@ -200,49 +194,62 @@ async function probeSend(origin, token, botId) {
 // ---------------------------------------------------------------------------------------------
 // 1. What the limiter costs a send
 
-async function costRun(dist, owner, enabled, round) {
+/**
+ * `total` closed-loop sends of `owner` to its one bot from `connections` clients (sender: a
+ * conversation per SENDS_PER_CONVERSATION sends); a 429 is an error here, not retried.
+ */
+async function closedSends(origin, token, owner, total, connections, sendsPerConversation) {
+  const run = await closedLoop({
+    origins: [origin],
+    token,
+    connections,
+    total,
+    client: sender([owner.botId], sendsPerConversation),
+    timeoutMillis: cfg.requestTimeoutSeconds * 1000,
+    retries: 0,
+  });
+  const { timeline: _timeline, samples, outcomes, ...summary } = run;
+  const { ok: _ok, ...errorCodes } = outcomes;
+  return { ...summary, errorCodes, errorSamples: samples };
+}
+
+async function costRun(h, targets, dist, owner, enabled, round) {
   const id = `cost-${enabled ? 'on' : 'off'}-${round}`;
-  const prefix = `${prefixStem}${id}:`;
   const port = cfg.basePort + (enabled ? 0 : 1);
   const origin = `http://127.0.0.1:${port}`;
   const limit = String(cfg.costLimit);
-  log(`${id}: api + worker on ${origin}, RATE_LIMIT_ENABLED=${enabled}`);
-  const { api, worker } = await startTarget(dist, id, port, prefix, {
+  h.log(`${id}: api + worker on ${origin}, RATE_LIMIT_ENABLED=${enabled}`);
+  const limitsEnv = {
     RATE_LIMIT_ENABLED: String(enabled),
     RATE_LIMIT_WINDOW_SECONDS: '60',
     RATE_LIMIT_GLOBAL_PER_MIN: limit,
     RATE_LIMIT_USER_PER_MIN: limit,
     RATE_LIMIT_IP_PER_MIN: limit,
     RATE_LIMIT_BOT_PER_MIN: limit,
-  });
-  const token = await logIn(origin, owner);
-  const headers = await probeSend(origin, token, owner.botId);
-  const load = {
-    origin,
-    token,
-    botId: owner.botId,
-    connections: cfg.costConnections,
-    sendsPerConversation: cfg.sendsPerConversation,
-    requestTimeoutSeconds: cfg.requestTimeoutSeconds,
   };
-  const warmup = await sendLoad({ ...load, total: Math.max(cfg.costWarmupSends, cfg.costConnections) });
+  const target = await targets.start('parley', dist, owner, { id, port, env: limitsEnv });
+  const { token, prefix } = target;
+  const api = target.apis[0];
+  const { worker } = target;
+  const headers = await probeSend(origin, token, owner.botId);
+  const load = (total) => closedSends(origin, token, owner, total, cfg.costConnections, cfg.sendsPerConversation);
+  const warmup = await load(Math.max(cfg.costWarmupSends, cfg.costConnections));
   await waitDrained(origin);
   await sleep(500);
 
-  const redis0 = await redisStats();
+  const redis0 = await redisStats(h);
   const cpu0 = h.cpuSample();
   const api0 = processCpu(api.pid);
   const worker0 = processCpu(worker.pid);
-  const result = await sendLoad({ ...load, total: cfg.costSends });
+  const result = await load(cfg.costSends);
   const api1 = processCpu(api.pid);
   const worker1 = processCpu(worker.pid);
   const cpu1 = h.cpuSample();
-  const redis1 = await redisStats();
+  const redis1 = await redisStats(h);
 
   const drained = await waitDrained(origin);
-  const counters = await counterKeys(prefix);
-  await stop(api);
-  await stop(worker);
+  const counters = await counterKeys(h, prefix);
+  const logs = await targets.stop(target);
   const r = {
     id,
     enabled,
@@ -256,10 +263,10 @@ async function costRun(dist, owner, enabled, round) {
     counters,
     drained: drained?.depth === 0 && drained?.inFlightIntents === 0,
     machine: h.cpuBetween(cpu0, cpu1),
-    logs: Object.fromEntries([api, worker].map((child) => [child.name, logSummary(child.logFile)])),
+    logs,
   };
-  log(
-    `${id}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} ms, ${r.errors} errors, api ${fmt(r.apiCpuMillisPerSend, 3)} CPU ms/send, Redis ${fmt(r.redis.commandsPerSend, 2)} commands/send`,
+  h.log(
+    `${id}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50, 1)} p99 ${fmt(r.p99, 1)} ms, ${r.errors} errors, api ${fmt(r.apiCpuMillisPerSend, 3)} CPU ms/send, Redis ${fmt(r.redis.commandsPerSend, 2)} commands/send`,
   );
   return r;
 }
@@ -479,9 +486,8 @@ function analyseUser(user, rows, windowMillis, limit, rate) {
 
 const csvText = (s) => `"${(s ?? '').replaceAll('"', '""')}"`;
 
-async function burstRun(dist, owners) {
+async function burstRun(h, targets, dist, owners) {
   const id = 'burst';
-  const prefix = `${prefixStem}${id}:`;
   const port = cfg.basePort + 2;
   const origin = `http://127.0.0.1:${port}`;
   const W = cfg.burstWindowSeconds;
@@ -493,30 +499,24 @@ async function burstRun(dist, owners) {
     RATE_LIMIT_IP_PER_MIN: String(cfg.burstIpLimit),
     RATE_LIMIT_BOT_PER_MIN: String(cfg.burstBotLimit),
   };
-  log(`${id}: api + worker on ${origin}, ${JSON.stringify(limitsEnv)}`);
-  const { api, worker } = await startTarget(dist, id, port, prefix, limitsEnv);
+  h.log(`${id}: api + worker on ${origin}, ${JSON.stringify(limitsEnv)}`);
+  // Started for (and logged in as) the warm-up's owner; the users log in on it below.
+  const target = await targets.start('parley', dist, owners.warm, { id, port, env: limitsEnv });
+  const api = target.apis[0];
   const users = [
     ...Array.from({ length: cfg.burstUsers }, (_, u) => ({ ...owners[`user${u}`], address: addressOf(u) })),
     { ...owners.enterprise, address: addressOf(cfg.burstUsers) },
   ];
-  for (const user of users) user.token = await logIn(origin, user);
+  for (const user of users) user.token = await logInToken(origin, user);
 
   // Warm-up (JIT, pools, both the admitted and the refused path) by another owner from 127.0.0.1.
-  const warm = await sendLoad({
-    origin,
-    token: await logIn(origin, owners.warm),
-    botId: owners.warm.botId,
-    total: cfg.burstWarmupSends,
-    connections: 10,
-    sendsPerConversation: 1,
-    requestTimeoutSeconds: cfg.requestTimeoutSeconds,
-  });
-  log(`${id}: warm-up ${JSON.stringify(warm.httpCodes)}`);
+  const warm = await closedSends(origin, target.token, owners.warm, cfg.burstWarmupSends, 10, 1);
+  h.log(`${id}: warm-up ${JSON.stringify(warm.httpCodes)}`);
   await waitDrained(origin);
   const metrics0 = await decisions(origin, '127.0.0.1');
 
   const n = Math.round(cfg.burstRate * cfg.burstSeconds);
-  log(
+  h.log(
     `${id}: ${users.length} users (${cfg.burstUsers} FREE + 1 ENTERPRISE) × ${n} sends at ${cfg.burstRate}/s, open loop, ${cfg.burstSeconds} s`,
   );
   const period = 1000 / cfg.burstRate;
@@ -555,10 +555,9 @@ async function burstRun(dist, owners) {
   const cpu1 = h.cpuSample();
   const unlimitedRoutes = await midRun;
   const metrics1 = await decisions(origin, addressOf(0));
-  const counters = await counterKeys(prefix);
+  const counters = await counterKeys(h, target.prefix);
   const drained = await waitDrained(origin);
-  await stop(api);
-  await stop(worker);
+  const logs = await targets.stop(target);
 
   const windowMillis = W * 1000;
   const free = users
@@ -587,7 +586,7 @@ async function burstRun(dist, owners) {
     free.reduce((acc, f) => acc + f.admittedPerSecondTimeline[s], 0),
   );
   writeFileSync(
-    join(outDir, 'burst-requests.csv'),
+    join(h.outDir, 'burst-requests.csv'),
     [
       'user,k,sched_ms,t0_ms,t1_ms,status,admitted,code,retry_after,ext_retry_after,refused_by,ratelimit,ratelimit_policy,message',
       ...perUser.flatMap((rows, u) =>
@@ -660,16 +659,12 @@ async function burstRun(dist, owners) {
     ),
     machine: h.cpuBetween(cpu0, cpu1),
     warmup: { httpCodes: warm.httpCodes, errorCodes: warm.errorCodes },
-    logs: Object.fromEntries([api, worker].map((child) => [child.name, logSummary(child.logFile)])),
+    logs,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const int = (x) => x.toLocaleString('en');
 
 function printCost(runs) {
@@ -689,7 +684,7 @@ function printCost(runs) {
       .map(([code, n]) => `${code}: ${int(n)}`)
       .join(', ');
     console.log(
-      `| ${r.id} | ${r.enabled ? 'on' : 'off'} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${codes} | ${r.errors} | ${fmt(r.apiCpuMillisPerSend, 3)} | ${fmt(r.redis.commandsPerSend, 2)} (${fmt(r.redis.perCommand.evalsha?.perSend ?? 0, 2)}) | ${fmt(r.redis.cpuMicrosPerSend, 1)} | ${fmt(r.machine.busyPercent, 0)} % (${fmt(r.machine.foreignNodePercent, 0)} %) |`,
+      `| ${r.id} | ${r.enabled ? 'on' : 'off'} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 1)} | ${fmt(r.p95, 1)} | ${fmt(r.p99, 1)} | ${codes} | ${r.errors} | ${fmt(r.apiCpuMillisPerSend, 3)} | ${fmt(r.redis.commandsPerSend, 2)} (${fmt(r.redis.perCommand.evalsha?.perSend ?? 0, 2)}) | ${fmt(r.redis.cpuMicrosPerSend, 1)} | ${fmt(r.machine.busyPercent, 0)} % (${fmt(r.machine.foreignNodePercent, 0)} %) |`,
     );
   }
   const ok = runs.filter((r) => !r.failed);
@@ -816,7 +811,9 @@ function printBurst(b) {
     ['429, FREE users, sent after the first second', b.latency.refusedAfter1s],
     ['200, ENTERPRISE user, sent after the first second', b.latency.enterpriseAfter1s],
   ])
-    console.log(`| ${label} | ${int(s.n)} | ${fmt(s.p50)} | ${fmt(s.p95)} | ${fmt(s.p99)} | ${fmt(s.max)} |`);
+    console.log(
+      `| ${label} | ${int(s.n)} | ${fmt(s.p50, 1)} | ${fmt(s.p95, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.max, 1)} |`,
+    );
   console.log(
     `\nAdmitted per second, all ${cfg.burstUsers} FREE users (second 0 first): ${b.allAdmittedPerSecond.join(' ')}`,
   );
@@ -834,7 +831,7 @@ function printBurst(b) {
         `Headers of a ${k}: ${s.retryAfter ? `Retry-After: ${s.retryAfter}; ` : ''}RateLimit-Policy: ${s.ratelimitPolicy}; RateLimit: ${s.ratelimit}${s.message ? `; "${s.message}"` : ''}`,
       );
   console.log(
-    `Load generator: sends went out ${fmt(b.sendLag.p50)} ms (p50) / ${fmt(b.sendLag.max)} ms (max) after their scheduled time; peak ${b.poolStats.peakQueued} queued in a user's pool; machine busy ${fmt(b.machine.busyPercent, 0)} % (foreign node ${fmt(b.machine.foreignNodePercent, 0)} %), the api ${fmt(b.apiCpuPercentOfOneCore, 0)} % of a core`,
+    `Load generator: sends went out ${fmt(b.sendLag.p50, 1)} ms (p50) / ${fmt(b.sendLag.max, 1)} ms (max) after their scheduled time; peak ${b.poolStats.peakQueued} queued in a user's pool; machine busy ${fmt(b.machine.busyPercent, 0)} % (foreign node ${fmt(b.machine.foreignNodePercent, 0)} %), the api ${fmt(b.apiCpuPercentOfOneCore, 0)} % of a core`,
   );
 }
 
@@ -912,34 +909,35 @@ function printNotes(runs, burst) {
       );
     if (r.errors) notes.push(`${r.id}: errors ${JSON.stringify(r.errorCodes)} ${JSON.stringify(r.errorSamples)}`);
     if (!r.drained) notes.push(`${r.id}: the write buffer had not drained before the processes were stopped`);
+    // By process: lib/targets.mjs names them after the run (cost-on-1-api0, cost-on-1-worker, …).
     for (const [name, s] of Object.entries(r.logs))
-      for (const [line, n] of Object.entries(s.lines)) notes.push(`${r.id} ${name} log: ${n} × ${line}`);
+      for (const [line, n] of Object.entries(s.lines)) notes.push(`${name} log: ${n} × ${line}`);
   }
   console.log(`\nNotes:\n${notes.length ? notes.map((n) => `- ${n}`).join('\n') : '- none'}`);
 }
 
-let exitCode = 0;
-try {
-  await redis.connect();
+await runScenario({ name: 'limits' }, async (h) => {
+  await h.redis.connect();
   const commit = head();
   const dist = h.build();
-  const owners = await seed(dist);
+  const targets = createTargets(h, { basePort: cfg.basePort });
+  const owners = await seed(h, dist);
   const runs = [];
   for (let round = 1; round <= cfg.costRounds; round++)
     for (const enabled of [true, false]) {
       try {
-        runs.push(await costRun(dist, owners.cost, enabled, round));
+        runs.push(await costRun(h, targets, dist, owners.cost, enabled, round));
       } catch (error) {
-        log(`cost run ${round} ${enabled} failed:`, error);
+        h.log(`cost run ${round} ${enabled} failed:`, error);
         runs.push({ id: `cost-${enabled ? 'on' : 'off'}-${round}`, enabled, round, failed: String(error) });
         for (const child of [...h.children]) await stop(child).catch(() => undefined);
       }
     }
   let burst;
   try {
-    burst = await burstRun(dist, owners);
+    burst = await burstRun(h, targets, dist, owners);
   } catch (error) {
-    log('burst run failed:', error);
+    h.log('burst run failed:', error);
     burst = { id: 'burst', failed: String(error) };
     for (const child of [...h.children]) await stop(child).catch(() => undefined);
   }
@@ -953,13 +951,12 @@ try {
     checks = burstChecks(burst);
   }
   printNotes(runs, burst);
-  writeFileSync(join(outDir, 'results.json'), JSON.stringify({ cfg, commit, runs, medians, burst, checks }, null, 2));
-  console.log(`\nFull results (every burst answer in burst-requests.csv) and the api/worker logs: ${outDir}`);
-  if (runs.some((r) => r.failed || r.errors) || burst.failed || checks.some((c) => !c.ok)) exitCode = 1;
-} catch (error) {
-  log('failed:', error);
-  exitCode = 1;
-} finally {
-  await h.cleanOnce();
-}
-process.exitCode = exitCode;
+  writeFileSync(join(h.outDir, 'results.json'), JSON.stringify({ cfg, commit, runs, medians, burst, checks }, null, 2));
+  console.log(`\nFull results (every burst answer in burst-requests.csv) and the api/worker logs: ${h.outDir}`);
+  return [
+    ...runs.filter((r) => r.failed).map((r) => `${r.id} failed`),
+    ...runs.filter((r) => !r.failed && r.errors).map((r) => `${r.id}: ${r.errors} errors`),
+    ...(burst.failed ? ['burst failed'] : []),
+    ...checks.filter((c) => !c.ok).map((c) => `check: ${c.what}`),
+  ];
+});

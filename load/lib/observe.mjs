@@ -1,0 +1,45 @@
+// What the runs check after a load: rows stored (waitRows), the write buffer's health
+// (bufferHealth), the processes' warnings (logSummary).
+import { readFileSync } from 'node:fs';
+import { sleep } from './harness.mjs';
+
+/** Polls `SELECT count(*) FROM messages` until it reaches `expected`; returns when, or null on time-out. */
+export async function waitRows(db, expected, seconds, pollMillis = Number(process.env.DRAIN_POLL_MILLIS ?? 50)) {
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const [{ n }] = await db.query('SELECT count(*)::int AS n FROM messages');
+    const now = performance.now();
+    if (n >= expected) return { reachedAt: now, rows: n };
+    if (now > deadline) return { reachedAt: null, rows: n };
+    await sleep(pollMillis);
+  }
+}
+
+/** `/health/buffer` of an api, or `{ error }` when it did not answer. */
+export async function bufferHealth(origin) {
+  try {
+    return await fetch(`${origin}/health/buffer`).then((r) => r.json());
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
+
+/** The warn/error/fatal lines of a process's log, by message (pino levels 40/50/60). */
+export function logSummary(file) {
+  const byMessage = new Map();
+  let other = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      byMessage.set(`(not JSON) ${line.slice(0, 160)}`, (byMessage.get(`(not JSON) ${line.slice(0, 160)}`) ?? 0) + 1);
+      continue;
+    }
+    if (entry.level >= 40) {
+      const key = `${{ 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }[entry.level] ?? entry.level} ${entry.msg}${entry.err?.message ? `: ${entry.err.message.slice(0, 160)}` : ''}`;
+      byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
+    } else other++;
+  }
+  return { lines: Object.fromEntries(byMessage), belowWarn: other };
+}
