@@ -1,8 +1,11 @@
+import type { Redis } from 'ioredis';
 import { createAppDeps, type AppDeps, type AppOptions, type Role } from './app-deps';
 import type { Config } from './config/config';
 import type { Logger } from './core/logger';
 import { warmUpCache } from './loaders/warm-up';
 import { createClients } from './platform/clients';
+import { connectPostgres, createDb, type Db } from './platform/postgres/connection';
+import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './platform/redis/connection';
 import { assertEmbeddingDimension } from './platform/postgres/schema-check';
 import { checkBufferDurability } from './platform/redis/durability';
 import { runSteps, type ShutdownStep } from './shutdown';
@@ -53,4 +56,62 @@ export async function startRuntime(
     await release().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * What a command-line tool runs on, from the same composition root: each connection is made
+ * on first use (a usage error needs none), and `release` closes what was made. PostgreSQL is
+ * a pool of two connections, since a script needs no more. The Redis connections are made
+ * whatever REDIS_ENABLED says: dead letters outlive a switch to rollback mode, and an
+ * operator may flush the cache before turning it (back) on.
+ */
+export interface ToolRuntime {
+  db(): Promise<Db>;
+  /** The durable Redis (REDIS_URL): the write buffer and its dead letters. */
+  redis(): Promise<Redis>;
+  /** The cache's Redis: REDIS_CACHE_URL when set, else REDIS_URL. */
+  cacheRedis(): Promise<Redis>;
+  release(): Promise<void>;
+}
+
+export function createToolRuntime(config: Config, log: Logger): ToolRuntime {
+  const releaseSteps: ShutdownStep[] = [];
+  /** Makes a connection once, on first use, with its release step; a failed connect is released too. */
+  const lazily = <T>(
+    name: string,
+    open: () => T,
+    connect: (made: T) => Promise<void>,
+    close: (made: T) => Promise<void>,
+  ) => {
+    let opened: Promise<T> | undefined;
+    return () =>
+      (opened ??= (async () => {
+        const made = open();
+        releaseSteps.unshift({ name, run: () => close(made) });
+        await connect(made);
+        return made;
+      })());
+  };
+  const cacheSettings = cacheRedisSettings(config.redis) ?? config.redis;
+  return {
+    db: lazily(
+      'postgres',
+      () => createDb({ ...config.database, pool: { ...config.database.pool, minIdle: 0, max: 2 } }, log),
+      (db) => connectPostgres(db, config.database.url),
+      (db) => db.destroy(),
+    ),
+    redis: lazily(
+      'redis',
+      () => createRedis(config.redis, log),
+      (redis) => connectRedis(redis, config.redis),
+      closeRedis,
+    ),
+    cacheRedis: lazily(
+      'cache-redis',
+      () => createRedis(cacheSettings, log, 'cache'),
+      (redis) => connectRedis(redis, cacheSettings),
+      closeRedis,
+    ),
+    release: () => runSteps(releaseSteps),
+  };
 }

@@ -1,36 +1,24 @@
-import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from '../platform/redis/connection';
-import { loadConfig } from '../config/config';
-import { createLogger } from '../core/logger';
-import { runMain } from './run-main';
 import { deleteKeysMatching } from '../cache/delete-pattern';
 import { createCacheKeys } from '../platform/redis/keys';
+import { runTool } from './run-tool';
 
 /**
  * `npm run cache:flush` (`make cache-flush`): deletes this deployment's cache keys
  * (`REDIS_KEY_PREFIX` + the patterns of `keys.cachePatterns()`) with SCAN + UNLINK. Sessions,
  * the write buffer, the counters and every other deployment's keys stay. Readers refill the
  * cache from PostgreSQL; an instance's L1 forgets its copies within its TTL. Runs on the
- * cache's Redis: REDIS_CACHE_URL when set, else REDIS_URL.
+ * cache's Redis: REDIS_CACHE_URL when set, else REDIS_URL, whatever REDIS_ENABLED says.
  */
-runMain(async () => {
-  const config = loadConfig();
-  const log = createLogger({ name: 'cache-flush', level: config.logLevel, pretty: !config.isProduction });
-  // Whatever REDIS_ENABLED says: an operator may flush before turning the cache (back) on.
-  const settings = cacheRedisSettings(config.redis) ?? config.redis;
-  const redis = createRedis(settings, log, 'cache');
-  try {
-    await connectRedis(redis, settings);
-    let deleted = 0;
-    for (const pattern of createCacheKeys(config.redis.keyPrefix).cachePatterns()) {
-      // Generation keys stay: one deleted while a loader reads the database could let that
-      // loader write a value back that an invalidation had already dropped.
-      const count = await deleteKeysMatching(redis, pattern, { keep: (key) => key.endsWith(':gen') });
-      log.debug({ pattern, deleted: count }, 'pattern flushed');
-      deleted += count;
-    }
-    // The result is the command's output, whatever the log level.
-    process.stdout.write(`Deleted ${deleted} cache keys under "${config.redis.keyPrefix}".\n`);
-  } finally {
-    await closeRedis(redis);
+runTool('cache-flush', async ({ config, log, cacheRedis }) => {
+  const redis = await cacheRedis();
+  let deleted = 0;
+  for (const pattern of createCacheKeys(config.redis.keyPrefix).cachePatterns()) {
+    // Generation keys stay: one deleted while a loader reads the database could let that
+    // loader write a value back that an invalidation had already dropped.
+    const count = await deleteKeysMatching(redis, pattern, { keep: (key) => key.endsWith(':gen') });
+    log.debug({ pattern, deleted: count }, 'pattern flushed');
+    deleted += count;
   }
+  // The result is the command's output, whatever the log level.
+  process.stdout.write(`Deleted ${deleted} cache keys under "${config.redis.keyPrefix}".\n`);
 });

@@ -1,9 +1,10 @@
 import { migrationConfig } from '../platform/postgres/migration-source';
-import { runDbScript } from './run-db-script';
+import { runTool } from './run-tool';
 
 /** `npm run migrate` (latest) and `npm run migrate:down` (undo the last migration). */
-runDbScript('migrate', async ({ config, log, db }) => {
+runTool('migrate', async ({ config, log, db: openDb }) => {
   const command = process.argv[2];
+  const db = await openDb();
   const options = migrationConfig({ embeddingDimension: config.embedding.dimension });
   if (command === 'latest') {
     const [batch, names] = (await db.migrate.latest(options)) as [number, string[]];

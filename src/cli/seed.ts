@@ -1,5 +1,5 @@
-import { runDbScript } from './run-db-script';
+import { runTool } from './run-tool';
 import { seedDemo } from './seeds/demo';
 
 /** `npm run seed`: the demo account, bots and sources. Safe to run again. */
-runDbScript('seed', ({ db, log }) => seedDemo(db, log));
+runTool('seed', async ({ db, log }) => seedDemo(await db(), log));
