@@ -9,38 +9,14 @@
 import { parseEmail } from '../src/auth/email.ts';
 import { chunkText } from '../src/search/chunker.ts';
 import { extractText, extractTitleFromHtml } from '../src/sources/extract-text.ts';
+import { linearTimeCases } from '../test/fixtures/linear-time-cases.ts';
 
 const N = Number(process.env.N ?? 5000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 /** Each sample repeats the call until it takes at least this long, so timer noise is small. */
 const MIN_SAMPLE_MILLIS = 5;
 
-const text = (input) => extractText(input, 'text');
-const markdown = (input) => extractText(input, 'markdown');
-
-// The cases of test/unit/linear-time.test.ts.
-const cases = [
-  ['an e-mail of a long run of dots', (n) => `a@${'.'.repeat(n)}@`, parseEmail],
-  ['an HTML title of "<title " runs', (n) => '<title '.repeat(n), extractTitleFromHtml],
-  ['an HTML title of "</title " runs', (n) => `<title>${'</title '.repeat(n)}`, extractTitleFromHtml],
-  ['text with a long run of spaces', (n) => `a${' '.repeat(n)}refund`, text],
-  ['text with many blank lines', (n) => `a${' \r\n'.repeat(n)}b`, text],
-  ['Markdown of " **a" runs', (n) => ' **a'.repeat(n), markdown],
-  ['Markdown of " ~~a" runs', (n) => ' ~~a'.repeat(n), markdown],
-  ['Markdown of " *a" runs', (n) => ' *a'.repeat(n), markdown],
-  ['Markdown of " _a" runs', (n) => ' _a'.repeat(n), markdown],
-  ['Markdown of "<!--" runs', (n) => '<!--'.repeat(n), markdown],
-  ['Markdown of "[a](" runs', (n) => '[a]('.repeat(n), markdown],
-  ['Markdown of "![" runs', (n) => '!['.repeat(n), markdown],
-  ['Markdown of "<a" runs', (n) => '<a'.repeat(n), markdown],
-  ['Markdown of "<http:" runs', (n) => '<http:'.repeat(n), markdown],
-  ['a Markdown heading with a long gap', (n) => `# a${' '.repeat(n)}x`, markdown],
-  ['Markdown of backtick runs', (n) => '``a'.repeat(n), markdown],
-  ['a line of short sentences', (n) => 'Ab cd. '.repeat(n), chunkText],
-  ['many short lines', (n) => 'Ab?\n'.repeat(n), chunkText],
-  ['text with a long run of spaces, chunked', (n) => `a${' '.repeat(n)}refund`, chunkText],
-  ['one long word', (n) => 'x'.repeat(n), chunkText],
-];
+const cases = linearTimeCases({ parseEmail, extractText, extractTitleFromHtml, chunkText });
 
 function timeOf(run, repeats) {
   const started = performance.now();

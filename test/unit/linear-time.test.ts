@@ -1,10 +1,10 @@
+import { linearTimeCases } from '../fixtures/linear-time-cases';
 import { startWorkCounter, type Work, type WorkCounter } from '../helpers/work-count';
 
 /**
  * Inputs that once froze a process, each taking time quadratic in its length (a regular
  * expression backtracking, or V8's Intl.Segmenter), so that a few hundred kilobytes from one
- * owner blocked it for seconds to minutes; the comments give sizes and times measured then. A
- * few neighbouring shapes guard the scans that replaced those patterns.
+ * owner blocked it for seconds to minutes (test/fixtures/linear-time-cases.ts).
  *
  * Each case counts the work done for n and for 4n repeats (test/helpers/work-count.ts: the
  * JavaScript of src/ that runs, what native string and regular-expression primitives scan, and
@@ -16,7 +16,7 @@ import { startWorkCounter, type Work, type WorkCounter } from '../helpers/work-c
  * windows of 2,000 characters, and where the last window ends moves with n, so up to a window
  * or two of work can land on either side. A quadratic count overshoots it many times over.
  *
- * The wall-clock comparison is a benchmark: `npx tsx load/linear-time.ts`.
+ * The wall-clock comparison is a benchmark: `npx tsx load/linear-time.mjs`.
  */
 const N = 5000;
 /** Characters in the input whose work is the slack: two of chunkText's segmenter windows. */
@@ -43,38 +43,13 @@ beforeAll(() => {
 
 afterAll(() => counter?.stop());
 
-const text = (input: string) => modules.extract.extractText(input, 'text');
-const markdown = (input: string) => modules.extract.extractText(input, 'markdown');
-const title = (input: string) => modules.extract.extractTitleFromHtml(input);
-const chunk = (input: string) => modules.chunker.chunkText(input);
-
-const cases: [string, (n: number) => string, (input: string) => unknown][] = [
-  // sign-up, 40,000 dots: 2.2 s
-  ['an e-mail of a long run of dots', (n) => `a@${'.'.repeat(n)}@`, (input) => modules.email.parseEmail(input)],
-  // an uploaded HTML page, 30,000 repeats: 5.9 s on the api's thread
-  ['an HTML title of "<title " runs', (n) => '<title '.repeat(n), title],
-  ['an HTML title of "</title " runs', (n) => `<title>${'</title '.repeat(n)}`, title],
-  // a TEXT source, 50,000 spaces: 5.3 s
-  ['text with a long run of spaces', (n) => `a${' '.repeat(n)}refund`, text],
-  ['text with many blank lines', (n) => `a${' \r\n'.repeat(n)}b`, text],
-  // Markdown, 40,000 repeats each: 2.8 s to 19 s
-  ['Markdown of " **a" runs', (n) => ' **a'.repeat(n), markdown],
-  ['Markdown of " ~~a" runs', (n) => ' ~~a'.repeat(n), markdown],
-  ['Markdown of " *a" runs', (n) => ' *a'.repeat(n), markdown],
-  ['Markdown of " _a" runs', (n) => ' _a'.repeat(n), markdown],
-  ['Markdown of "<!--" runs', (n) => '<!--'.repeat(n), markdown],
-  ['Markdown of "[a](" runs', (n) => '[a]('.repeat(n), markdown],
-  ['Markdown of "![" runs', (n) => '!['.repeat(n), markdown],
-  ['Markdown of "<a" runs', (n) => '<a'.repeat(n), markdown],
-  ['Markdown of "<http:" runs', (n) => '<http:'.repeat(n), markdown],
-  ['a Markdown heading with a long gap', (n) => `# a${' '.repeat(n)}x`, markdown],
-  ['Markdown of backtick runs', (n) => '``a'.repeat(n), markdown],
-  // chunking (V8's sentence segmenter), 140 kB of short sentences: 4 s; 560 kB: 50 s
-  ['a line of short sentences', (n) => 'Ab cd. '.repeat(n), chunk],
-  ['many short lines', (n) => 'Ab?\n'.repeat(n), chunk],
-  ['text with a long run of spaces, chunked', (n) => `a${' '.repeat(n)}refund`, chunk],
-  ['one long word', (n) => 'x'.repeat(n), chunk],
-];
+// The modules load in beforeAll: each case calls through to them when it runs.
+const cases = linearTimeCases({
+  parseEmail: (input) => modules.email.parseEmail(input),
+  extractText: (input, format) => modules.extract.extractText(input, format),
+  extractTitleFromHtml: (input) => modules.extract.extractTitleFromHtml(input),
+  chunkText: (input) => modules.chunker.chunkText(input),
+});
 
 function workFor(make: (n: number) => string, run: (input: string) => unknown, n: number): Work {
   const input = make(n);
