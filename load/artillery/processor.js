@@ -1,7 +1,7 @@
 'use strict';
 
 /**
- * Artillery hooks for the scenarios in load/scenarios. GraphQL answers errors with HTTP 200,
+ * Artillery hooks for the scenarios in load/artillery/scenarios. GraphQL answers errors with HTTP 200,
  * so the status code alone would count a failed request as a success: every request runs
  * `checkGraphQL`, which counts `errors` in the body by code. The widget flow's status stream
  * (graphql-ws) lives here too: artillery's own WebSocket steps break on graphql-ws.

@@ -234,7 +234,7 @@ export function renderReport(report) {
   const writing = [throughput, writes, writesBig].some((runs) => runs.length > 0);
   p(
     '## Method',
-    `- A fresh database (\`parley_bench_*\`), migrated; one owner with ${cfg.bots} bots of three TEXT sources each, ingested. Every target runs compiled (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`), is started afresh for each run with its own Redis key prefix (a cold cache), and rate limits are off (they are measured by \`make bench-limits\`). Peers: \`load/peers/\`, on the same database and schema.`,
+    `- A fresh database (\`parley_<scenario>_<stamp>\`), migrated; one owner with ${cfg.bots === 1 ? 'one bot' : `${cfg.bots} bots`} of three TEXT sources each, ingested. Every target runs compiled (\`NODE_ENV=production\`, \`LOG_LEVEL=warn\`), is started afresh for each run with its own Redis key prefix (a cold cache), and rate limits are off (they are measured by \`make bench-limits\`). Peers: \`load/peers/\`, on the same database and schema.`,
     ...(writing
       ? [
           `- Writes: closed loop, each connection sends its next \`sendMessage\` when the last is answered; ${cfg.sendsPerConversation} sends per conversation, conversations spread over the bots, each send with a \`clientMessageId\`. A 503 or 429 with \`Retry-After\` is retried after that long plus up to 250 ms (as the widget does); "errors" are sends never acknowledged. ${fmt(cfg.warmupSends)} warm-up sends first. "Rows = 2 × acked": \`messages\` rows stored (the user's message and the bot's reply) after the drain against the acknowledged sends, warm-up included.`,
