@@ -13,7 +13,7 @@ REDIS_URL := $(or $(call dotenv,REDIS_URL),redis://127.0.0.1:6379)
 endif
 export DATABASE_URL REDIS_URL
 
-.PHONY: try bench bench-compare bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
+.PHONY: cluster try bench bench-compare bench-read bench-write bench-limits chaos widget help install services browser migrate seed dev build test check unit load redis-cli cache-flush dlq
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -60,12 +60,16 @@ check: install ## Generated code fresh, types, lint, formatting, the layers (.de
 build: install ## Compile src/ and worker/ to dist/ (what start:api, start:worker and the image run)
 	npm run --silent build
 
-test: install services browser check build ## Install, ensure services and chromium, and run every check and test
+test: install services cluster browser check build ## Install, ensure services, the local Redis Cluster and chromium, and run every check and test
 	npm test
 	npm run --silent test:redis
+	npm run --silent test:cluster
 	SMOKE=1 load/bench.sh chaos
 	SMOKE=1 PARLEY_DIST=$(CURDIR)/dist load/bench.sh bench
 	BEFORE_DIST=$(CURDIR)/dist AFTER_DIST=$(CURDIR)/dist ROUNDS=1 ROUND_SECONDS=2 BOTS=2 load/bench.sh compare
+
+cluster: ## Start (or reuse) the local Redis Cluster: 3 masters + 3 replicas on 127.0.0.1:7001-7006, AOF on (scripts/redis-cluster.sh)
+	scripts/redis-cluster.sh start
 
 chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
 	load/bench.sh chaos

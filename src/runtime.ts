@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './platform/redis/connection';
 import { createAppDeps, type AppDeps, type AppOptions, type Role } from './app-deps';
 import type { Config } from './config/config';
 import type { Logger } from './core/logger';
@@ -68,9 +68,9 @@ export async function startRuntime(
 export interface ToolRuntime {
   db(): Promise<Db>;
   /** The durable Redis (REDIS_URL): the write buffer and its dead letters. */
-  redis(): Promise<Redis>;
+  redis(): Promise<RedisClient>;
   /** The cache's Redis: REDIS_CACHE_URL when set, else REDIS_URL. */
-  cacheRedis(): Promise<Redis>;
+  cacheRedis(): Promise<RedisClient>;
   release(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import type { CacheKeys } from '../platform/redis/keys';
 import { defineScripts } from '../platform/redis/scripts';
 import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message-status-pubsub';
@@ -76,7 +76,7 @@ export type WriteBuffer = ReturnType<typeof createWriteBuffer>;
  * share the `{buffer}` hash tag (keys.ts).
  */
 export function createWriteBuffer(deps: {
-  redis: Redis;
+  redis: RedisClient;
   keys: CacheKeys;
   maxDepth: number;
   /** The clock intents' ages are read against; default Date.now. */
@@ -193,7 +193,7 @@ export function createWriteBuffer(deps: {
      * of its own (a blocking command holds it). The lease must be registered first (`claim`).
      * A full Redis refuses it (BLMOVE may grow memory; see isRedisOutOfMemory).
      */
-    waitForIntent: (blocking: Redis, claimId: string, timeoutSeconds: number) =>
+    waitForIntent: (blocking: RedisClient, claimId: string, timeoutSeconds: number) =>
       blocking.blmove(keys.pending(), keys.claim(claimId), 'RIGHT', 'LEFT', timeoutSeconds),
 
     /** Whether the lease is still this worker's (false: the reaper gave the claim back). */

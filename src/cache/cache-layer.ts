@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import type { CacheStats } from './cache-stats';
@@ -35,9 +35,9 @@ export function createCacheLayer(deps: {
   /** The deployment's keys (one builder per process, made by the runtime). */
   keys: CacheKeys;
   /** The cache's Redis (`Clients.cacheRedis`). */
-  redis?: Redis;
+  redis?: RedisClient;
   /** A subscriber on that same Redis (`Clients.cacheSubscriber`). */
-  subscriber?: Redis;
+  subscriber?: RedisClient;
   stats: CacheStats;
 }): CacheLayer {
   const { config, log, keys, redis, subscriber, stats } = deps;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import type { Logger } from '../core/logger';
 import { KEY_FAMILIES, type CacheKeys, type KeyFamily } from '../platform/redis/keys';
 
@@ -48,7 +48,7 @@ export interface CacheStatsCollector extends CacheStats {
 
 export interface CacheStatsOptions {
   /** Where the deployment's totals are summed; without it the counts stay in this process. */
-  redis?: Redis;
+  redis?: RedisClient;
   keys: Pick<CacheKeys, 'cacheStats'>;
   log: Logger;
   /** How often counts go to Redis; 1000 by default. */

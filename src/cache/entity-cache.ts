@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../platform/redis/connection';
 import type { Logger } from '../core/logger';
 import type { CacheStats } from './cache-stats';
 import { fromCacheJson, toCacheJson } from '../platform/redis/json';
@@ -25,9 +25,9 @@ export interface EntitySpec<V> {
 
 export interface EntityCacheOptions {
   /** The cache's Redis (REDIS_CACHE_URL, or the one Redis). */
-  redis: Redis;
+  redis: RedisClient;
   /** A connection of its own to the same Redis: a subscribed connection can run nothing else. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   keys: CacheKeys;
   stats: CacheStats;
   log: Logger;
@@ -137,6 +137,12 @@ export function createEntityCache(options: EntityCacheOptions) {
     keysToRead: string[],
   ): Promise<{ values: (string | null)[]; generations: string[] } | undefined> {
     try {
+      if (isCluster(redis)) {
+        // A cluster answers MGET only within one slot: a value and its generation share their
+        // hash tag, so one MGET an entity, batched per node by the client's auto-pipelining.
+        const pairs = await Promise.all(keysToRead.map((key) => redis.mget(key, keys.generation(key))));
+        return { values: pairs.map(([value]) => value ?? null), generations: pairs.map(([, gen]) => gen ?? '') };
+      }
       const replies = await redis.mget(...keysToRead, ...keysToRead.map(keys.generation));
       return {
         values: replies.slice(0, keysToRead.length),
@@ -169,7 +175,7 @@ export function createEntityCache(options: EntityCacheOptions) {
     return async (ids) => {
       const results = new Map<string, V | null>();
       const cacheKeys = new Map(ids.map((id) => [id, spec.key(id)]));
-      // Keys whose invalidation Redis has not taken yet: Redis (and so the L1) may hold the old value.
+      // Keys whose invalidation Redis has not taken yet: RedisClient (and so the L1) may hold the old value.
       const pendingIds = new Set(ids.filter((id) => remote.isPending(cacheKeys.get(id)!)));
 
       // L1, only while invalidations can reach it.
@@ -293,7 +299,7 @@ export const invalidationChannel = (keys: CacheKeys) => `${keys.prefix}invalidat
  * the cached value must not outlive it by its whole TTL.
  */
 export function createRemoteInvalidator(options: {
-  redis: Redis;
+  redis: RedisClient;
   keys: CacheKeys;
   log: Logger;
   origin?: string;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { defineScripts } from '../platform/redis/scripts';
 
 export interface CacheScripts {
@@ -13,7 +13,7 @@ export interface CacheScripts {
 }
 
 /** The entity cache's scripts on `redis`, typed. */
-export function defineCacheScripts(redis: Redis): CacheScripts {
+export function defineCacheScripts(redis: RedisClient): CacheScripts {
   const scripts = defineScripts(redis);
   return {
     setIfGeneration: (key, generationKey, expected, value, ttlSeconds) =>
@@ -42,7 +42,7 @@ export interface VectorScripts {
 }
 
 /** The vector cache's scripts on `redis`, typed. */
-export function defineVectorScripts(redis: Redis): VectorScripts {
+export function defineVectorScripts(redis: RedisClient): VectorScripts {
   const scripts = defineScripts(redis);
   return {
     get: (versionKey, resultKey, expectedVersion) =>

@@ -1,5 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../core/logger';
 import type { ChunkMatch } from '../repos/chunks';
@@ -60,7 +60,7 @@ export interface VectorLookup {
 
 export interface VectorCacheOptions {
   /** The command connection to the cache's Redis. */
-  redis: Redis;
+  redis: RedisClient;
   keys: Pick<CacheKeys, 'vectorVersion' | 'vector' | 'vectorPopular' | 'vectorBudget'>;
   /** `VECTOR_CACHE_TTL_SECONDS` (600 by default); the version keys live at least twice as long. */
   ttlSeconds: number;

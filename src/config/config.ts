@@ -20,6 +20,25 @@ const intFromEnv = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` });
 
+/** `host:port,host:port,…`: the seed nodes of a Redis Cluster (IP addresses: no DNS is resolved). */
+const clusterNodes = z.string().transform((value, ctx) => {
+  const nodes = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || !isIP(match[1]!) || port < 1 || port > 65_535) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address and port (127.0.0.1:7001)` });
+        return undefined;
+      }
+      return { host: match[1]!, port };
+    });
+  if (nodes.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+  return nodes.filter((node): node is { host: string; port: number } => node !== undefined);
+});
+
 const urlWithProtocol = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -143,6 +162,11 @@ const SETTINGS = {
      * undefined: the one at `url`. Its password and database number go in the URL.
      */
     cacheUrl: env('REDIS_CACHE_URL', urlWithProtocol(['redis:', 'rediss:']).optional()),
+    /**
+     * Set: every Redis connection is a Redis Cluster client seeded from these nodes (REDIS_URL
+     * is then unused; REDIS_PASSWORD applies to every node). Unset: the one Redis at REDIS_URL.
+     */
+    clusterNodes: env('REDIS_CLUSTER_NODES', clusterNodes.optional()),
     password: env('REDIS_PASSWORD', z.string().default('')),
     db: env('REDIS_DB', intFromEnv(0, 15).default(0)),
     ttlSeconds: env('REDIS_TTL', intFromEnv(1).default(3600)),
@@ -311,6 +335,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw conflict(vectorCache.warmIntervalSeconds, 'be under a third of', vectorCache.ttlSeconds, [
       config.vectorCache.warmIntervalSeconds,
       config.vectorCache.ttlSeconds,
+    ]);
+  }
+  // A cluster has only database 0, and the cache's Redis is then the cluster too.
+  if (config.redis.clusterNodes && (config.redis.db !== 0 || config.redis.cacheUrl)) {
+    throw new ConfigError([
+      `REDIS_CLUSTER_NODES: cannot be combined with ${config.redis.db !== 0 ? `REDIS_DB=${config.redis.db} (a cluster has only database 0)` : 'REDIS_CACHE_URL (the cache lives in the cluster)'}`,
     ]);
   }
   return { ...config, isProduction: config.nodeEnv === 'production' };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { assessDurability } from '../platform/redis/durability';
 import { CACHE_LAYERS, type CacheCounts, type CacheLayer, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES, type KeyFamily } from '../platform/redis/keys';
@@ -60,7 +60,7 @@ const toInt = (value: string | undefined) => (value === undefined || !/^\d+$/.te
  * pressure. Never throws: every failure is a field, the detail goes to the log.
  */
 export async function checkRedis(
-  redis: Redis,
+  redis: RedisClient,
   log: Logger,
   timeoutMillis = REDIS_CHECK_TIMEOUT_MILLIS,
 ): Promise<RedisHealth> {
@@ -135,7 +135,7 @@ const DURABLE_HOLDS = ['write buffer', 'sessions', 'rate-limit counters', 'messa
 const CACHE_HOLDS = ['cached entities', 'search results', 'cache invalidations', 'cache hit counts'];
 
 /** The server's run id (INFO server), to tell two connections to one server; undefined when it will not say. */
-async function runIdOf(redis: Redis, timeoutMillis: number): Promise<string | undefined> {
+async function runIdOf(redis: RedisClient, timeoutMillis: number): Promise<string | undefined> {
   try {
     return infoField(await withTimeout(redis.info('server'), timeoutMillis), 'run_id');
   } catch {
@@ -239,9 +239,9 @@ export function registerRedisHealthRoutes(
   fastify: FastifyInstance,
   deps: {
     /** The durable Redis (`Clients.redis`). */
-    redis?: Redis;
+    redis?: RedisClient;
     /** The cache's (`Clients.cacheRedis`); the same as `redis`, or absent, when it shares it. */
-    cacheRedis?: Redis;
+    cacheRedis?: RedisClient;
     rateLimiter: Pick<RateLimiter, 'mode'>;
     cacheStats: CacheStatsCollector;
     log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
 import { connectPostgres, createDb, type Db } from './postgres/connection';
@@ -19,13 +19,13 @@ import { loadScripts } from './redis/scripts';
 export interface Clients {
   db: Db;
   /** Commands on the durable Redis; absent in rollback mode (`REDIS_ENABLED=false`). */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Subscriptions on the durable Redis (message status events): a subscribed connection can run nothing else. */
-  redisSubscriber?: Redis;
+  redisSubscriber?: RedisClient;
   /** Commands on the cache's Redis: the same object as `redis` unless REDIS_CACHE_URL is set. */
-  cacheRedis?: Redis;
+  cacheRedis?: RedisClient;
   /** Cache invalidations (the L1's coherence): the same object as `redisSubscriber` unless REDIS_CACHE_URL is set. */
-  cacheSubscriber?: Redis;
+  cacheSubscriber?: RedisClient;
   /** Connects what connects lazily and checks it answers; start-up fails with a readable error otherwise. */
   ready(): Promise<void>;
   /** Closes every client, each step even if an earlier one fails; rejects with the first failure. */
@@ -46,7 +46,7 @@ export function createClients(config: Config, log: Logger, options: { subscriber
   const cacheSubscriber =
     cacheSettings && subscribes ? createRedis(cacheSettings, log, 'cache-subscriber') : redisSubscriber;
   /** Each connection once, with the settings it was made from. */
-  const connections = new Map<Redis, Config['redis']>();
+  const connections = new Map<RedisClient, Config['redis']>();
   for (const [connection, settings] of [
     [redis, config.redis],
     [redisSubscriber, config.redis],

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { createThrottledWarn } from '../core/throttled-warn';
 import type { CacheKeys } from '../platform/redis/keys';
 import type { Logger } from '../core/logger';
@@ -66,7 +66,7 @@ const toSeconds = (millis: number) => Math.max(1, Math.ceil(millis / 1000));
  * A request refused by one counter is taken back from the ones that had admitted it.
  */
 export function createRateLimiter(deps: {
-  redis?: Redis;
+  redis?: RedisClient;
   keys: CacheKeys;
   settings: RateLimitSettings;
   log: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { defineScripts } from '../platform/redis/scripts';
 import type { SlidingWindow, WindowResult } from './sliding-window';
 
@@ -7,7 +7,7 @@ import type { SlidingWindow, WindowResult } from './sliding-window';
  * limit. Each check is one script on one key (the key's hash tag names its slot):
  * src/platform/redis/lua/sliding-window-*.lua.
  */
-export function createRedisWindow(redis: Redis): SlidingWindow {
+export function createRedisWindow(redis: RedisClient): SlidingWindow {
   const scripts = defineScripts(redis);
   return {
     async hit(key, limit, windowMillis, cost, member): Promise<WindowResult> {

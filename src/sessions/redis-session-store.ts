@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis/connection';
 import { fromCacheJson, toCacheJson } from '../platform/redis/json';
 import type { CacheKeys } from '../platform/redis/keys';
 import { OverloadedError } from '../core/errors';
@@ -25,7 +25,7 @@ function unavailable(error: unknown): never {
   );
 }
 
-export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys }): SessionStore {
+export function createRedisSessionStore(deps: { redis: RedisClient; keys: CacheKeys }): SessionStore {
   const { redis, keys } = deps;
   const secondsUntil = (date: Date) => Math.max(1, Math.ceil((date.getTime() - Date.now()) / 1000));
 
@@ -44,19 +44,25 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
     // session of a user that does not exist, which resolves to nobody and expires.
     async create(session: SessionRecord): Promise<void> {
       const ttlSeconds = secondsUntil(session.expiresAt);
-      // A pipeline, not MULTI: the two keys have different hash tags (cluster slots).
-      const pipeline = redis.pipeline().set(keys.session(session.tokenHash), toCacheJson(session), 'EX', ttlSeconds);
+      // Separate commands, not MULTI nor one pipeline: the session and its index have different
+      // hash tags (cluster slots, maybe on different nodes); auto-pipelining batches them.
       const index = session.userId
         ? keys.sessionsByUser(session.userId)
         : session.botId
           ? keys.sessionsByBot(session.botId)
           : undefined;
-      if (index) {
+      await Promise.all([
+        redis.set(keys.session(session.tokenHash), toCacheJson(session), 'EX', ttlSeconds),
         // The index lives as long as its newest session (GT lengthens, NX sets the first
         // expiry); hashes of ended sessions in it are harmless.
-        pipeline.sadd(index, session.tokenHash).expire(index, ttlSeconds, 'GT').expire(index, ttlSeconds, 'NX');
-      }
-      failOnError(await pipeline.exec().catch(unavailable));
+        ...(index
+          ? [
+              redis.sadd(index, session.tokenHash),
+              redis.expire(index, ttlSeconds, 'GT'),
+              redis.expire(index, ttlSeconds, 'NX'),
+            ]
+          : []),
+      ]).catch(unavailable);
     },
 
     async findLive(tokenHash: string) {
@@ -74,10 +80,4 @@ export function createRedisSessionStore(deps: { redis: Redis; keys: CacheKeys })
 
     deleteAllForBot: (botId: string) => deleteIndexed(keys.sessionsByBot(botId)),
   };
-}
-
-/** A pipeline reports failures per command instead of rejecting. */
-function failOnError(results: [Error | null, unknown][] | null): void {
-  const failed = results?.find(([error]) => error !== null);
-  if (failed?.[0]) unavailable(failed[0]);
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { testClusterNodes } from './redis';
 
 export const ROOT = join(__dirname, '..', '..');
 /** The compiled entry points, as the container runs them: `node dist/...`, no tsx, npm or shell between. */
@@ -59,8 +60,15 @@ export function start(entry: string, env: Record<string, string>): Started {
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
     // Only what the test sets, so nothing from the developer's shell changes the outcome.
-    // With the defaults otherwise (the Redis layer on), under this file's own key prefix.
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    // With the defaults otherwise (the Redis layer on), under this file's own key prefix, on
+    // the suite's cluster when it runs on one (npm run test:cluster).
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      REDIS_CLUSTER_NODES: testClusterNodes(env),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

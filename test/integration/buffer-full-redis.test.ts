@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import { intentFromExchange, type Intent } from '../../src/buffer/intent';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
@@ -20,7 +20,7 @@ const SEND_MESSAGE = `mutation($input: SendMessageInput!) {
   sendMessage(input: $input) { message { id status } reply { id status } }
 }`;
 
-const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+const usedMemory = async (redis: RedisClient) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 
 /**
  * Issue 15, row 8: a Redis at maxmemory (noeviction) must still drain. Sends are refused
@@ -29,7 +29,7 @@ const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await
  */
 describe('the write buffer on a Redis at maxmemory (noeviction)', () => {
   let server: TestRedisServer;
-  let admin: Redis;
+  let admin: RedisClient;
   let app: TestApp;
   let owner: { token: string; userId: string };
   let bot: { id: string };

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import { deleteKeysMatching } from '../../src/cache/delete-pattern';
 import { fromCacheJson, toCacheJson } from '../../src/platform/redis/json';
 import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
@@ -9,7 +10,7 @@ import { connectTestRedis } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 
 describe('cache keys and values (real Redis, this file its own prefix)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let drop: () => Promise<void>;
   let keys: CacheKeys;
 
@@ -39,7 +40,8 @@ describe('cache keys and values (real Redis, this file its own prefix)', () => {
     // A Redis of this test's own: MONITOR there shows only the commands this test causes.
     const server = await startRedisServer();
     const settings = loadConfig({ REDIS_ENABLED: 'true', REDIS_URL: server.url }).redis;
-    const own = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false }));
+    // One node (REDIS_URL), whatever mode the suite runs in: MONITOR is a single server's.
+    const own = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false })) as Redis;
     try {
       await connectRedis(own, settings);
       const pipeline = own.pipeline();

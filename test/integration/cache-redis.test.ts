@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
+import { keysMatching } from '../helpers/redis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import { invalidationChannel } from '../../src/cache/entity-cache';
 import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
@@ -27,23 +28,14 @@ const CACHE_FAMILIES = [
   'stats',
 ];
 
-async function keysWithPrefix(redis: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, page] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...page);
-  } while (cursor !== '0');
-  return found;
-}
+const keysWithPrefix = (redis: RedisClient, prefix: string) => keysMatching(redis, `${prefix}*`);
 
 describe('the cache in a Redis of its own (REDIS_CACHE_URL)', () => {
   let cacheServer: TestRedisServer;
   let app: TestApp;
   /** The test's own connections: to the cache's Redis, and to the durable one (the machine's). */
-  let cacheProbe: Redis;
-  let durableProbe: Redis;
+  let cacheProbe: RedisClient;
+  let durableProbe: RedisClient;
   let owner: { token: string };
   let prefix: string;
 

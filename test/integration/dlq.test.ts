@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import { runDlqCommand, type DlqDeps } from '../../src/buffer/dlq-commands';
 import { decodeIntent, encodeIntent, intentFromExchange, INTENT_VERSION, type Intent } from '../../src/buffer/intent';
 import { createWriteBuffer, type WriteBuffer } from '../../src/buffer/write-buffer';
 import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
 import type { Config } from '../../src/config/config';
 import { newId } from '../../src/core/ids';
-import { connectTestRedis } from '../helpers/redis';
+import { connectTestRedis, redisEnvOf } from '../helpers/redis';
 import { createBot, signUpOwner, startTestApp } from '../helpers/test-app';
 
 const ROOT = resolve(__dirname, '../..');
@@ -37,7 +37,7 @@ let claimCount = 0;
  */
 async function deadLetter(
   buffer: WriteBuffer,
-  redis: Redis,
+  redis: RedisClient,
   keys: CacheKeys,
   what: { intent: Intent } | { raw: string },
   error = 'boom',
@@ -58,7 +58,7 @@ async function deadLetter(
 const unreadableRaw = () => JSON.stringify({ ...JSON.parse(encodeIntent(makeIntent())), v: INTENT_VERSION + 1 });
 
 describe('dead-letter commands (npm run dlq)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let settings: Config['redis'];
   let drop: () => Promise<void>;
   let keys: CacheKeys;
@@ -259,7 +259,7 @@ describe('dead-letter commands (npm run dlq)', () => {
           cwd: ROOT,
           env: {
             ...process.env,
-            REDIS_URL: settings.url,
+            ...redisEnvOf(settings),
             REDIS_KEY_PREFIX: settings.keyPrefix,
             REDIS_ENABLED: 'false',
             // The default level: its "redis connected" must not land among the output.

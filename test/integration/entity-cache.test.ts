@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { keysMatching } from '../helpers/redis';
 import { createCacheStats } from '../../src/cache/cache-stats';
 import { createEntityCache } from '../../src/cache/entity-cache';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
@@ -188,16 +189,10 @@ describe('entity cache (Redis + L1 in front of PostgreSQL)', () => {
     const redis = app.deps.clients.cacheRedis!;
     const { prefix } = app.deps.cache!.keys;
     /** Every key of this app's entity families (values and generations). */
-    const entityKeys = async () => {
-      const found: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, page] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        found.push(...page.filter((key) => /^(bot|source|conversation|user):/.test(key.slice(prefix.length))));
-      } while (cursor !== '0');
-      return found.sort();
-    };
+    const entityKeys = async () =>
+      (await keysMatching(redis, `${prefix}*`)).filter((key) =>
+        /^(bot|source|conversation|user):/.test(key.slice(prefix.length)),
+      );
     const before = await entityKeys();
     const asks = 60;
     for (let i = 0; i < asks; i++) {

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
+import { keysMatching } from '../helpers/redis';
 import {
   createBot,
   errorCode,
@@ -47,16 +48,7 @@ const WIDGET = `mutation($k: String!) { startWidgetSession(publicKey: $k) { toke
 const invalidSignUp = (app: TestApp, address: string, i: number) =>
   gqlFrom(app, address, SIGN_UP, { input: { email: `not-an-address-${i}`, password: 'x', name: 'x' } });
 
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
-}
+const keysUnder = (redis: RedisClient, prefix: string) => keysMatching(redis, `${prefix}*`);
 
 describe('limits that a stranger cannot spend for others', () => {
   let app: TestApp;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { graphql, type ExecutionResult } from 'graphql';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import type { AppDeps } from '../../src/app-deps';
 import { noCacheStats } from '../../src/cache/cache-stats';
 import { invalidationChannel } from '../../src/cache/entity-cache';
@@ -17,7 +17,7 @@ import { startRedisServer, stopRedisServers, type TestRedisServer } from '../hel
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
- * Issue 6, item 10: Redis stopped at run time. Each describe runs its own `redis-server` on a
+ * Issue 6, item 10: RedisClient stopped at run time. Each describe runs its own `redis-server` on a
  * port of its own (never the machine's shared Redis), kills it mid-test and starts it again.
  */
 
@@ -45,7 +45,7 @@ function appEnv(server: TestRedisServer, extra: Record<string, string> = {}): Re
 }
 
 /** A connection of the test's own to a test Redis, for looking behind the app's back. */
-async function connectProbe(server: TestRedisServer): Promise<Redis> {
+async function connectProbe(server: TestRedisServer): Promise<RedisClient> {
   const settings = loadConfig({ REDIS_ENABLED: 'true', REDIS_URL: server.url }).redis;
   const probe = createRedis(settings, silent);
   await connectRedis(probe, settings);
@@ -53,7 +53,7 @@ async function connectProbe(server: TestRedisServer): Promise<Redis> {
 }
 
 /** Waits until `redis` (the app's command connection, or a probe) is connected again after a restart. */
-const connected = (redis: Redis) => eventually(async () => redis.status === 'ready');
+const connected = (redis: RedisClient) => eventually(async () => redis.status === 'ready');
 
 /** SQL statements of reads of entities (sessions aside) that the app's pool runs while `run` runs. */
 async function entityReadsDuring(app: TestApp, run: () => Promise<unknown>): Promise<string[]> {
@@ -119,7 +119,7 @@ afterAll(async () => {
 describe('reads while a test-owned Redis is killed and restarted', () => {
   let server: TestRedisServer;
   let app: TestApp;
-  let probe: Redis;
+  let probe: RedisClient;
   let owner: { token: string; userId: string };
   let viewer: SignedInViewer;
   let botId: string;
@@ -289,7 +289,7 @@ describe('reads while a test-owned Redis is killed and restarted', () => {
 describe('an invalidation pending while a persistent (AOF) Redis is down', () => {
   let server: TestRedisServer;
   let app: TestApp;
-  let probe: Redis;
+  let probe: RedisClient;
   let botId: string;
 
   beforeAll(async () => {
@@ -341,7 +341,7 @@ describe('two api instances while pub/sub is cut (CLIENT KILL TYPE pubsub)', () 
   let server: TestRedisServer;
   let first: TestApp;
   let second: TestApp;
-  let probe: Redis;
+  let probe: RedisClient;
   let owner: { token: string };
 
   beforeAll(async () => {
@@ -485,8 +485,8 @@ describe('two api instances while pub/sub is cut (CLIENT KILL TYPE pubsub)', () 
 
 describe('cached search results when a version bump cannot reach Redis', () => {
   let server: TestRedisServer;
-  let redis: Redis;
-  let probe: Redis;
+  let redis: RedisClient;
+  let probe: RedisClient;
 
   beforeAll(async () => {
     // AOF: what was cached before the kill is still there after the restart.

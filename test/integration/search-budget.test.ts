@@ -1,4 +1,5 @@
 import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
+import { keysMatching } from '../helpers/redis';
 import { normaliseQuery } from '../../src/cache/vector-cache';
 import { createRetriever, type Retriever } from '../../src/search/retriever';
 import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
@@ -51,13 +52,7 @@ describe('search: what it may cache, and how often one account may ask (real Red
   /** The bot's cached search results: key and bytes of each, found by the key builder's pattern. */
   async function storedResults(botId: string): Promise<{ key: string; bytes: number }[]> {
     const pattern = keys.vector(botId, 0, '*').replace(/:0:\*$/, ':*');
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, page] = await redis().scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      found.push(...page);
-    } while (cursor !== '0');
+    const found = await keysMatching(redis(), pattern);
     return Promise.all(found.map(async (key) => ({ key, bytes: await redis().strlen(key) })));
   }
 

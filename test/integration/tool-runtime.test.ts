@@ -6,7 +6,7 @@ import { createLogger } from '../../src/core/logger';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { createToolRuntime } from '../../src/runtime';
 import { createTestDatabase } from '../helpers/databases';
-import { connectTestRedis } from '../helpers/redis';
+import { connectTestRedis, redisEnvOf } from '../helpers/redis';
 
 const ROOT = join(__dirname, '..', '..');
 const silent = createLogger({ name: 'test', level: 'silent', pretty: false });
@@ -16,7 +16,8 @@ const REFUSED = 'redis://127.0.0.1:1';
 describe('the command-line tools’ runtime', () => {
   it('connects nothing until asked, each connection once, and releases what it made', async () => {
     const database = await createTestDatabase();
-    const { redis: probe, settings, drop } = await connectTestRedis();
+    // One Redis whatever mode the suite runs in: its client count is this runtime's to read.
+    const { redis: probe, settings, drop } = await connectTestRedis({ REDIS_URL: loadConfig({}).redis.url });
     try {
       const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: settings.url, REDIS_ENABLED: 'false' });
       const runtime = createToolRuntime(config, silent);
@@ -68,7 +69,7 @@ describe('npm run cache:flush', () => {
           cwd: ROOT,
           env: {
             ...process.env,
-            REDIS_URL: settings.url,
+            ...redisEnvOf(settings),
             REDIS_KEY_PREFIX: prefix,
             REDIS_ENABLED: 'false',
             LOG_LEVEL: 'warn',

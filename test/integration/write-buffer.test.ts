@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import { keysMatching } from '../helpers/redis';
 import { decodeIntent, exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
 import { createDb } from '../../src/platform/postgres/connection';
 import { newId } from '../../src/core/ids';
@@ -76,7 +77,7 @@ async function expectStoredOnce(app: TestApp, botId: string, intents: Intent[], 
 
 /** Redis keys of the buffer under the app's prefix matching `pattern` (after `buffer:{buffer}:`). */
 async function bufferKeys(app: TestApp, pattern: string): Promise<string[]> {
-  return app.deps.clients.redis!.keys(`${app.config.redis.keyPrefix}buffer:{buffer}:${pattern}`);
+  return keysMatching(app.deps.clients.redis!, `${app.config.redis.keyPrefix}buffer:{buffer}:${pattern}`);
 }
 
 describe('write buffer (Redis on)', () => {

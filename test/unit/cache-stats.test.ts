@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/platform/redis/connection';
 import { createCacheStats, emptyCacheCounts } from '../../src/cache/cache-stats';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import type { Logger } from '../../src/core/logger';
@@ -57,7 +57,7 @@ const keys = createCacheKeys('parley-unit:');
 
 function statsOver(fake: ReturnType<typeof fakeRedis>, log = fakeLog().asLogger) {
   // A long interval: these tests flush by hand.
-  return createCacheStats({ redis: fake.redis as unknown as Redis, keys, log, flushMillis: 60_000 });
+  return createCacheStats({ redis: fake.redis as unknown as RedisClient, keys, log, flushMillis: 60_000 });
 }
 
 describe('cache stats', () => {
@@ -153,7 +153,7 @@ describe('cache stats', () => {
     jest.useFakeTimers();
     const fake = fakeRedis();
     const stats = createCacheStats({
-      redis: fake.redis as unknown as Redis,
+      redis: fake.redis as unknown as RedisClient,
       keys,
       log: fakeLog().asLogger,
       flushMillis: 1000,

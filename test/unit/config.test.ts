@@ -79,6 +79,27 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads Redis Cluster seed nodes as IP addresses and ports, and refuses anything else', () => {
+    expect(loadConfig({}).redis.clusterNodes).toBeUndefined();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002,[::1]:7003' }).redis.clusterNodes).toEqual(
+      [
+        { host: '127.0.0.1', port: 7001 },
+        { host: '127.0.0.1', port: 7002 },
+        { host: '::1', port: 7003 },
+      ],
+    );
+    for (const bad of ['redis.internal:7001', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', ',', '127.0.0.1:7001,x']) {
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad })).toThrow(/REDIS_CLUSTER_NODES/);
+    }
+    // A cluster has only database 0, and holds the cache too.
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', REDIS_DB: '2' })).toThrow(
+      /REDIS_CLUSTER_NODES: cannot be combined with REDIS_DB=2/,
+    );
+    expect(() =>
+      loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', REDIS_CACHE_URL: 'redis://127.0.0.1:6380' }),
+    ).toThrow(/REDIS_CLUSTER_NODES: cannot be combined with REDIS_CACHE_URL/);
+  });
+
   it('reads values from the environment and treats empty ones as unset', () => {
     const config = loadConfig({ PORT: '8080', REDIS_ENABLED: 'true', DATABASE_POOL_MAX: '', NODE_ENV: 'production' });
     expect(config.http.port).toBe(8080);

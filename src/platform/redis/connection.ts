@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../../config/config';
 import type { Logger } from '../../core/logger';
 import { StartupError } from '../../core/errors';
@@ -6,6 +6,16 @@ import { StartupError } from '../../core/errors';
 /** The longest wait between reconnect attempts: Redis back after a restart is found within this. */
 const MAX_RECONNECT_DELAY_MILLIS = 5_000;
 const QUIT_TIMEOUT_MILLIS = 2_000;
+
+/**
+ * A connection to Parley's Redis: one node (REDIS_URL) or a Redis Cluster
+ * (REDIS_CLUSTER_NODES). Both run the same commands; on a cluster every command's keys must
+ * share one slot, which Parley's keys arrange with hash tags (platform/redis/keys.ts).
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Whether `redis` is a cluster client: SCAN and multi-key commands then go node by node or slot by slot. */
+export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
 
 /**
  * What a connection is for. `commands` and `subscriber` go to the durable Redis (REDIS_URL);
@@ -32,23 +42,40 @@ export function cacheRedisSettings(settings: Config['redis']): Config['redis'] |
  * falls through to PostgreSQL instead of queueing requests behind a dead Redis, and
  * reconnection goes on in the background with a bounded back-off.
  */
-export function createRedis(settings: Config['redis'], log: Logger, role: RedisRole = 'commands'): Redis {
+export function createRedis(settings: Config['redis'], log: Logger, role: RedisRole = 'commands'): RedisClient {
   const redisLog = log.child({ component: 'redis', role });
   // A cache connection runs commands like the durable one: failing fast is what lets a read fall through.
   const commands = role === 'commands' || role === 'cache';
-  const redis = new Redis(settings.url, {
+  const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MILLIS);
+  const options: RedisOptions = {
     password: settings.password || undefined,
-    db: settings.db,
     connectionName: `parley-${role}`,
     connectTimeout: settings.connectTimeoutMillis,
     // Blocking commands wait on purpose; a command timeout would cut them off.
     commandTimeout: role === 'blocking' ? undefined : settings.commandTimeoutMillis,
     maxRetriesPerRequest: commands ? 1 : null,
-    enableOfflineQueue: !commands,
-    enableAutoPipelining: commands,
-    lazyConnect: true,
-    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MILLIS),
-  });
+  };
+  const redis: RedisClient = settings.clusterNodes
+    ? new Cluster(settings.clusterNodes, {
+        redisOptions: options,
+        enableOfflineQueue: !commands,
+        // Batches per node; a command that moves (MOVED/ASK during fail-over or resharding) is
+        // redirected by the client, not taken for an outage.
+        enableAutoPipelining: commands,
+        lazyConnect: true,
+        clusterRetryStrategy: retryStrategy,
+        // The nodes announce IP addresses; nothing here resolves a name.
+        dnsLookup: (address, callback) => callback(null, address),
+        slotsRefreshTimeout: settings.connectTimeoutMillis,
+      })
+    : new Redis(settings.url, {
+        ...options,
+        db: settings.db,
+        enableOfflineQueue: !commands,
+        enableAutoPipelining: commands,
+        lazyConnect: true,
+        retryStrategy,
+      });
   let connected = false;
   redis.on('ready', () => {
     if (!connected) redisLog.info('redis connected');
@@ -62,27 +89,82 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
   return redis;
 }
 
-/** Connects and answers PING within the connect timeout, or throws a readable error. */
-export async function connectRedis(redis: Redis, settings: Config['redis']): Promise<void> {
+/** Where `settings` point, for messages: the URL's host and port, or the cluster's seed nodes. */
+function describeRedis(settings: Config['redis']): string {
+  if (settings.clusterNodes)
+    return `Redis Cluster at ${settings.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   const url = new URL(settings.url);
+  return `Redis at ${url.hostname}:${url.port || 6379}`;
+}
+
+/**
+ * Connects and answers PING within the connect timeout, or throws a readable error; also
+ * when the server is not what the settings say: a cluster node reached as one Redis would
+ * answer MOVED for most keys, and a lone Redis cannot serve a cluster client.
+ */
+export async function connectRedis(redis: RedisClient, settings: Config['redis']): Promise<void> {
+  const where = describeRedis(settings);
+  let clusterEnabled: boolean;
   try {
     if (redis.status === 'wait') await redis.connect();
     await redis.ping();
+    clusterEnabled = /^cluster_enabled:1\b/m.test(await redis.info('cluster'));
   } catch (error: unknown) {
+    const message = (error as Error).message;
+    const lone = isCluster(redis) && (await seedsNotInCluster(settings)).length > 0;
     throw new StartupError(
-      `Redis at ${url.hostname}:${url.port || 6379} did not answer (${(error as Error).message}); start it, or set REDIS_ENABLED=false`,
+      lone
+        ? `${where} answers but is not a cluster (${message}); set REDIS_URL and unset REDIS_CLUSTER_NODES, or point REDIS_CLUSTER_NODES at cluster nodes`
+        : `${where} did not answer (${message}); start it, or set REDIS_ENABLED=false`,
       { cause: error },
+    );
+  }
+  if (clusterEnabled && !isCluster(redis)) {
+    throw new StartupError(
+      `${where} is a Redis Cluster node: set REDIS_CLUSTER_NODES to the cluster's nodes (host:port,…) instead of REDIS_URL`,
     );
   }
 }
 
+/**
+ * The seed nodes that answer as a lone Redis (cluster support disabled): a cluster client
+ * reports them only as "none of the startup nodes is available", which sends an operator
+ * looking for a server that is in fact up.
+ */
+async function seedsNotInCluster(settings: Config['redis']): Promise<string[]> {
+  const lone: string[] = [];
+  for (const { host, port } of settings.clusterNodes ?? []) {
+    const probe = new Redis({
+      host,
+      port,
+      password: settings.password || undefined,
+      connectTimeout: settings.connectTimeoutMillis,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    try {
+      await probe.connect();
+      if (/^cluster_enabled:0\b/m.test(await probe.info('cluster'))) lone.push(`${host}:${port}`);
+    } catch {
+      // Down or refusing: the connect error already says so.
+    } finally {
+      probe.disconnect();
+    }
+  }
+  return lone;
+}
+
 /** QUIT lets pending replies arrive; DISCONNECT afterwards (or after a timeout) releases the socket for sure. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end' || redis.status === 'wait') {
     redis.disconnect();
     return;
   }
   let timer: NodeJS.Timeout | undefined;
+  // Resolved once the client has let go of every socket: QUIT's reply comes before that, and a
+  // cluster client closes its node connections after.
+  const ended = new Promise((resolve) => redis.once('end', resolve));
   try {
     await Promise.race([
       redis.quit().catch(() => undefined),
@@ -94,4 +176,5 @@ export async function closeRedis(redis: Redis): Promise<void> {
     clearTimeout(timer);
     redis.disconnect();
   }
+  await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MILLIS).unref())]);
 }

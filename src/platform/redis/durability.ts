@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { Logger } from '../../core/logger';
 
 /** The Redis settings that decide whether an acknowledged send can be lost before a worker stores it. */
@@ -101,7 +101,7 @@ export function assessDurability(settings: DurabilitySettings): DurabilityFindin
 }
 
 /** One setting by CONFIG GET: the value, or null when Redis has none by that name. */
-async function configGet(redis: Redis, name: string): Promise<string | null> {
+async function configGet(redis: RedisClient, name: string): Promise<string | null> {
   const pair = (await redis.config('GET', name)) as unknown;
   return Array.isArray(pair) && typeof pair[1] === 'string' ? pair[1] : null;
 }
@@ -111,7 +111,7 @@ async function configGet(redis: Redis, name: string): Promise<string | null> {
  * each. Never throws: a Redis that refuses CONFIG (managed services) is reported as
  * unverified, not as a failed start-up.
  */
-export async function checkBufferDurability(redis: Redis, log: Logger): Promise<BufferDurability> {
+export async function checkBufferDurability(redis: RedisClient, log: Logger): Promise<BufferDurability> {
   let settings: DurabilitySettings;
   let refusal: unknown;
   try {

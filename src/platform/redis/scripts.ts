@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 
 /**
  * Every Lua script of Parley, one file each in `lua/`, as BullMQ keeps its commands:
@@ -97,7 +97,7 @@ const commandName = (name: ScriptName) => `parley${name[0]!.toUpperCase()}${name
  * Registers every script on `redis` (once per connection) and returns callers by name. ioredis
  * sends EVALSHA, and EVAL once when Redis does not know the script.
  */
-export function defineScripts(redis: Redis): Scripts {
+export function defineScripts(redis: RedisClient): Scripts {
   const commands = redis as unknown as Record<string, ((...args: Arg[]) => Promise<unknown>) | undefined>;
   for (const script of SCRIPTS.values()) {
     if (commands[commandName(script.name)]) continue;
@@ -112,7 +112,7 @@ export function defineScripts(redis: Redis): Scripts {
 }
 
 /** Sends every script to Redis (SCRIPT LOAD): at start-up, so one that does not compile stops it. */
-export async function loadScripts(redis: Redis): Promise<void> {
+export async function loadScripts(redis: RedisClient): Promise<void> {
   for (const script of SCRIPTS.values()) {
     try {
       await redis.script('LOAD', script.source);
