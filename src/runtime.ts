@@ -5,7 +5,14 @@ import type { Logger } from './core/logger';
 import { warmUpCache } from './loaders/warm-up';
 import { createClients } from './platform/clients';
 import { connectPostgres, createDb, type Db } from './platform/postgres/connection';
-import { cacheRedisSettings, closeRedis, connectRedis, createRedis } from './platform/redis/connection';
+import {
+  cacheRedisSettings,
+  closeRedis,
+  connectRedis,
+  createRedis,
+  isCluster,
+  nodeAddress,
+} from './platform/redis/connection';
 import { assertEmbeddingDimension } from './platform/postgres/schema-check';
 import { checkBufferDurability } from './platform/redis/durability';
 import { runSteps, type ShutdownStep } from './shutdown';
@@ -41,7 +48,10 @@ export async function startRuntime(
     if (clients.redis) {
       // Acknowledged sends live only in Redis until a worker stores them: say at start-up what
       // this Redis could lose. A warning, not a refusal: rollback mode is the way off Redis.
-      await checkBufferDurability(clients.redis, log.child({ component: 'redis-durability' }));
+      // On a cluster, each master holds its own shards of the buffer: each is checked.
+      for (const node of isCluster(clients.redis) ? clients.redis.nodes('master') : [clients.redis]) {
+        await checkBufferDurability(node, log.child({ component: 'redis-durability', node: nodeAddress(node) }));
+      }
     }
     const app = createAppDeps(config, log, clients, role, options);
     await app.start();

@@ -163,8 +163,9 @@ const SETTINGS = {
      */
     cacheUrl: env('REDIS_CACHE_URL', urlWithProtocol(['redis:', 'rediss:']).optional()),
     /**
-     * Set: every Redis connection is a Redis Cluster client seeded from these nodes (REDIS_URL
-     * is then unused; REDIS_PASSWORD applies to every node). Unset: the one Redis at REDIS_URL.
+     * Set: every connection to the durable Redis is a Redis Cluster client seeded from these
+     * nodes (REDIS_URL is then unused; REDIS_PASSWORD applies to every node), and so is the
+     * cache's unless REDIS_CACHE_URL names a Redis of its own. Unset: the one Redis at REDIS_URL.
      */
     clusterNodes: env('REDIS_CLUSTER_NODES', clusterNodes.optional()),
     password: env('REDIS_PASSWORD', z.string().default('')),
@@ -337,10 +338,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       config.vectorCache.ttlSeconds,
     ]);
   }
-  // A cluster has only database 0, and the cache's Redis is then the cluster too.
-  if (config.redis.clusterNodes && (config.redis.db !== 0 || config.redis.cacheUrl)) {
+  if (config.redis.clusterNodes && config.redis.db !== 0) {
     throw new ConfigError([
-      `REDIS_CLUSTER_NODES: cannot be combined with ${config.redis.db !== 0 ? `REDIS_DB=${config.redis.db} (a cluster has only database 0)` : 'REDIS_CACHE_URL (the cache lives in the cluster)'}`,
+      `REDIS_CLUSTER_NODES: cannot be combined with REDIS_DB=${config.redis.db} (a cluster has only database 0)`,
     ]);
   }
   return { ...config, isProduction: config.nodeEnv === 'production' };

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { RedisClient } from '../platform/redis/connection';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster, nodeAddress, type RedisClient } from '../platform/redis/connection';
 import { assessDurability } from '../platform/redis/durability';
 import { CACHE_LAYERS, type CacheCounts, type CacheLayer, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES, type KeyFamily } from '../platform/redis/keys';
@@ -12,6 +13,8 @@ const REDIS_CHECK_TIMEOUT_MILLIS = 1000;
 export interface RedisHealth {
   status: 'ok' | 'unavailable';
   enabled: true;
+  /** One Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES). */
+  mode: 'single' | 'cluster';
   connected: boolean;
   /** ioredis' connection state: ready, connecting, reconnecting, end, … */
   connection: string;
@@ -25,7 +28,26 @@ export interface RedisHealth {
   appendfsync: string | null;
   connectedClients: number | null;
   error?: string;
+  /** A cluster's own state (CLUSTER INFO) and the nodes its client sees. */
+  cluster?: ClusterHealth;
+  /** Each node's figures, masters first: a cluster's totals above are summed (memory, clients) or agreed (settings) over these. */
+  nodes?: NodeHealth[];
 }
+
+interface ClusterHealth {
+  /** ok, or fail: some slot has no master that answers. */
+  state: string | null;
+  slotsAssigned: number | null;
+  slotsOk: number | null;
+  knownNodes: number | null;
+  masters: number;
+  replicas: number;
+}
+
+export type NodeHealth = Omit<RedisHealth, 'mode' | 'enabled' | 'cluster' | 'nodes'> & {
+  address: string;
+  role: 'master' | 'replica';
+};
 
 const round = (millis: number) => Math.round(millis * 100) / 100;
 
@@ -57,16 +79,24 @@ const toInt = (value: string | undefined) => (value === undefined || !/^\d+$/.te
 
 /**
  * Connection state, PING latency and the settings that decide what Redis does under
- * pressure. Never throws: every failure is a field, the detail goes to the log.
+ * pressure; on a cluster, the cluster's state and each node's figures. Never throws: every
+ * failure is a field, the detail goes to the log.
  */
 export async function checkRedis(
   redis: RedisClient,
   log: Logger,
   timeoutMillis = REDIS_CHECK_TIMEOUT_MILLIS,
 ): Promise<RedisHealth> {
-  const unavailable = (pingMillis: number | null): RedisHealth => ({
+  if (isCluster(redis)) return checkCluster(redis, log, timeoutMillis);
+  return { mode: 'single', enabled: true, ...(await checkNode(redis, log, timeoutMillis)) };
+}
+
+type ServerHealth = Omit<RedisHealth, 'mode' | 'enabled' | 'cluster' | 'nodes'>;
+
+/** One server's figures, through `redis` (the one Redis, or a cluster node's connection). */
+async function checkNode(redis: Redis | Cluster, log: Logger, timeoutMillis: number): Promise<ServerHealth> {
+  const unavailable = (pingMillis: number | null): ServerHealth => ({
     status: 'unavailable',
-    enabled: true,
     connected: false,
     connection: redis.status,
     pingMillis,
@@ -116,7 +146,6 @@ export async function checkRedis(
 
   return {
     status: 'ok',
-    enabled: true,
     connected: true,
     connection: redis.status,
     pingMillis,
@@ -126,6 +155,77 @@ export async function checkRedis(
     aofEnabled: aof === undefined ? null : aof === '1',
     appendfsync: configValue(fsync) ?? null,
     connectedClients: toInt(infoField(value(clients), 'connected_clients')),
+  };
+}
+
+/** The weakest of the nodes' values by `order` (a setting that differs puts every node at its weakest's risk). */
+function weakest(values: (string | null)[], order: string[]): string | null {
+  if (values.some((value) => value === null)) return null;
+  return values.reduce<string | null>((worst, value) => {
+    if (worst === null) return value;
+    return order.indexOf(value!) < order.indexOf(worst) ? value : worst;
+  }, null);
+}
+
+/**
+ * A cluster: CLUSTER INFO, then every node the client knows (masters and replicas), each
+ * checked as one Redis. Connected when the cluster's state is ok and every master answers;
+ * memory and clients are summed, the settings are the weakest any node has.
+ */
+async function checkCluster(cluster: Cluster, log: Logger, timeoutMillis: number): Promise<RedisHealth> {
+  const masters = cluster.nodes('master');
+  const replicas = cluster.nodes('slave');
+  const [info, ...checked] = await Promise.all([
+    withTimeout(cluster.cluster('INFO') as Promise<string>, timeoutMillis).catch((error: unknown) => {
+      log.warn({ err: error }, 'CLUSTER INFO failed');
+      return undefined;
+    }),
+    ...[...masters, ...replicas].map(async (node) => {
+      // The client opens a replica's connection only when it reads there: open it to ask.
+      if (node.status === 'wait') await withTimeout(node.connect(), timeoutMillis).catch(() => undefined);
+      return checkNode(node, log, timeoutMillis);
+    }),
+  ]);
+  const nodes: NodeHealth[] = checked.map((health, i) => ({
+    address: nodeAddress(i < masters.length ? masters[i]! : replicas[i - masters.length]!),
+    role: i < masters.length ? 'master' : 'replica',
+    ...health,
+  }));
+  const state = infoField(info, 'cluster_state') ?? null;
+  const masterHealth = nodes.filter((node) => node.role === 'master');
+  const connected =
+    cluster.status === 'ready' && state === 'ok' && masterHealth.length > 0 && masterHealth.every((n) => n.connected);
+  const answering = nodes.filter((node) => node.connected);
+  const sum = (pick: (node: NodeHealth) => number | null) =>
+    answering.length === 0 ? null : answering.reduce((total, node) => total + (pick(node) ?? 0), 0);
+  const policies = answering.map((node) => node.maxmemoryPolicy);
+  return {
+    status: connected ? 'ok' : 'unavailable',
+    enabled: true,
+    mode: 'cluster',
+    connected,
+    connection: cluster.status,
+    pingMillis: answering.length ? Math.max(...answering.map((node) => node.pingMillis ?? 0)) : null,
+    usedMemoryBytes: sum((node) => node.usedMemoryBytes),
+    // The smallest limit is the first to be reached (0: a node without a limit).
+    maxmemoryBytes: answering.length ? Math.min(...answering.map((node) => node.maxmemoryBytes ?? 0)) : null,
+    maxmemoryPolicy: policies.length && policies.every((policy) => policy === policies[0]) ? policies[0]! : null,
+    aofEnabled: answering.length ? answering.every((node) => node.aofEnabled === true) : null,
+    appendfsync: weakest(
+      answering.map((node) => node.appendfsync),
+      ['no', 'everysec', 'always'],
+    ),
+    connectedClients: sum((node) => node.connectedClients),
+    ...(connected ? {} : { error: 'Redis did not answer; see the api log for the cause.' }),
+    cluster: {
+      state,
+      slotsAssigned: toInt(infoField(info, 'cluster_slots_assigned')),
+      slotsOk: toInt(infoField(info, 'cluster_slots_ok')),
+      knownNodes: toInt(infoField(info, 'cluster_known_nodes')),
+      masters: masters.length,
+      replicas: replicas.length,
+    },
+    nodes,
   };
 }
 
@@ -151,15 +251,32 @@ async function runIdOf(redis: RedisClient, timeoutMillis: number): Promise<strin
 export function redisWarnings(report: { durable: RedisHealth; cache?: RedisHealth; shared: boolean }): string[] {
   const { durable, cache, shared } = report;
   const warnings: string[] = [];
-  if (durable.connected) {
-    const aof = durable.aofEnabled === null ? null : durable.aofEnabled ? 'yes' : 'no';
-    for (const finding of assessDurability({
-      maxmemoryPolicy: durable.maxmemoryPolicy,
-      appendonly: aof,
-      appendfsync: durable.appendfsync,
-    })) {
-      if (finding.level === 'warn') warnings.push(finding.message);
+  const durabilityOf = (server: ServerHealth) =>
+    assessDurability({
+      maxmemoryPolicy: server.maxmemoryPolicy,
+      appendonly: server.aofEnabled === null ? null : server.aofEnabled ? 'yes' : 'no',
+      appendfsync: server.appendfsync,
+    })
+      .filter((finding) => finding.level === 'warn')
+      .map((finding) => finding.message);
+  if (durable.cluster) {
+    const { cluster } = durable;
+    if (cluster.state !== 'ok') {
+      warnings.push(`The cluster's state is ${cluster.state ?? 'unknown'}: sends and reads on its failed slots fail.`);
     }
+    if (cluster.replicas < cluster.masters) {
+      warnings.push(
+        `${cluster.masters} masters and ${cluster.replicas} replicas: a master without a replica cannot fail over, ` +
+          'and its part of the write buffer waits for it to come back.',
+      );
+    }
+    // Each node holds its own part of the buffer: what puts any of it at risk, node by node.
+    for (const node of durable.nodes ?? []) {
+      if (!node.connected) warnings.push(`Node ${node.address} (${node.role}) does not answer.`);
+      else for (const message of durabilityOf(node)) warnings.push(`Node ${node.address}: ${message}`);
+    }
+  } else if (durable.connected) {
+    warnings.push(...durabilityOf(durable));
   }
   if (shared) {
     warnings.push(

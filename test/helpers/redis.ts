@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../src/config/config';
 import { closeRedis, connectRedis, createRedis } from '../../src/platform/redis/connection';
 import { createLogger } from '../../src/core/logger';
 import { deleteKeysMatching } from '../../src/cache/delete-pattern';
+import { startTcpProxy } from './tcp-proxy';
 import { scanKeys } from '../../src/platform/redis/scan';
 
 /**
@@ -63,6 +64,36 @@ export async function connectTestRedis(env: Record<string, string> = {}): Promis
     async drop() {
       await deleteKeysWithPrefix(redis, settings.keyPrefix);
       await closeRedis(redis);
+    },
+  };
+}
+
+/**
+ * A connected client to a Redis that can get stuck: one Redis (whatever mode the suite runs
+ * in) behind a loopback proxy whose `stall()` stops forwarding, as a Redis busy on a long
+ * command. ioredis' own command timeout is far beyond any test, so only the caller's limit can
+ * end a stuck command while the test runs; `close()` disconnects and stops the proxy.
+ */
+export async function connectThroughStallingProxy(): Promise<{
+  redis: RedisClient;
+  settings: Config['redis'];
+  stall(): void;
+  close(): Promise<void>;
+}> {
+  const probe = await connectTestRedis({ REDIS_URL: loadConfig({}).redis.url });
+  await probe.drop();
+  const upstream = new URL(probe.settings.url);
+  const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
+  const settings = { ...probe.settings, url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMillis: 600_000 };
+  const redis = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false }));
+  await connectRedis(redis, settings);
+  return {
+    redis,
+    settings,
+    stall: () => proxy.stall(),
+    async close() {
+      redis.disconnect();
+      await proxy.close();
     },
   };
 }

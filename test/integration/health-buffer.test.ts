@@ -10,8 +10,7 @@ import { registerBufferHealthRoute } from '../../src/http/health-buffer';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/core/logger';
 import { newId } from '../../src/core/ids';
-import { startTcpProxy } from '../helpers/tcp-proxy';
-import { connectTestRedis, deleteKeysWithPrefix } from '../helpers/redis';
+import { connectThroughStallingProxy, deleteKeysWithPrefix } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 import {
   createBot,
@@ -310,38 +309,29 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
 
 describe('/health/buffer against a Redis that stops answering', () => {
   it('gives up within its time limit with 503', async () => {
-    // A loopback proxy to the test Redis that can stop forwarding: a Redis stuck on a long command.
-    const probe = await connectTestRedis();
-    await probe.drop();
-    const upstream = new URL(probe.settings.url);
-    const proxy = await startTcpProxy(upstream.hostname, Number(upstream.port || 6379));
-    const { port } = proxy;
-    // ioredis' own command timeout far beyond the test: only the check's limit can end the stuck
-    // commands while the test runs (disconnecting ends them after). Not timed: a busy machine is slow.
-    const stuck = createRedis(
-      // One Redis behind the proxy, whatever mode the suite runs in.
-      { ...probe.settings, clusterNodes: undefined, url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 600_000 },
-      silent,
-    );
+    // Not timed: a busy machine is slow; only the route's limit can end the stuck commands.
+    const stuck = await connectThroughStallingProxy();
     const fastify = Fastify();
     registerBufferHealthRoute(fastify, {
-      buffer: createWriteBuffer({ redis: stuck, keys: createCacheKeys(probe.settings.keyPrefix), maxDepth: 10 }),
+      buffer: createWriteBuffer({
+        redis: stuck.redis,
+        keys: createCacheKeys(stuck.settings.keyPrefix),
+        maxDepth: 10,
+      }),
       limits: { maxDepth: 10, maxAgeSeconds: 60 },
       log: silent,
       timeoutMillis: 300,
     });
     try {
-      await stuck.connect();
       const url = await fastify.listen({ host: '127.0.0.1', port: 0 });
       expect((await getJson(`${url}/health/buffer`)).status).toBe(200);
-      proxy.stall();
+      stuck.stall();
       const { status, body } = await getJson(`${url}/health/buffer`);
       expect(status).toBe(503);
       expect(body).toMatchObject({ status: 'unavailable', error: GENERIC_ERROR });
     } finally {
       await fastify.close();
-      stuck.disconnect();
-      await proxy.close();
+      await stuck.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { cacheRedisSettings } from '../../src/platform/redis/connection';
 import { ConfigError, loadConfig } from '../../src/config/config';
 
 describe('loadConfig', () => {
@@ -91,13 +92,17 @@ describe('loadConfig', () => {
     for (const bad of ['redis.internal:7001', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', ',', '127.0.0.1:7001,x']) {
       expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad })).toThrow(/REDIS_CLUSTER_NODES/);
     }
-    // A cluster has only database 0, and holds the cache too.
+    // A cluster has only database 0.
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', REDIS_DB: '2' })).toThrow(
       /REDIS_CLUSTER_NODES: cannot be combined with REDIS_DB=2/,
     );
-    expect(() =>
-      loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', REDIS_CACHE_URL: 'redis://127.0.0.1:6380' }),
-    ).toThrow(/REDIS_CLUSTER_NODES: cannot be combined with REDIS_CACHE_URL/);
+    // The cache may live in a Redis of its own beside the cluster.
+    const apart = loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7001', REDIS_CACHE_URL: 'redis://127.0.0.1:6380/2' });
+    expect(cacheRedisSettings(apart.redis)).toMatchObject({
+      clusterNodes: undefined,
+      url: 'redis://127.0.0.1:6380/2',
+      db: 2,
+    });
   });
 
   it('reads values from the environment and treats empty ones as unset', () => {

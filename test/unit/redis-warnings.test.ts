@@ -1,10 +1,11 @@
-import { redisWarnings, type RedisHealth } from '../../src/http/health-redis';
+import { redisWarnings, type NodeHealth, type RedisHealth } from '../../src/http/health-redis';
 
 /** A connected Redis with AOF on (`appendfsync always`): nothing to say about durability. */
 function redis(fields: Partial<RedisHealth> = {}): RedisHealth {
   return {
     status: 'ok',
     enabled: true,
+    mode: 'single',
     connected: true,
     connection: 'ready',
     pingMillis: 0.2,
@@ -18,7 +19,36 @@ function redis(fields: Partial<RedisHealth> = {}): RedisHealth {
   };
 }
 
+/** A cluster of `masters` masters and `replicas` replicas, each node as `redis()` unless `nodes` says otherwise. */
+function cluster(masters: number, replicas: number, nodes: Partial<NodeHealth>[] = []): RedisHealth {
+  const { mode: _mode, enabled: _enabled, ...node } = redis();
+  return redis({
+    mode: 'cluster',
+    cluster: { state: 'ok', slotsAssigned: 16384, slotsOk: 16384, knownNodes: masters + replicas, masters, replicas },
+    nodes: Array.from({ length: masters + replicas }, (_, i) => ({
+      ...node,
+      address: `127.0.0.1:${7001 + i}`,
+      role: i < masters ? ('master' as const) : ('replica' as const),
+      ...nodes[i],
+    })),
+  });
+}
+
 describe('/health/redis warnings', () => {
+  it('says of a cluster what puts its buffer at risk, node by node', () => {
+    expect(redisWarnings({ durable: cluster(3, 3), shared: true }).slice(0, -1)).toEqual([]);
+    const risky = cluster(3, 2, [{}, { appendfsync: 'no' }, {}, { connected: false }]);
+    expect(
+      redisWarnings({ durable: { ...risky, cluster: { ...risky.cluster!, state: 'fail' } }, shared: true }),
+    ).toEqual([
+      "The cluster's state is fail: sends and reads on its failed slots fail.",
+      '3 masters and 2 replicas: a master without a replica cannot fail over, and its part of the write buffer waits for it to come back.',
+      expect.stringMatching(/^Node 127\.0\.0\.1:7002: appendfsync is no: /),
+      'Node 127.0.0.1:7004 (replica) does not answer.',
+      expect.stringMatching(/^The cache shares the durable Redis/),
+    ]);
+  });
+
   it('says when the cache shares the durable Redis, naming its policy and the way out', () => {
     expect(redisWarnings({ durable: redis(), shared: true })).toEqual([
       'The cache shares the durable Redis (noeviction): cached entities and search results take memory the write ' +

@@ -14,6 +14,9 @@ const QUIT_TIMEOUT_MILLIS = 2_000;
  */
 export type RedisClient = Redis | Cluster;
 
+/** `host:port` of one server's connection (a cluster node, or the one Redis). */
+export const nodeAddress = (node: Redis): string => `${node.options.host}:${node.options.port}`;
+
 /** Whether `redis` is a cluster client: SCAN and multi-key commands then go node by node or slot by slot. */
 export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
 
@@ -32,7 +35,14 @@ export type RedisRole = 'commands' | 'subscriber' | 'blocking' | 'cache' | 'cach
 export function cacheRedisSettings(settings: Config['redis']): Config['redis'] | undefined {
   if (settings.cacheUrl === undefined) return undefined;
   const db = Number(new URL(settings.cacheUrl).pathname.slice(1) || 0);
-  return { ...settings, url: settings.cacheUrl, password: '', db: Number.isInteger(db) ? db : 0 };
+  // One Redis, even beside a durable cluster: the cache may live apart from it.
+  return {
+    ...settings,
+    clusterNodes: undefined,
+    url: settings.cacheUrl,
+    password: '',
+    db: Number.isInteger(db) ? db : 0,
+  };
 }
 
 /**
@@ -62,6 +72,8 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
         // Batches per node; a command that moves (MOVED/ASK during fail-over or resharding) is
         // redirected by the client, not taken for an outage.
         enableAutoPipelining: commands,
+        // Its own list (defineScripts adds to it): the default is one array shared by every client.
+        autoPipeliningIgnoredCommands: [],
         lazyConnect: true,
         clusterRetryStrategy: retryStrategy,
         // The nodes announce IP addresses; nothing here resolves a name.

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RedisClient } from './connection';
+import { isCluster, type RedisClient } from './connection';
 
 /**
  * Every Lua script of Parley, one file each in `lua/`, as BullMQ keeps its commands:
@@ -100,11 +100,19 @@ const commandName = (name: ScriptName) => `parley${name[0]!.toUpperCase()}${name
 export function defineScripts(redis: RedisClient): Scripts {
   const commands = redis as unknown as Record<string, ((...args: Arg[]) => Promise<unknown>) | undefined>;
   for (const script of SCRIPTS.values()) {
-    if (commands[commandName(script.name)]) continue;
-    redis.defineCommand(commandName(script.name), {
+    const name = commandName(script.name);
+    if (commands[name]) continue;
+    redis.defineCommand(name, {
       lua: script.source,
       ...(script.numberOfKeys === null ? {} : { numberOfKeys: script.numberOfKeys }),
     });
+    // A cluster client batches auto-pipelined commands per node by their first argument, which
+    // for a script called with its key count first is that count, not a key: such a call would
+    // join the wrong node's batch and fail it whole ("All keys in the pipeline should belong to
+    // the same slots allocation group"), taking the rate limiter's and others' calls with it. Sent
+    // on its own, the client routes it by its keys.
+    const unbatched = isCluster(redis) && script.numberOfKeys === null && redis.options.autoPipeliningIgnoredCommands;
+    if (unbatched && !unbatched.includes(name)) unbatched.push(name);
   }
   return Object.fromEntries(
     SCRIPT_NAMES.map((name) => [name, (...args: Arg[]) => commands[commandName(name)]!(...args)]),
@@ -113,11 +121,14 @@ export function defineScripts(redis: RedisClient): Scripts {
 
 /** Sends every script to Redis (SCRIPT LOAD): at start-up, so one that does not compile stops it. */
 export async function loadScripts(redis: RedisClient): Promise<void> {
-  for (const script of SCRIPTS.values()) {
-    try {
-      await redis.script('LOAD', script.source);
-    } catch (error: unknown) {
-      throw new Error(`Redis refused the Lua script ${script.name}: ${(error as Error).message}`, { cause: error });
+  // Each node has a script cache of its own: on a cluster, every master gets them.
+  for (const node of isCluster(redis) ? redis.nodes('master') : [redis]) {
+    for (const script of SCRIPTS.values()) {
+      try {
+        await node.script('LOAD', script.source);
+      } catch (error: unknown) {
+        throw new Error(`Redis refused the Lua script ${script.name}: ${(error as Error).message}`, { cause: error });
+      }
     }
   }
 }
