@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/platform/redis/connection';
 import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
 import { DEAD_LETTER_MESSAGE, isRedisOutOfMemory, type WriteBuffer } from '../src/buffer/write-buffer';
 import { createThrottledWarn } from '../src/core/throttled-warn';
@@ -53,8 +53,8 @@ export function createBufferFlusher(deps: {
   messages: MessagesRepo;
   pubsub: MessageStatusPubSub;
   /** A connection of its own for each flush loop's blocking wait. */
-  createBlockingRedis: () => Redis;
-  closeRedis: (redis: Redis) => Promise<void>;
+  createBlockingRedis: () => RedisClient;
+  closeRedis: (redis: RedisClient) => Promise<void>;
   log: Logger;
   settings: Config['buffer'];
 }) {
@@ -210,7 +210,7 @@ export function createBufferFlusher(deps: {
    * every push too, so nothing new can arrive: the loop waits as long, then claims again (what
    * the reaper or a requeue gave back), rather than logging a failure each time.
    */
-  async function waitForWork(blocking: Redis, claimId: string): Promise<void> {
+  async function waitForWork(blocking: RedisClient, claimId: string): Promise<void> {
     try {
       await buffer.waitForIntent(blocking, claimId, settings.idleWaitMillis / 1000);
     } catch (error: unknown) {
