@@ -93,7 +93,7 @@ dlq: install ## List, show, replay or drop write-buffer dead letters (REDIS_KEY_
 	npm run --silent dlq -- $(or $(ARGS),list)
 
 # QUICK=1: the same phases, smaller (under 2 minutes), reported in load/results/<date>-quick/.
-bench: install services ## Benchmark: Parley (1 and 2 apis), rollback mode and the peers side by side; report in load/results/<date>/ (load/README.md)
+bench: install services cluster ## Benchmark: Parley (1 and 2 apis, and on the local Redis Cluster), rollback mode and the peers side by side; report in load/results/<date>/ (load/README.md)
 	load/bench.sh bench
 
 # BEFORE_DIST: another revision's built tree (a worktree with `npm ci && npm run build` run in it).

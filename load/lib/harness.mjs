@@ -105,6 +105,20 @@ export function createHarness({
   let dbCreated = false;
   const log = (...a) => console.error(`[${name} ${new Date().toISOString().slice(11, 19)}]`, ...a);
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  /** The local Redis Cluster's seed nodes (`make cluster`), for the cluster targets. */
+  const clusterNodes = (env.PARLEY_CLUSTER_NODES ?? '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003').split(',');
+  let cluster;
+  /** A client of that cluster, made on first use (only runs with a cluster target need one). */
+  async function clusterRedis() {
+    if (!cluster) {
+      cluster = new Redis.Cluster(
+        clusterNodes.map((node) => ({ host: node.split(':')[0], port: Number(node.split(':')[1]) })),
+        { lazyConnect: true, dnsLookup: (address, callback) => callback(null, address) },
+      );
+      await cluster.connect();
+    }
+    return cluster;
+  }
 
   /** Starts a process with its stdout and stderr (pino's JSON lines) in a log file of the run. */
   function start(name, cmd, args, extraEnv, logName) {
@@ -118,15 +132,23 @@ export function createHarness({
     return child;
   }
 
-  /** SCAN + UNLINK of this run's own keys; never FLUSHALL/FLUSHDB (the Redis is shared). */
+  /**
+   * SCAN + UNLINK of this run's own keys, in the machine's Redis and, once a cluster target
+   * ran, on every master of the cluster (one UNLINK a key: a node refuses one over several
+   * slots); never FLUSHALL/FLUSHDB (both are shared).
+   */
   async function redisDeletePrefix(prefix) {
-    let cursor = '0';
     let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+    for (const node of [redis, ...(cluster ? cluster.nodes('master') : [])]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const [error, count] of (await node.pipeline(keys.map((key) => ['unlink', key])).exec()) ?? []) {
+          if (!error) deleted += count;
+        }
+      } while (cursor !== '0');
+    }
     return deleted;
   }
 
@@ -223,6 +245,7 @@ export function createHarness({
       log(`could not delete keys under ${prefixStem}: ${error}`);
     }
     redis.disconnect();
+    cluster?.disconnect();
     if (buildDir && !env.PARLEY_DIST) rmSync(buildDir, { recursive: true, force: true });
   }
 
@@ -335,6 +358,8 @@ export function createHarness({
     stop,
     waitHttp,
     redisDeletePrefix,
+    clusterNodes,
+    clusterRedis,
     adminQuery,
     createDatabase,
     pgStats,

@@ -27,13 +27,14 @@ const SETTINGS = {
   SENDS: [10_000, 2_000, 200],
   CONNECTIONS: [10_000, 1_000, 100],
   SENDS_BIG: [50_000, 0, 0],
-  WRITE_TARGETS: ['parley,parley-2api,rollback,peer-direct,peer-bullmq,peer-floor'],
+  /** parley-cluster runs on the local Redis Cluster (make cluster; PARLEY_CLUSTER_NODES to use another). */
+  WRITE_TARGETS: ['parley,parley-2api,parley-cluster,rollback,peer-direct,peer-bullmq,peer-floor'],
   BURST_TARGETS: ['parley,parley-2api,rollback'],
   /** Rollback mode takes about 5 minutes for 50,000 from 10,000 connections here: BIG_TARGETS=parley,parley-2api,rollback. */
   BIG_TARGETS: ['parley,parley-2api'],
   WARMUP_SENDS: [500, 200, 50],
   SENDS_PER_CONVERSATION: [5],
-  READ_TARGETS: ['parley,rollback,peer-response-cache'],
+  READ_TARGETS: ['parley,parley-cluster,rollback,peer-response-cache'],
   READ_CONNECTIONS: [100, 50, 10],
   READ_WARMUP_SECONDS: [5, 1, 1],
   READ_SECONDS: [15, 3, 2],
@@ -123,9 +124,9 @@ export function createPhases(h, cfg) {
     await db.end();
   }
 
-  /** Redis' own counters (INFO): commands processed, keyspace hits and misses, peak memory. */
-  async function redisStats() {
-    const info = await h.redis.info();
+  /** One server's counters (INFO): commands processed, keyspace hits and misses, peak memory. */
+  async function serverStats(server) {
+    const info = await server.info();
     const field = (name) => Number(info.match(new RegExp(`^${name}:(\\d+)`, 'm'))?.[1] ?? NaN);
     return {
       commands: field('total_commands_processed'),
@@ -133,6 +134,39 @@ export function createPhases(h, cfg) {
       misses: field('keyspace_misses'),
       peakMemory: field('used_memory_peak'),
     };
+  }
+
+  /**
+   * Redis' own counters: the machine's Redis, or for a cluster target every master's, summed,
+   * with each master's commands by address (how evenly the load spreads).
+   */
+  async function redisStats(clustered) {
+    if (!clustered) return serverStats(h.redis);
+    const masters = (await h.clusterRedis()).nodes('master');
+    const each = await Promise.all(masters.map(serverStats));
+    return {
+      commands: each.reduce((n, x) => n + x.commands, 0),
+      hits: each.reduce((n, x) => n + x.hits, 0),
+      misses: each.reduce((n, x) => n + x.misses, 0),
+      peakMemory: Math.max(...each.map((x) => x.peakMemory)),
+      byNode: Object.fromEntries(masters.map((m, i) => [`${m.options.host}:${m.options.port}`, each[i].commands])),
+    };
+  }
+
+  /** User + system CPU so far of a target's processes, ms, summed by role (`api`, `worker`). */
+  function processCpu(target) {
+    const byRole = {};
+    for (const child of target.processes) {
+      const role = target.apis?.includes(child) ? 'api' : 'worker';
+      try {
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        byRole[role] = (byRole[role] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        // exited: its CPU is no longer readable
+      }
+    }
+    return byRole;
   }
 
   /** The kernel's count of connections its accept queues could not hold (all listeners). */
@@ -155,23 +189,30 @@ export function createPhases(h, cfg) {
     await vacuum();
     await h.waitNoBackends();
     const pg0 = await h.pgStats();
-    const redis0 = await redisStats();
+    const clustered = name === 'parley-cluster';
+    const redis0 = await redisStats(clustered);
     const target = await targets.start(name, dist, owner, options);
     const db = await h.probe();
     try {
       const rows0 = await messageCount(db);
+      const processes0 = processCpu(target);
       const cpu0 = h.cpuSample();
       const overflows0 = listenOverflows();
       const result = await work(target, db, rows0);
       const overflows = overflows0 === null ? null : listenOverflows() - overflows0;
       // Other node processes on these cores (someone's test run) skew a run: the report says so.
       const cpu = h.cpuBetween(cpu0, h.cpuSample());
+      const processes1 = processCpu(target);
+      // The target's own CPU over the run, by role: what one request costs an api, one message a worker.
+      const processCpuMillis = Object.fromEntries(
+        Object.keys(processes1).map((role) => [role, processes1[role] - (processes0[role] ?? 0)]),
+      );
       const rows1 = await messageCount(db);
       const logs = await targets.stop(target);
       await db.end();
       await h.waitNoBackends();
       const pg1 = await h.pgStats();
-      const redis1 = await redisStats();
+      const redis1 = await redisStats(clustered);
       const stored = rows1 - rows0;
       const transactions = pg1.commits + pg1.rollbacks - pg0.commits - pg0.rollbacks - db.own();
       return {
@@ -181,6 +222,7 @@ export function createPhases(h, cfg) {
         ...result,
         stored,
         cpu,
+        processCpuMillis,
         listenOverflows: overflows,
         pg: {
           transactions,
@@ -189,12 +231,17 @@ export function createPhases(h, cfg) {
           rowsFetched: pg1.rowsFetched - pg0.rowsFetched,
           ownProbeTransactions: db.own(),
         },
-        // The whole Redis server's counters: the machine's Redis serves only this run meanwhile.
+        // The whole servers' counters: the machine's Redis (or the cluster) serves only this run meanwhile.
         redis: {
           commands: redis1.commands - redis0.commands,
           keyspaceHits: redis1.hits - redis0.hits,
           keyspaceMisses: redis1.misses - redis0.misses,
           peakMemoryBytes: redis1.peakMemory,
+          ...(clustered && {
+            commandsByNode: Object.fromEntries(
+              Object.entries(redis1.byNode).map(([node, n]) => [node, n - (redis0.byNode[node] ?? 0)]),
+            ),
+          }),
         },
         logs,
       };
@@ -253,6 +300,8 @@ export function createPhases(h, cfg) {
     r.transactionsPerMessage = r.stored ? r.pg.transactions / r.stored : null;
     r.rowsWrittenPerMessage = r.stored ? r.pg.rowsWritten / r.stored : null;
     r.redisCommandsPerSend = r.redis.commands / (r.acked + r.warmup.acked);
+    r.apiCpuMillisPerSend = r.processCpuMillis.api ? r.processCpuMillis.api / (r.requests + r.warmup.sends) : null;
+    r.workerCpuMillisPerMessage = r.processCpuMillis.worker && r.stored ? r.processCpuMillis.worker / r.stored : null;
     log(
       `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.gaveUp} errors, ${r.shed.withRetryAfter} retried 503/429, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerMessage?.toFixed(3) ?? '–'} xacts/message`,
     );
@@ -324,6 +373,7 @@ export function createPhases(h, cfg) {
     r.transactionsPerRead = r.pg.transactions / requests;
     r.rowsFetchedPerRead = r.pg.rowsFetched / requests;
     r.redisCommandsPerRead = r.redis.commands / requests;
+    r.apiCpuMillisPerRead = r.processCpuMillis.api ? r.processCpuMillis.api / requests : null;
     log(
       `  ${r.id}: ${Math.round(r.rps)} reads/s, p95 ${Math.round(r.p95)} ms, ${r.errors} errors, hit rate ${r.cache?.hitRate?.toFixed(3) ?? '–'}`,
     );

@@ -82,6 +82,21 @@ export function checks(report) {
     );
   }
 
+  // On a cluster the load should spread over the masters; the write buffer is one hash tag
+  // today, so one master carries all of its commands.
+  for (const r of [...throughput, ...writes, ...reads].filter((x) => !x.failed && x.redis?.commandsByNode)) {
+    const byNode = Object.entries(r.redis.commandsByNode);
+    const total = byNode.reduce((n, [, count]) => n + count, 0);
+    const [busiest, most] = byNode.sort((a, b) => b[1] - a[1])[0] ?? ['–', 0];
+    add(
+      'target',
+      `Redis commands on the busiest master, ${r.kind}, ${r.label}`,
+      '≤ 45 %',
+      `${pct(total ? most / total : null)} on ${busiest} (${byNode.map(([node, count]) => `${node}: ${fmt(count)}`).join(', ')})`,
+      total > 0 && most / total <= 0.45,
+    );
+  }
+
   // Correctness: fails the run.
   for (const r of [...throughput, ...writes, ...writesBig, ...overload].filter((x) => !x.failed && x.rowsOk !== null)) {
     add(
@@ -169,6 +184,7 @@ function writesTable(runs) {
       'PG xacts / message',
       'PG rows written / message',
       'Redis commands / send',
+      'api CPU ms / send',
     ],
     runs,
     (r) => [
@@ -188,6 +204,7 @@ function writesTable(runs) {
       fmt(r.transactionsPerMessage, 3),
       fmt(r.rowsWrittenPerMessage, 2),
       fmt(r.redisCommandsPerSend, 1),
+      fmt(r.apiCpuMillisPerSend, 2),
     ],
   );
 }
@@ -294,6 +311,7 @@ export function renderReport(report) {
           'PG xacts / read',
           'PG rows fetched / read',
           'Redis commands / read',
+          'api CPU ms / read',
           ...(cfg.staleCheck ? ['stale reads'] : []),
         ],
         reads,
@@ -308,6 +326,7 @@ export function renderReport(report) {
           fmt(r.transactionsPerRead, 3),
           fmt(r.rowsFetchedPerRead, 1),
           fmt(r.redisCommandsPerRead, 2),
+          fmt(r.apiCpuMillisPerRead, 2),
           ...(cfg.staleCheck ? [r.stale ? `${fmt(r.stale.staleReads)} of ${fmt(r.stale.reads)}` : '–'] : []),
         ],
       ),

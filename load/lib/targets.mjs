@@ -25,6 +25,7 @@ const PEERS = {
 export const LABELS = {
   parley: 'Parley, Redis on (1 api + worker)',
   'parley-2api': 'Parley, Redis on (2 apis + worker)',
+  'parley-cluster': 'Parley, Redis Cluster (1 api + 2 workers, 3 masters)',
   rollback: 'Parley, rollback (REDIS_ENABLED=false)',
   ...Object.fromEntries(Object.entries(PEERS).map(([k, v]) => [k, v.label])),
 };
@@ -63,20 +64,23 @@ export function createTargets(h, { basePort }) {
     return { origins: [origin], token: owner.postgresToken, redis: false, processes: [api, worker].filter(Boolean) };
   }
 
-  async function startParley(id, name, dist, owner, prefix, { port, env = {} }) {
+  async function startParley(id, name, dist, owner, prefix, { port, env: extraEnv = {} }) {
     const redis = name !== 'rollback';
+    const cluster = name === 'parley-cluster';
     const apis = name === 'parley-2api' ? 2 : 1;
     const first = port ?? basePort + (redis ? 0 : 2);
     const ports = Array.from({ length: apis }, (_, i) => first + i);
-    const worker =
-      redis &&
+    const env = { ...(cluster ? { REDIS_CLUSTER_NODES: h.clusterNodes.join(',') } : {}), ...extraEnv };
+    const workers = Array.from({ length: redis ? (cluster ? 2 : 1) : 0 }, (_, i) =>
       h.start(
-        `${id}-worker`,
+        `${id}-worker${cluster ? i : ''}`,
         process.execPath,
         [join(dist, 'worker/main.js')],
-        { ...h.parleyEnv(first + 10, prefix), ...env },
-        `${id}-worker`,
-      );
+        { ...h.parleyEnv(first + 10 + i, prefix), ...env },
+        `${id}-worker${cluster ? i : ''}`,
+      ),
+    );
+    if (cluster) await h.clusterRedis();
     const apiProcesses = ports.map((p, i) =>
       h.start(
         `${id}-api${i}`,
@@ -92,9 +96,10 @@ export function createTargets(h, { basePort }) {
       origins,
       token: redis ? await logInToken(origins[0], owner) : owner.postgresToken,
       redis,
+      cluster,
       apis: apiProcesses,
-      worker: worker || null,
-      processes: [...apiProcesses, worker].filter(Boolean),
+      worker: workers[0] ?? null,
+      processes: [...apiProcesses, ...workers],
     };
   }
 

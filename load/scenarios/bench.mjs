@@ -5,6 +5,7 @@
 // Targets (each started afresh for each run, compiled, NODE_ENV=production, rate limits off):
 //   parley        REDIS_ENABLED=true: 1 api + 1 worker (the worker flushes the write buffer)
 //   parley-2api   the same with 2 api instances; the load is split evenly between them
+//   parley-cluster  the same on the local Redis Cluster (make cluster): 1 api + 2 workers, 3 masters
 //   rollback      REDIS_ENABLED=false: 1 api, every send one PostgreSQL transaction
 //   peer-direct, peer-bullmq (+ its worker), peer-floor, peer-response-cache: load/peers/
 //
