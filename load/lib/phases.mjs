@@ -127,9 +127,11 @@ export function createPhases(h, cfg) {
   /** One server's counters (INFO): commands processed, keyspace hits and misses, peak memory. */
   async function serverStats(server) {
     const info = await server.info();
-    const field = (name) => Number(info.match(new RegExp(`^${name}:(\\d+)`, 'm'))?.[1] ?? NaN);
+    const field = (name) => Number(info.match(new RegExp(`^${name}:(\\d+(?:\\.\\d+)?)`, 'm'))?.[1] ?? NaN);
     return {
       commands: field('total_commands_processed'),
+      // The server's own CPU (main thread and children), seconds: what a send or a read costs Redis.
+      cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'),
       hits: field('keyspace_hits'),
       misses: field('keyspace_misses'),
       peakMemory: field('used_memory_peak'),
@@ -146,6 +148,7 @@ export function createPhases(h, cfg) {
     const each = await Promise.all(masters.map(serverStats));
     return {
       commands: each.reduce((n, x) => n + x.commands, 0),
+      cpuSeconds: each.reduce((n, x) => n + x.cpuSeconds, 0),
       hits: each.reduce((n, x) => n + x.hits, 0),
       misses: each.reduce((n, x) => n + x.misses, 0),
       peakMemory: Math.max(...each.map((x) => x.peakMemory)),
@@ -234,6 +237,7 @@ export function createPhases(h, cfg) {
         // The whole servers' counters: the machine's Redis (or the cluster) serves only this run meanwhile.
         redis: {
           commands: redis1.commands - redis0.commands,
+          cpuMillis: (redis1.cpuSeconds - redis0.cpuSeconds) * 1000,
           keyspaceHits: redis1.hits - redis0.hits,
           keyspaceMisses: redis1.misses - redis0.misses,
           peakMemoryBytes: redis1.peakMemory,
@@ -300,6 +304,7 @@ export function createPhases(h, cfg) {
     r.transactionsPerMessage = r.stored ? r.pg.transactions / r.stored : null;
     r.rowsWrittenPerMessage = r.stored ? r.pg.rowsWritten / r.stored : null;
     r.redisCommandsPerSend = r.redis.commands / (r.acked + r.warmup.acked);
+    r.redisCpuMillisPerSend = r.redis.cpuMillis / (r.acked + r.warmup.acked);
     r.apiCpuMillisPerSend = r.processCpuMillis.api ? r.processCpuMillis.api / (r.requests + r.warmup.sends) : null;
     r.workerCpuMillisPerMessage = r.processCpuMillis.worker && r.stored ? r.processCpuMillis.worker / r.stored : null;
     log(
@@ -373,6 +378,7 @@ export function createPhases(h, cfg) {
     r.transactionsPerRead = r.pg.transactions / requests;
     r.rowsFetchedPerRead = r.pg.rowsFetched / requests;
     r.redisCommandsPerRead = r.redis.commands / requests;
+    r.redisCpuMillisPerRead = r.redis.cpuMillis / requests;
     r.apiCpuMillisPerRead = r.processCpuMillis.api ? r.processCpuMillis.api / requests : null;
     log(
       `  ${r.id}: ${Math.round(r.rps)} reads/s, p95 ${Math.round(r.p95)} ms, ${r.errors} errors, hit rate ${r.cache?.hitRate?.toFixed(3) ?? '–'}`,

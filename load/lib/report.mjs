@@ -185,6 +185,7 @@ function writesTable(runs) {
       'PG rows written / message',
       'Redis commands / send',
       'api CPU ms / send',
+      'Redis CPU ms / send',
     ],
     runs,
     (r) => [
@@ -205,6 +206,7 @@ function writesTable(runs) {
       fmt(r.rowsWrittenPerMessage, 2),
       fmt(r.redisCommandsPerSend, 1),
       fmt(r.apiCpuMillisPerSend, 2),
+      fmt(r.redisCpuMillisPerSend, 3),
     ],
   );
 }
@@ -312,6 +314,7 @@ export function renderReport(report) {
           'PG rows fetched / read',
           'Redis commands / read',
           'api CPU ms / read',
+          'Redis CPU ms / read',
           ...(cfg.staleCheck ? ['stale reads'] : []),
         ],
         reads,
@@ -327,6 +330,7 @@ export function renderReport(report) {
           fmt(r.rowsFetchedPerRead, 1),
           fmt(r.redisCommandsPerRead, 2),
           fmt(r.apiCpuMillisPerRead, 2),
+          fmt(r.redisCpuMillisPerRead, 3),
           ...(cfg.staleCheck ? [r.stale ? `${fmt(r.stale.staleReads)} of ${fmt(r.stale.reads)}` : '–'] : []),
         ],
       ),
