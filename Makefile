@@ -71,7 +71,7 @@ test: install services cluster browser check build ## Install, ensure services, 
 cluster: ## Start (or reuse) the local Redis Cluster: 3 masters + 3 replicas on 127.0.0.1:7001-7006, AOF on (scripts/redis-cluster.sh)
 	scripts/redis-cluster.sh start
 
-chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled (load/README.md)
+chaos: install services ## Fault campaign: 50,000 sends while worker, api, PostgreSQL and Redis are killed in turn; checks nothing acknowledged is lost or doubled; CLUSTER=1 on a Redis Cluster of its own, killing masters and replicas (load/README.md)
 	load/bench.sh chaos
 
 unit: install ## Unit tests only (no services needed)
