@@ -51,11 +51,31 @@ start_node() {
     --appendonly yes --appendfsync everysec --save '' --maxmemory-policy noeviction >/dev/null
 }
 
+cluster_enabled() { cli "$1" info cluster | tr -d '\r' | grep -qx 'cluster_enabled:1'; }
+# Every port's node id is in the first node's view: the ports form one cluster, not parts of several.
+one_cluster() {
+  local view p id
+  view="$(cli "${PORTS[0]}" cluster nodes)"
+  for p in "${PORTS[@]}"; do
+    id="$(cli "$p" cluster myid | tr -d '\r')"
+    [[ -n "$id" && "$view" == *"$id"* ]] || return 1
+  done
+}
+
 start() {
   local port
+  mkdir -p "$DIR" 2>/dev/null && [[ -w "$DIR" ]] \
+    || die "cannot write $DIR; set REDIS_CLUSTER_DIR to a folder you can write"
+  # A port held by something else is found before anything is started.
+  for port in "${PORTS[@]}"; do
+    if up "$port" && ! cluster_enabled "$port"; then
+      die "a Redis without cluster support answers on port $port; stop it, or set REDIS_CLUSTER_PORTS"
+    fi
+  done
   for port in "${PORTS[@]}"; do start_node "$port"; done
   for port in "${PORTS[@]}"; do wait_until "node $port did not answer" up "$port"; done
   if [[ "$(known_nodes "${PORTS[0]}")" == "${#PORTS[@]}" ]]; then
+    one_cluster || die "the nodes on ports ${PORTS[*]} are not one cluster; run scripts/redis-cluster.sh reset"
     wait_until "the cluster did not reach cluster_state:ok" all_state_ok
     log "cluster on ports ${PORTS[*]} is up (cluster_state:ok)"
   else

@@ -175,7 +175,7 @@ export function createEntityCache(options: EntityCacheOptions) {
     return async (ids) => {
       const results = new Map<string, V | null>();
       const cacheKeys = new Map(ids.map((id) => [id, spec.key(id)]));
-      // Keys whose invalidation Redis has not taken yet: RedisClient (and so the L1) may hold the old value.
+      // Keys whose invalidation Redis has not taken yet: Redis (and so the L1) may hold the old value.
       const pendingIds = new Set(ids.filter((id) => remote.isPending(cacheKeys.get(id)!)));
 
       // L1, only while invalidations can reach it.

@@ -27,15 +27,23 @@ const clusterNodes = z.string().transform((value, ctx) => {
     .map((entry) => entry.trim())
     .filter(Boolean)
     .map((entry) => {
-      const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry);
-      const port = Number(match?.[2]);
-      if (!match || !isIP(match[1]!) || port < 1 || port > 65_535) {
+      // An IPv6 address in brackets ([::1]:7001), an IPv4 one without.
+      const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(entry);
+      const host = match?.[1] ?? match?.[2];
+      const port = Number(match?.[3]);
+      const bracketed = match?.[1] !== undefined;
+      if (!host || isIP(host) === 0 || bracketed !== (isIP(host) === 6) || port < 1 || port > 65_535) {
         ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address and port (127.0.0.1:7001)` });
         return undefined;
       }
-      return { host: match[1]!, port };
+      return { host, port };
     });
   if (nodes.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (new Set(entries).size !== entries.length) ctx.addIssue({ code: 'custom', message: 'lists a node twice' });
   return nodes.filter((node): node is { host: string; port: number } => node !== undefined);
 });
 

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { loadConfig } from '../../src/config/config';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -109,6 +110,28 @@ describe('processes (compiled build, NODE_ENV=production)', () => {
     expect(plainLines(output())).toEqual([
       expect.stringMatching(/^Redis at 127\.0\.0\.1:1 did not answer .*REDIS_ENABLED=false$/),
     ]);
+  });
+
+  it.each([
+    ['a lone Redis (cluster mode)', 'lone'],
+    ['a cluster that does not answer', 'down'],
+  ])('refuses to start in cluster mode against %s, and exits 1 with the reason', async (_what, kind) => {
+    // The machine's Redis is no cluster node: cluster mode must say so, not exit silently.
+    const lone = new URL(loadConfig({}).redis.url);
+    const nodes = kind === 'lone' ? `${lone.hostname}:${lone.port || 6379}` : '127.0.0.1:1';
+    for (const entry of [API, WORKER]) {
+      const { child, output } = track(
+        start(entry, { DATABASE_URL: database.url, REDIS_CLUSTER_NODES: nodes, REDIS_CONNECT_TIMEOUT_MILLIS: '500' }),
+      );
+      expect(await exited(child)).toEqual({ code: 1, signal: null });
+      expect(plainLines(output())).toEqual([
+        expect.stringMatching(
+          kind === 'lone'
+            ? /^Redis Cluster at .* answers but is not a cluster .*unset REDIS_CLUSTER_NODES/
+            : /^Redis Cluster at 127\.0\.0\.1:1 did not answer .*REDIS_ENABLED=false$/,
+        ),
+      ]);
+    }
   });
 
   it('refuses to start on a port another process holds, saying which and what to set', async () => {

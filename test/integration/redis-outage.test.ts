@@ -17,7 +17,7 @@ import { startRedisServer, stopRedisServers, type TestRedisServer } from '../hel
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
- * Issue 6, item 10: RedisClient stopped at run time. Each describe runs its own `redis-server` on a
+ * Issue 6, item 10: Redis stopped at run time. Each describe runs its own `redis-server` on a
  * port of its own (never the machine's shared Redis), kills it mid-test and starts it again.
  */
 

@@ -7,6 +7,7 @@ import { createCacheKeys } from '../../src/platform/redis/keys';
 import { createToolRuntime } from '../../src/runtime';
 import { createTestDatabase } from '../helpers/databases';
 import { connectTestRedis, redisEnvOf } from '../helpers/redis';
+import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 
 const ROOT = join(__dirname, '..', '..');
 const silent = createLogger({ name: 'test', level: 'silent', pretty: false });
@@ -16,8 +17,9 @@ const REFUSED = 'redis://127.0.0.1:1';
 describe('the command-line tools’ runtime', () => {
   it('connects nothing until asked, each connection once, and releases what it made', async () => {
     const database = await createTestDatabase();
-    // One Redis whatever mode the suite runs in: its client count is this runtime's to read.
-    const { redis: probe, settings, drop } = await connectTestRedis({ REDIS_URL: loadConfig({}).redis.url });
+    // A Redis of this test's own: its client count is this runtime's and the probe's alone.
+    const server = await startRedisServer();
+    const { redis: probe, settings, drop } = await connectTestRedis({ REDIS_URL: server.url });
     try {
       const config = loadConfig({ DATABASE_URL: database.url, REDIS_URL: settings.url, REDIS_ENABLED: 'false' });
       const runtime = createToolRuntime(config, silent);
@@ -39,6 +41,7 @@ describe('the command-line tools’ runtime', () => {
     } finally {
       await drop();
       await database.drop();
+      await stopRedisServers();
     }
   });
 

@@ -89,7 +89,19 @@ describe('loadConfig', () => {
         { host: '::1', port: 7003 },
       ],
     );
-    for (const bad of ['redis.internal:7001', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', ',', '127.0.0.1:7001,x']) {
+    for (const bad of [
+      'redis.internal:7001',
+      '127.0.0.1',
+      '127.0.0.1:0',
+      '127.0.0.1:70000',
+      ',',
+      '127.0.0.1:7001,x',
+      '[127.0.0.1:7001',
+      '127.0.0.1]:7001',
+      '[127.0.0.1]:7001',
+      '::1:7001',
+      '127.0.0.1:7001,127.0.0.1:7001',
+    ]) {
       expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad })).toThrow(/REDIS_CLUSTER_NODES/);
     }
     // A cluster has only database 0.

@@ -65,29 +65,39 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
     commandTimeout: role === 'blocking' ? undefined : settings.commandTimeoutMillis,
     maxRetriesPerRequest: commands ? 1 : null,
   };
-  const redis: RedisClient = settings.clusterNodes
-    ? new Cluster(settings.clusterNodes, {
-        redisOptions: options,
-        enableOfflineQueue: !commands,
-        // Batches per node; a command that moves (MOVED/ASK during fail-over or resharding) is
-        // redirected by the client, not taken for an outage.
-        enableAutoPipelining: commands,
-        // Its own list (defineScripts adds to it): the default is one array shared by every client.
-        autoPipeliningIgnoredCommands: [],
-        lazyConnect: true,
-        clusterRetryStrategy: retryStrategy,
-        // The nodes announce IP addresses; nothing here resolves a name.
-        dnsLookup: (address, callback) => callback(null, address),
-        slotsRefreshTimeout: settings.connectTimeoutMillis,
-      })
-    : new Redis(settings.url, {
-        ...options,
-        db: settings.db,
-        enableOfflineQueue: !commands,
-        enableAutoPipelining: commands,
-        lazyConnect: true,
-        retryStrategy,
-      });
+  // A subscriber stays one plain connection even in cluster mode: a cluster forwards every
+  // PUBLISH to every node, so any node will do, and a plain connection says when it drops
+  // ('close', 'ready'), which the L1 needs to stop trusting itself; a Cluster client moves its
+  // hidden subscriber to another node without a word, and messages published meanwhile are lost.
+  const subscriber = role === 'subscriber' || role === 'cache-subscriber';
+  const seed = settings.clusterNodes?.[0];
+  const redis: RedisClient =
+    settings.clusterNodes && !subscriber
+      ? new Cluster(settings.clusterNodes, {
+          redisOptions: options,
+          enableOfflineQueue: !commands,
+          // Batches per node; a command that moves (MOVED/ASK during fail-over or resharding) is
+          // redirected by the client, not taken for an outage.
+          enableAutoPipelining: commands,
+          // Its own list (defineScripts adds to it): the default is one array shared by every client.
+          autoPipeliningIgnoredCommands: [],
+          lazyConnect: true,
+          clusterRetryStrategy: retryStrategy,
+          // The nodes announce IP addresses; nothing here resolves a name.
+          dnsLookup: (address, callback) => callback(null, address),
+          slotsRefreshTimeout: settings.connectTimeoutMillis,
+        })
+      : new Redis(
+          seed ? `redis://${seed.host.includes(':') ? `[${seed.host}]` : seed.host}:${seed.port}` : settings.url,
+          {
+            ...options,
+            db: settings.db,
+            enableOfflineQueue: !commands,
+            enableAutoPipelining: commands,
+            lazyConnect: true,
+            retryStrategy,
+          },
+        );
   let connected = false;
   redis.on('ready', () => {
     if (!connected) redisLog.info('redis connected');
@@ -108,6 +118,10 @@ function describeRedis(settings: Config['redis']): string {
   const url = new URL(settings.url);
   return `Redis at ${url.hostname}:${url.port || 6379}`;
 }
+
+/** The variable that names the Redis of `settings`: the cache's own, or the durable one. */
+const urlSetting = (settings: Config['redis']) =>
+  settings.cacheUrl !== undefined && settings.url === settings.cacheUrl ? 'REDIS_CACHE_URL' : 'REDIS_URL';
 
 /**
  * Connects and answers PING within the connect timeout, or throws a readable error; also
@@ -131,9 +145,12 @@ export async function connectRedis(redis: RedisClient, settings: Config['redis']
       { cause: error },
     );
   }
-  if (clusterEnabled && !isCluster(redis)) {
+  // In cluster mode a subscriber is a plain connection to a node on purpose (createRedis).
+  if (clusterEnabled && !isCluster(redis) && !settings.clusterNodes) {
     throw new StartupError(
-      `${where} is a Redis Cluster node: set REDIS_CLUSTER_NODES to the cluster's nodes (host:port,…) instead of REDIS_URL`,
+      urlSetting(settings) === 'REDIS_CACHE_URL'
+        ? `${where} is a Redis Cluster node: REDIS_CACHE_URL must name one Redis (unset it to keep the cache in the cluster)`
+        : `${where} is a Redis Cluster node: set REDIS_CLUSTER_NODES to the cluster's nodes (host:port,…) instead of REDIS_URL`,
     );
   }
 }
@@ -155,6 +172,8 @@ async function seedsNotInCluster(settings: Config['redis']): Promise<string[]> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    // Its failure is the answer; without a listener ioredis would print it as unhandled.
+    probe.on('error', () => {});
     try {
       await probe.connect();
       if (/^cluster_enabled:0\b/m.test(await probe.info('cluster'))) lone.push(`${host}:${port}`);
@@ -169,7 +188,8 @@ async function seedsNotInCluster(settings: Config['redis']): Promise<string[]> {
 
 /** QUIT lets pending replies arrive; DISCONNECT afterwards (or after a timeout) releases the socket for sure. */
 export async function closeRedis(redis: RedisClient): Promise<void> {
-  if (redis.status === 'end' || redis.status === 'wait') {
+  // A cluster client whose first connect failed holds no node connection, and never says 'end'.
+  if (redis.status === 'end' || redis.status === 'wait' || (isCluster(redis) && redis.nodes().length === 0)) {
     redis.disconnect();
     return;
   }
@@ -188,5 +208,8 @@ export async function closeRedis(redis: RedisClient): Promise<void> {
     clearTimeout(timer);
     redis.disconnect();
   }
-  await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MILLIS).unref())]);
+  // Not unref'd: a process closing its clients must not exit before its error is printed.
+  let endTimer: NodeJS.Timeout | undefined;
+  await Promise.race([ended, new Promise((resolve) => (endTimer = setTimeout(resolve, QUIT_TIMEOUT_MILLIS)))]);
+  clearTimeout(endTimer);
 }
