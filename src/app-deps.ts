@@ -111,7 +111,14 @@ export function createAppDeps(
   });
   const direct = createDirectWritePath({ messages: repos.messages, pubsub });
   const buffer = redis
-    ? createWriteBuffer({ redis, keys, maxDepth: config.buffer.maxDepth, now: options.now })
+    ? createWriteBuffer({
+        redis,
+        keys,
+        maxDepth: config.buffer.maxDepth,
+        minReplicas: config.buffer.minReplicas,
+        replicaTimeoutMillis: config.buffer.replicaTimeoutMillis,
+        now: options.now,
+      })
     : undefined;
   const eventLoopPressure = createEventLoopPressure(config.writeMaxEventLoopDelayMillis);
   const deps: AppDeps = {

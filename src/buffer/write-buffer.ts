@@ -4,6 +4,7 @@ import type { CacheKeys } from '../platform/redis/keys';
 import { defineScripts } from '../platform/redis/scripts';
 import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message-status-pubsub';
 import { decodeIntent, encodeIntent, intentId, type Intent } from './intent';
+import { createReplicaWaiter } from './replica-wait';
 
 /** How long a clientMessageId is remembered in Redis: a retry within it gets the first answer. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -17,7 +18,11 @@ const CONVERSATION_TTL_SECONDS = 7 * 24 * 60 * 60;
 export const DEAD_LETTER_MESSAGE = 'This message could not be stored.';
 
 export type PushResult =
-  { kind: 'QUEUED'; depth: number } | { kind: 'DUPLICATE'; first: Intent } | { kind: 'FULL'; depth: number };
+  | { kind: 'QUEUED'; depth: number }
+  | { kind: 'DUPLICATE'; first: Intent }
+  | { kind: 'FULL'; depth: number }
+  /** Queued, but fewer replicas than asked took it in time: not to be acknowledged from the buffer alone. */
+  | { kind: 'UNREPLICATED'; replicas: number };
 
 /** A message the buffer still holds: queued, or failed and dead-lettered. */
 export interface BufferedStatus {
@@ -79,13 +84,26 @@ export function createWriteBuffer(deps: {
   redis: RedisClient;
   keys: CacheKeys;
   maxDepth: number;
+  /** Replicas that must hold a pushed intent (Redis WAIT) within `replicaTimeoutMillis`; default 0. */
+  minReplicas?: number;
+  replicaTimeoutMillis?: number;
   /** The clock intents' ages are read against; default Date.now. */
   now?: () => number;
 }) {
   const { redis } = deps;
+  const minReplicas = deps.minReplicas ?? 0;
   const now = deps.now ?? Date.now;
   const keys = deps.keys.buffer;
   const scripts = defineScripts(redis);
+  const replicated =
+    minReplicas > 0
+      ? createReplicaWaiter({
+          redis,
+          key: keys.pending(),
+          replicas: minReplicas,
+          timeoutMillis: deps.replicaTimeoutMillis ?? 100,
+        })
+      : undefined;
   const idempotencyKey = (intent: Intent) =>
     intent.message.clientMessageId
       ? keys.idempotency(idempotencyHash(intent, intent.message.clientMessageId))
@@ -147,6 +165,10 @@ export function createWriteBuffer(deps: {
         ),
       )) as [string, string | number];
       if (kind === 'DUPLICATE') return { kind, first: decodeIntent(String(value)) };
+      if (kind === 'QUEUED' && replicated) {
+        const replicas = await replicated();
+        if (replicas < minReplicas) return { kind: 'UNREPLICATED', replicas };
+      }
       return { kind: kind as 'QUEUED' | 'FULL', depth: Number(value) };
     },
 

@@ -13,7 +13,7 @@ import type { WriteBuffer } from '../buffer/write-buffer';
 const FULL_RETRY_AFTER_SECONDS = 2;
 
 export interface BufferedWritePathStats {
-  /** Sends written through to PostgreSQL because the buffer could not take them. */
+  /** Sends written through to PostgreSQL because the buffer could not take them, or not on enough replicas. */
   fallbacks: number;
   /** When the last of them happened (epoch ms); null before the first. */
   lastFallbackAt: number | null;
@@ -50,6 +50,17 @@ export function createBufferedWritePath(deps: {
         stats.fallbacks++;
         stats.lastFallbackAt = now();
         warn(error, 'the write buffer did not take a send; writing it straight to PostgreSQL');
+        return deps.direct.write(exchange);
+      }
+      if (pushed.kind === 'UNREPLICATED') {
+        // In the buffer, but on too few replicas to survive its master: PostgreSQL makes it
+        // durable now, and the flush later finds it there and stores nothing twice.
+        stats.fallbacks++;
+        stats.lastFallbackAt = now();
+        warn(
+          new Error(`${pushed.replicas} replicas acknowledged in time`),
+          'the write buffer could not replicate a send in time; writing it straight to PostgreSQL',
+        );
         return deps.direct.write(exchange);
       }
       if (pushed.kind === 'FULL') {

@@ -240,6 +240,13 @@ const SETTINGS = {
     retryMaxMillis: env('BUFFER_RETRY_MAX_MILLIS', intFromEnv(10).default(5_000)),
     /** An intent waiting longer than this (queued or in flight) makes /health/buffer degraded. */
     maxAgeSeconds: env('BUFFER_MAX_AGE_SECONDS', intFromEnv(1).default(60)),
+    /**
+     * Replicas that must hold an intent before its send is acknowledged (Redis WAIT), so that a
+     * master lost right after cannot take it along; 0: the push alone is the acknowledgement.
+     */
+    minReplicas: env('BUFFER_MIN_REPLICAS', intFromEnv(0, 16).default(0)),
+    /** How long a send waits for them; then it is written straight to PostgreSQL instead. */
+    replicaTimeoutMillis: env('BUFFER_REPLICA_TIMEOUT_MILLIS', intFromEnv(1, 10_000).default(100)),
   },
   /** Sends are refused OVERLOADED (503) while the event loop lags more than this; 0: never. */
   writeMaxEventLoopDelayMillis: env('WRITE_MAX_EVENT_LOOP_DELAY_MILLIS', intFromEnv(0).default(500)),

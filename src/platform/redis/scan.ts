@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { isCluster, type RedisClient } from './connection';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster, nodeAddress, type RedisClient } from './connection';
 
 /**
  * Every key matching `pattern`, a SCAN page at a time (never KEYS, which blocks Redis for the
@@ -20,4 +20,16 @@ export async function* scanKeys(
       if (keys.length > 0) yield { node, keys };
     } while (cursor !== '0');
   }
+}
+
+/**
+ * The connection to the master that serves `slot` now (the client follows fail-overs): for a
+ * command that must run on the node a key lives on, such as WAIT after a write there. The slot
+ * of a key is Redis' to say (`CLUSTER KEYSLOT`).
+ */
+export function slotNode(cluster: Cluster, slot: number): Redis {
+  const [master] = cluster.slots[slot] ?? [];
+  const node = cluster.nodes('master').find((candidate) => nodeAddress(candidate) === master);
+  if (!node) throw new Error(`No master is known for slot ${slot}`);
+  return node;
 }
