@@ -11,7 +11,9 @@
 //
 //   BEFORE_DIST=/path/to/old/dist AFTER_DIST=dist load/bench.sh compare
 //
-// Environment: BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
+// Environment: TARGET (parley, or parley-cluster on the local Redis Cluster), BEFORE_ENV and
+// AFTER_ENV (settings of one build only, e.g. AFTER_ENV=BUFFER_MIN_REPLICAS=1: one build against
+// itself with and without a setting), BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
 // each revision, with its node_modules beside its dist/), ROUNDS (12, in all), SESSIONS (4: each
 // starts both builds afresh, in turn first and on the first port), ROUND_SECONDS (8, each of
 // sends and reads), CONNECTIONS (50 per build), BOTS (10), BASE_PORT (4721). Writes
@@ -28,6 +30,13 @@ import { createTargets } from '../lib/targets.mjs';
 import { reader, sender } from '../lib/workload.mjs';
 
 const env = process.env;
+const settingsOf = (text = '') =>
+  Object.fromEntries(
+    text
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
 const cfg = {
   before: env.BEFORE_DIST && resolve(env.BEFORE_DIST),
   after: env.AFTER_DIST && resolve(env.AFTER_DIST),
@@ -37,6 +46,11 @@ const cfg = {
   connections: Number(env.CONNECTIONS ?? 50),
   bots: Number(env.BOTS ?? 10),
   basePort: Number(env.BASE_PORT ?? 4721),
+  /** `parley` (one Redis) or `parley-cluster` (the local Redis Cluster, 2 workers per build). */
+  target: env.TARGET ?? 'parley',
+  /** Settings of one build only, `NAME=value NAME=value`: the same code with and without a setting. */
+  beforeEnv: settingsOf(env.BEFORE_ENV),
+  afterEnv: settingsOf(env.AFTER_ENV),
 };
 if (!cfg.before || !cfg.after) {
   console.error('usage: BEFORE_DIST=<built tree>/dist AFTER_DIST=<built tree>/dist load/bench.sh compare');
@@ -67,6 +81,7 @@ async function together(builds, client, seconds) {
   );
   return runs.map((run, i) => ({
     perSecond: run.okPerSecond,
+    p95: run.p95,
     errors: run.errors,
     cpuMillisPerRequest: (cpuMillis(builds[i].apis[0].pid) - cpu0[i]) / Math.max(1, run.requests),
   }));
@@ -96,6 +111,8 @@ function summarise(rounds, phase) {
     ratioMin: Math.min(...ratios),
     ratioMax: Math.max(...ratios),
     cpuRatioMedian: median(cpuRatios),
+    beforeP95Median: median(rounds.map((r) => r[phase].before.p95)),
+    afterP95Median: median(rounds.map((r) => r[phase].after.p95)),
     errors: rounds.reduce((sum, r) => sum + r[phase].before.errors + r[phase].after.errors, 0),
   };
 }
@@ -103,17 +120,30 @@ function summarise(rounds, phase) {
 function renderReport(report) {
   const f = (x, d = 3) => x.toFixed(d);
   const row = (name, s) =>
-    `| ${name} | ${Math.round(s.beforeMedian)} | ${Math.round(s.afterMedian)} | **${f(s.ratioMedian)}** | ${f(s.ratioMin)}–${f(s.ratioMax)} | ${f(s.cpuRatioMedian)} | ${s.errors} |`;
+    `| ${name} | ${Math.round(s.beforeMedian)} | ${Math.round(s.afterMedian)} | **${f(s.ratioMedian)}** | ${f(s.ratioMin)}–${f(s.ratioMax)} | ${f(s.beforeP95Median, 1)} → ${f(s.afterP95Median, 1)} | ${f(s.cpuRatioMedian)} | ${s.errors} |`;
   return [
     `# Before and after, side by side (${report.date})`,
     '',
-    `- before: \`${report.before}\``,
-    `- after: \`${report.after}\``,
-    `- ${report.rounds.length} rounds in ${cfg.sessions} sessions (each session starts both builds afresh, in turn first); each round: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (one api + worker each, ${cfg.bots} bots, rate limits off)`,
+    `- before: \`${report.before}\`${
+      Object.keys(cfg.beforeEnv).length
+        ? ` with ${Object.entries(cfg.beforeEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }`,
+    `- after: \`${report.after}\`${
+      Object.keys(cfg.afterEnv).length
+        ? ` with ${Object.entries(cfg.afterEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }`,
+    `- target: ${cfg.target}`,
+    `- ${report.rounds.length} rounds in ${cfg.sessions} sessions (each session starts both builds afresh, in turn first); each round: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (${cfg.target === 'parley-cluster' ? 'one api + two workers on the local Redis Cluster' : 'one api + worker'} each, ${cfg.bots} bots, rate limits off)`,
     `- machine: ${report.machine}`,
     '',
-    '| phase | before /s (median) | after /s (median) | after ÷ before (median of rounds) | range | api CPU per request, after ÷ before | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| phase | before /s (median) | after /s (median) | after ÷ before (median of rounds) | range | p95 ms, before → after (medians) | api CPU per request, after ÷ before | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     row('sends', report.sends),
     row('reads', report.reads),
     '',
@@ -145,7 +175,12 @@ await runScenario({ name: 'compare' }, async (h) => {
     const started = [];
     for (const [i, label] of order.entries()) {
       started.push(
-        await targets.start('parley', cfg[label], owner, { id: `${label}-${session + 1}`, port: cfg.basePort + i }),
+        // Two ports apart: a cluster target's second worker takes the port after the first's.
+        await targets.start(cfg.target, cfg[label], owner, {
+          id: `${label}-${session + 1}`,
+          port: cfg.basePort + 2 * i,
+          env: cfg[`${label}Env`],
+        }),
       );
     }
     const builds = order[0] === 'before' ? started : [started[1], started[0]];
