@@ -3,6 +3,7 @@ import { createLogger } from '../../src/core/logger';
 import { closeRedis, connectRedis, createRedis, type RedisClient } from '../../src/platform/redis/connection';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { startRedisServer, stopRedisServers, type TestRedisServer } from '../helpers/redis-server';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
 
 const SEND = `mutation($input: SendMessageInput!) {
@@ -83,4 +84,70 @@ describe('write buffer acknowledgements that wait for a replica', () => {
     const retry = await send('Do you deliver?', 'replicated-2');
     expect(retry.data!.sendMessage.message).toEqual({ id: message.id, status: 'PERSISTED' });
   });
+});
+
+/**
+ * A master cut off from its replica while it still serves clients, then lost, its replica
+ * promoted: what acknowledged sends survive. A SIGKILL alone cannot show it on loopback (the
+ * replication stream is already in the socket); the cut can.
+ */
+describe('a master partitioned from its replica, then lost', () => {
+  afterEach(() => stopRedisServers());
+
+  async function partitionThenFailover(minReplicas: number) {
+    const master = await startRedisServer({ appendonly: true });
+    // The replica reaches its master through a proxy this test can cut: a network partition.
+    const link = await startTcpProxy('127.0.0.1', master.port);
+    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(link.port)] });
+    const settings = loadConfig({ REDIS_ENABLED: 'true', REDIS_URL: replica.url }).redis;
+    const replicaProbe = createRedis(settings, createLogger({ name: 'test', level: 'silent', pretty: false }));
+    await connectRedis(replicaProbe, settings);
+    const app = await startTestApp(
+      {
+        REDIS_ENABLED: 'true',
+        REDIS_URL: master.url,
+        BUFFER_MIN_REPLICAS: String(minReplicas),
+        BUFFER_REPLICA_TIMEOUT_MILLIS: '200',
+      },
+      { flusher: false },
+    );
+    try {
+      await eventually(async () => /master_link_status:up/.test(await replicaProbe.info('replication')));
+      const owner = await signUpOwner(app, `partition-${minReplicas}`);
+      const bot = await createBot(app, owner.token, 'Partitioned bot');
+      link.cut();
+      await eventually(async () => /connected_slaves:0/.test(await app.deps.clients.redis!.info('replication')));
+      const acknowledged: { id: string; status: string }[] = [];
+      for (let i = 0; i < 5; i++) {
+        const sent = await app.gql(
+          SEND,
+          { input: { botId: bot.id, text: `Question ${i}`, clientMessageId: `partition-${i}` } },
+          owner.token,
+        );
+        expect(sent.errors).toBeUndefined();
+        acknowledged.push(sent.data!.sendMessage.message);
+      }
+      // The master is lost; its replica, cut off since, becomes the master.
+      await master.kill();
+      await replicaProbe.call('REPLICAOF', 'NO', 'ONE');
+      const ids = acknowledged.map((message) => message.id);
+      const inPostgres = (await app.deps.db('messages').whereIn('id', ids)).length;
+      const keys = createCacheKeys(app.config.redis.keyPrefix).buffer;
+      const onNewMaster = (await replicaProbe.hmget(keys.queued(), ...ids)).filter(Boolean).length;
+      return { statuses: acknowledged.map((message) => message.status), lost: ids.length - inPostgres - onNewMaster };
+    } finally {
+      await closeRedis(replicaProbe);
+      await link.close();
+      // Its Redis is gone: the app's own keys went with it.
+      await app.close().catch(() => undefined);
+    }
+  }
+
+  it('loses no acknowledged send with BUFFER_MIN_REPLICAS=1: each went to PostgreSQL once the replica did not confirm', async () => {
+    expect(await partitionThenFailover(1)).toEqual({ statuses: Array(5).fill('PERSISTED'), lost: 0 });
+  }, 60_000);
+
+  it('loses every send acknowledged since the cut with BUFFER_MIN_REPLICAS=0', async () => {
+    expect(await partitionThenFailover(0)).toEqual({ statuses: Array(5).fill('QUEUED'), lost: 5 });
+  }, 60_000);
 });
