@@ -317,7 +317,12 @@ export function createHarness({
       foreign += used;
       let cmd = '?';
       try {
-        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 100);
+        // Paths inside the repository as it names them: a report is read on other machines.
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .replaceAll('\0', ' ')
+          .replaceAll(`${repo}/`, '')
+          .trim()
+          .slice(0, 100);
       } catch {
         // gone
       }
