@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { head, sleep, stop } from './harness.mjs';
 import { renderCharts } from './charts.mjs';
 import { closedLoop, openLoop } from './loadgen.mjs';
+import { processCpuMillis } from './processes.mjs';
 import { bufferHealth, waitRows } from './observe.mjs';
 import { checks, machine, renderReport } from './report.mjs';
 import { seedOwner } from './seed.mjs';
@@ -162,9 +163,7 @@ export function createPhases(h, cfg) {
     for (const child of target.processes) {
       const role = target.apis?.includes(child) ? 'api' : 'worker';
       try {
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        byRole[role] = (byRole[role] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+        byRole[role] = (byRole[role] ?? 0) + processCpuMillis(child.pid);
       } catch {
         // exited: its CPU is no longer readable
       }

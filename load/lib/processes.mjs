@@ -401,3 +401,10 @@ export function redisCluster({
 
   return cluster;
 }
+
+/** User + system CPU a process has used so far, ms (`/proc/<pid>/stat`, which counts 1/100 s). */
+export function processCpuMillis(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

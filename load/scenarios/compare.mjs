@@ -18,12 +18,13 @@
 // starts both builds afresh, in turn first and on the first port), ROUND_SECONDS (8, each of
 // sends and reads), CONNECTIONS (50 per build), BOTS (10), BASE_PORT (4721). Writes
 // load/results/compare-<stamp>/report.md and report.json; exits 1 when a request failed.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runScenario } from '../lib/harness.mjs';
 import { closedLoop } from '../lib/loadgen.mjs';
+import { processCpuMillis } from '../lib/processes.mjs';
 import { seedOwner } from '../lib/seed.mjs';
 import { median } from '../lib/stats.mjs';
 import { createTargets } from '../lib/targets.mjs';
@@ -57,16 +58,9 @@ if (!cfg.before || !cfg.after) {
   process.exit(2);
 }
 
-/** User + system CPU of a process so far, in ms. */
-function cpuMillis(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** The same load on every build at once for `seconds`: requests/s, errors and api CPU per request each. */
 async function together(builds, client, seconds) {
-  const cpu0 = builds.map((b) => cpuMillis(b.apis[0].pid));
+  const cpu0 = builds.map((b) => processCpuMillis(b.apis[0].pid));
   const runs = await Promise.all(
     builds.map((b) =>
       closedLoop({
@@ -83,7 +77,7 @@ async function together(builds, client, seconds) {
     perSecond: run.okPerSecond,
     p95: run.p95,
     errors: run.errors,
-    cpuMillisPerRequest: (cpuMillis(builds[i].apis[0].pid) - cpu0[i]) / Math.max(1, run.requests),
+    cpuMillisPerRequest: (processCpuMillis(builds[i].apis[0].pid) - cpu0[i]) / Math.max(1, run.requests),
   }));
 }
 
@@ -117,6 +111,14 @@ function summarise(rounds, phase) {
   };
 }
 
+/** ` with NAME=value …` for a build's own settings, '' without any. */
+const withSettings = (settings) =>
+  Object.keys(settings).length
+    ? ` with ${Object.entries(settings)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(' ')}`
+    : '';
+
 function renderReport(report) {
   const f = (x, d = 3) => x.toFixed(d);
   const row = (name, s) =>
@@ -124,20 +126,8 @@ function renderReport(report) {
   return [
     `# Before and after, side by side (${report.date})`,
     '',
-    `- before: \`${report.before}\`${
-      Object.keys(cfg.beforeEnv).length
-        ? ` with ${Object.entries(cfg.beforeEnv)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}`
-        : ''
-    }`,
-    `- after: \`${report.after}\`${
-      Object.keys(cfg.afterEnv).length
-        ? ` with ${Object.entries(cfg.afterEnv)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}`
-        : ''
-    }`,
+    `- before: \`${report.before}\`${withSettings(cfg.beforeEnv)}`,
+    `- after: \`${report.after}\`${withSettings(cfg.afterEnv)}`,
     `- target: ${cfg.target}`,
     `- ${report.rounds.length} rounds in ${cfg.sessions} sessions (each session starts both builds afresh, in turn first); each round: ${cfg.roundSeconds} s of sends, then ${cfg.roundSeconds} s of owner reads, ${cfg.connections} closed-loop connections per build, both builds at once (${cfg.target === 'parley-cluster' ? 'one api + two workers on the local Redis Cluster' : 'one api + worker'} each, ${cfg.bots} bots, rate limits off)`,
     `- machine: ${report.machine}`,

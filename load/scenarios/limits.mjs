@@ -28,13 +28,16 @@
 // instead of building HEAD). Everything it starts it stops by pid; it drops its database and
 // deletes its Redis keys (its prefix, SCAN + UNLINK) at the end, also on failure or Ctrl-C
 // (lib/harness.mjs runScenario). Loopback only. Results: load/results/limits-<stamp>/.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { gql, head, runScenario, sleep, stop } from '../lib/harness.mjs';
 import { closedLoop, postGraphql } from '../lib/loadgen.mjs';
+import { processCpuMillis } from '../lib/processes.mjs';
+
+const processCpuSeconds = (pid) => processCpuMillis(pid) / 1000;
 import { bufferHealth } from '../lib/observe.mjs';
 import { fmt } from '../lib/report.mjs';
 import { median, percentile } from '../lib/stats.mjs';
@@ -63,7 +66,6 @@ const cfg = {
   requestTimeoutSeconds: num('REQUEST_TIMEOUT_SECONDS', 30),
   basePort: num('BASE_PORT', 4641),
 };
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 /** The FREE users' source addresses: 127.0.0.10, .11, …; the ENTERPRISE user's comes after them. */
 const addressOf = (u) => `127.0.0.${10 + u}`;
 
@@ -119,13 +121,6 @@ async function waitDrained(origin, seconds = 30) {
     await sleep(100);
   }
   return health;
-}
-
-/** utime + stime of a process, in seconds. */
-function processCpu(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
 }
 
 /** Redis' calls and µs per command (commandstats) and its CPU seconds (user + sys). */
@@ -239,11 +234,11 @@ async function costRun(h, targets, dist, owner, enabled, round) {
 
   const redis0 = await redisStats(h);
   const cpu0 = h.cpuSample();
-  const api0 = processCpu(api.pid);
-  const worker0 = processCpu(worker.pid);
+  const api0 = processCpuSeconds(api.pid);
+  const worker0 = processCpuSeconds(worker.pid);
   const result = await load(cfg.costSends);
-  const api1 = processCpu(api.pid);
-  const worker1 = processCpu(worker.pid);
+  const api1 = processCpuSeconds(api.pid);
+  const worker1 = processCpuSeconds(worker.pid);
   const cpu1 = h.cpuSample();
   const redis1 = await redisStats(h);
 
@@ -524,7 +519,7 @@ async function burstRun(h, targets, dist, owners) {
   const perUser = users.map(() => []);
   const poolStats = { peakQueued: 0, peakConnected: 0 };
   const cpu0 = h.cpuSample();
-  const api0 = processCpu(api.pid);
+  const api0 = processCpuSeconds(api.pid);
   const wall0 = performance.now();
   // Mid-run, from the first user's address while it is over its limit: health and metrics answer.
   const midRun = (async () => {
@@ -550,7 +545,7 @@ async function burstRun(h, targets, dist, owners) {
       }),
     ),
   );
-  const api1 = processCpu(api.pid);
+  const api1 = processCpuSeconds(api.pid);
   const wall1 = performance.now();
   const cpu1 = h.cpuSample();
   const unlimitedRoutes = await midRun;

@@ -87,17 +87,14 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
           dnsLookup: (address, callback) => callback(null, address),
           slotsRefreshTimeout: settings.connectTimeoutMillis,
         })
-      : new Redis(
-          seed ? `redis://${seed.host.includes(':') ? `[${seed.host}]` : seed.host}:${seed.port}` : settings.url,
-          {
-            ...options,
-            db: settings.db,
-            enableOfflineQueue: !commands,
-            enableAutoPipelining: commands,
-            lazyConnect: true,
-            retryStrategy,
-          },
-        );
+      : createOneRedis(seed, settings.url, {
+          ...options,
+          db: settings.db,
+          enableOfflineQueue: !commands,
+          enableAutoPipelining: commands,
+          lazyConnect: true,
+          retryStrategy,
+        });
   let connected = false;
   redis.on('ready', () => {
     if (!connected) redisLog.info('redis connected');
@@ -110,6 +107,10 @@ export function createRedis(settings: Config['redis'], log: Logger, role: RedisR
   });
   return redis;
 }
+
+/** One server's connection: to a cluster node by address, or to the Redis at `url`. */
+const createOneRedis = (node: { host: string; port: number } | undefined, url: string, options: RedisOptions) =>
+  node ? new Redis(node.port, node.host, options) : new Redis(url, options);
 
 /** Where `settings` point, for messages: the URL's host and port, or the cluster's seed nodes. */
 function describeRedis(settings: Config['redis']): string {
