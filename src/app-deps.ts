@@ -15,6 +15,7 @@ import { createMessageStatusPubSub } from './pubsub/message-status-pubsub';
 import { createBufferedWritePath } from './chat/buffered-write-path';
 import { createPendingWrites, noPendingWrites } from './buffer/pending-writes';
 import { createWriteBuffer } from './buffer/write-buffer';
+import { createBufferShards } from './buffer/shards';
 import { createEventLoopPressure } from './chat/event-loop-pressure';
 import { createRateLimiter } from './rate-limits/rate-limiter';
 import { createLocalEmbedder, type Embedder } from './search/embedder';
@@ -110,10 +111,12 @@ export function createAppDeps(
     log: log.child({ component: 'pubsub' }),
   });
   const direct = createDirectWritePath({ messages: repos.messages, pubsub });
+  const bufferShards = createBufferShards(config.buffer.shards);
   const buffer = redis
     ? createWriteBuffer({
         redis,
         keys,
+        shards: bufferShards,
         maxDepth: config.buffer.maxDepth,
         minReplicas: config.buffer.minReplicas,
         replicaTimeoutMillis: config.buffer.replicaTimeoutMillis,
@@ -146,6 +149,7 @@ export function createAppDeps(
         })
       : direct,
     buffer,
+    chatIds: bufferShards,
     pendingWrites: buffer
       ? createPendingWrites({ buffer, log: log.child({ component: 'write-buffer' }) })
       : noPendingWrites,

@@ -54,6 +54,7 @@ export async function startRuntime(
       }
     }
     const app = createAppDeps(config, log, clients, role, options);
+    await app.buffer?.adoptLayout();
     await app.start();
     releaseSteps.unshift({ name: 'cache', run: () => app.stop() });
     releaseSteps.unshift({ name: 'cache-stats', run: () => app.cacheStats.stop() });

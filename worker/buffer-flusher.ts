@@ -25,6 +25,12 @@ interface FlusherCounters {
   reaped: number;
 }
 
+/** A flush loop's claim in one shard: the loop's id is the same in every shard. */
+interface Claim {
+  shard: number;
+  id: string;
+}
+
 interface Claimed {
   raw: string;
   intent: Intent;
@@ -112,11 +118,11 @@ export function createBufferFlusher(deps: {
       error,
     }));
 
-  async function settle(claimId: string, group: Claimed[], outcomes: PersistOutcome[]): Promise<void> {
+  async function settle(claim: Claim, group: Claimed[], outcomes: PersistOutcome[]): Promise<void> {
     const oldest = Math.min(...group.map(({ intent }) => intent.enqueuedAt));
     // Redis must hear of the COMMIT; until it does the claim stays, and a re-flush is a no-op.
     await retrying(
-      () => buffer.acknowledge(claimId, group, Date.now() - oldest),
+      () => buffer.acknowledge(claim.shard, claim.id, group, Date.now() - oldest),
       () => true,
       'acknowledging a flush',
     );
@@ -131,27 +137,27 @@ export function createBufferFlusher(deps: {
     );
   }
 
-  async function failAttempt(claimId: string, item: Claimed, error: unknown): Promise<void> {
+  async function failAttempt(claim: Claim, item: Claimed, error: unknown): Promise<void> {
     const id = intentId(item.intent);
     if (item.intent.attempts + 1 < settings.maxAttempts) {
       counters.requeued++;
       log.warn({ err: error, intentId: id, attempt: item.intent.attempts + 1 }, 'an intent failed to store; requeued');
       await retrying(
-        () => buffer.requeue(claimId, item.raw, item.intent),
+        () => buffer.requeue(claim.shard, claim.id, item.raw, item.intent),
         () => true,
         'requeueing an intent',
       );
       return;
     }
-    await deadLetter(claimId, item.raw, item.intent, error);
+    await deadLetter(claim, item.raw, item.intent, error);
   }
 
-  async function deadLetter(claimId: string, raw: string, intent: Intent | undefined, error: unknown): Promise<void> {
+  async function deadLetter(claim: Claim, raw: string, intent: Intent | undefined, error: unknown): Promise<void> {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     counters.deadLettered++;
     log.error({ err: error, intentId: intent && intentId(intent) }, 'an intent was dead-lettered');
     const moved = await retrying(
-      () => buffer.deadLetter(claimId, raw, intent, reason, new Date()),
+      () => buffer.deadLetter(claim.shard, claim.id, raw, intent, reason, new Date()),
       () => true,
       'dead-lettering an intent',
     );
@@ -159,7 +165,7 @@ export function createBufferFlusher(deps: {
   }
 
   /** Stores `group` in one transaction; on a data error, halves it until the culprits stand alone. */
-  async function store(claimId: string, group: Claimed[]): Promise<void> {
+  async function store(claim: Claim, group: Claimed[]): Promise<void> {
     let outcomes: PersistOutcome[];
     try {
       outcomes = await retrying(
@@ -169,36 +175,36 @@ export function createBufferFlusher(deps: {
       );
     } catch (error: unknown) {
       if (error instanceof StoppingError) throw error;
-      if (group.length === 1) return failAttempt(claimId, group[0]!, error);
+      if (group.length === 1) return failAttempt(claim, group[0]!, error);
       const half = Math.ceil(group.length / 2);
-      await store(claimId, group.slice(0, half));
-      await store(claimId, group.slice(half));
+      await store(claim, group.slice(0, half));
+      await store(claim, group.slice(half));
       return;
     }
-    await settle(claimId, group, outcomes);
+    await settle(claim, group, outcomes);
   }
 
-  async function flushClaim(claimId: string, raws: string[]): Promise<void> {
+  async function flushClaim(claim: Claim, raws: string[]): Promise<void> {
     const readable: Claimed[] = [];
     for (const raw of raws) {
       try {
         readable.push({ raw, intent: decodeIntent(raw) });
       } catch (error: unknown) {
-        await deadLetter(claimId, raw, undefined, error);
+        await deadLetter(claim, raw, undefined, error);
       }
     }
     // The lease outlives any one flush: renewed while PostgreSQL is slow or down.
     const renewal = setInterval(() => {
-      buffer.renew(claimId, settings.leaseMillis).then(
+      buffer.renew(claim.shard, claim.id, settings.leaseMillis).then(
         (held) => {
           if (!held)
-            log.warn({ claimId }, 'a claim was reaped while in flight; its intents may be stored twice (a no-op)');
+            log.warn({ claim }, 'a claim was reaped while in flight; its intents may be stored twice (a no-op)');
         },
         (error: unknown) => warn(error, 'could not renew a claim'),
       );
     }, settings.leaseMillis / 3);
     try {
-      if (readable.length > 0) await store(claimId, readable);
+      if (readable.length > 0) await store(claim, readable);
     } finally {
       clearInterval(renewal);
     }
@@ -210,26 +216,46 @@ export function createBufferFlusher(deps: {
    * every push too, so nothing new can arrive: the loop waits as long, then claims again (what
    * the reaper or a requeue gave back), rather than logging a failure each time.
    */
-  async function waitForWork(blocking: RedisClient, claimId: string): Promise<void> {
+  async function waitForWork(blocking: RedisClient, claim: Claim): Promise<boolean> {
     try {
-      await buffer.waitForIntent(blocking, claimId, settings.idleWaitMillis / 1000);
+      return (await buffer.waitForIntent(claim.shard, blocking, claim.id, settings.idleWaitMillis / 1000)) !== null;
     } catch (error: unknown) {
       if (!isRedisOutOfMemory(error)) throw error;
       await pause(settings.idleWaitMillis);
+      return false;
     }
   }
 
+  /**
+   * One flush loop. It visits the shards in turn, from a random one, and takes at most one
+   * batch from each before it moves on: a busy shard cannot starve the others, and loops of
+   * every worker spread over the shards. Only when a whole round found nothing does it block,
+   * on the shard it stands at, for at most the idle wait.
+   */
   async function loop(claimId: string): Promise<void> {
     const blocking = deps.createBlockingRedis();
+    const shards = buffer.shardCount;
+    const touched = new Set<number>();
+    let cursor = Math.floor(Math.random() * shards);
     let failures = 0;
     try {
       while (!stopping) {
         try {
-          const raws = await buffer.claim(claimId, settings.batchSize, settings.leaseMillis);
-          if (raws.length === 0) {
-            await waitForWork(blocking, claimId);
-          } else {
-            await flushClaim(claimId, raws);
+          let flushed = false;
+          for (let step = 0; step < shards && !stopping && !flushed; step++) {
+            const claim: Claim = { shard: (cursor + step) % shards, id: claimId };
+            touched.add(claim.shard);
+            const raws = await buffer.claim(claim.shard, claim.id, settings.batchSize, settings.leaseMillis);
+            if (raws.length > 0) {
+              await flushClaim(claim, raws);
+              cursor = (claim.shard + 1) % shards;
+              flushed = true;
+            }
+          }
+          // The intent the wait moves lands in this shard's claim: the next round starts there.
+          // A wait that saw nothing moves on, so an idle loop watches each shard in turn.
+          if (!flushed && !stopping && !(await waitForWork(blocking, { shard: cursor % shards, id: claimId }))) {
+            cursor = (cursor + 1) % shards;
           }
           failures = 0;
         } catch (error: unknown) {
@@ -240,20 +266,27 @@ export function createBufferFlusher(deps: {
       }
     } finally {
       // What this loop still holds goes back to the queue now rather than after the lease.
-      await buffer
-        .returnClaim(claimId, false)
-        .catch((error: unknown) => log.warn({ err: error, claimId }, 'could not give a claim back; the reaper will'));
+      for (const shard of touched) {
+        await buffer
+          .returnClaim(shard, claimId, false)
+          .catch((error: unknown) =>
+            log.warn({ err: error, claimId, shard }, 'could not give a claim back; the reaper will'),
+          );
+      }
       await deps.closeRedis(blocking);
     }
   }
 
   async function reapOnce(): Promise<number> {
     let returned = 0;
-    for (const claimId of await buffer.expiredClaims()) {
-      const moved = await buffer.returnClaim(claimId, true);
-      if (moved < 0) continue;
-      returned += moved;
-      if (moved > 0) log.warn({ claimId, intents: moved }, 'returned the intents of an expired claim to the queue');
+    for (let shard = 0; shard < buffer.shardCount; shard++) {
+      for (const claimId of await buffer.expiredClaims(shard)) {
+        const moved = await buffer.returnClaim(shard, claimId, true);
+        if (moved < 0) continue;
+        returned += moved;
+        if (moved > 0)
+          log.warn({ claimId, shard, intents: moved }, 'returned the intents of an expired claim to the queue');
+      }
     }
     counters.reaped += returned;
     return returned;

@@ -1,7 +1,7 @@
 import type { Access } from '../auth/access';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../core/errors';
 import type { ChatWritePath } from './write-path';
-import { newId } from '../core/ids';
+import type { BufferShards } from '../buffer/shards';
 import { loadExisting, type Loaders } from '../loaders/create-loaders';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
@@ -36,6 +36,9 @@ export interface SendMessageResult {
   reply: MessageRecord | null;
 }
 
+/** Where new ids come from: the write buffer keeps a conversation's intents in the shard its ids name. */
+export type ChatIds = Pick<BufferShards, 'newConversationId' | 'newMessageId'>;
+
 export interface ChatDeps {
   access: Access;
   loaders: Loaders;
@@ -44,6 +47,7 @@ export interface ChatDeps {
   /** Reads of stored messages; writes go through `writePath`. */
   messages: MessagesRepo;
   writePath: ChatWritePath;
+  ids: ChatIds;
   /** Sent messages not yet in PostgreSQL (the write buffer's), shown with the stored ones. */
   pending: PendingWrites;
   /** Refuses sends while this process is saturated. */
@@ -81,11 +85,13 @@ export function createChatService(deps: ChatDeps) {
     bot: BotRecord,
     senderId: string,
     conversationId: string | null | undefined,
+    clientMessageId: string | undefined,
   ): Promise<Pick<ConversationRecord, 'id' | 'botId' | 'ownerUserId' | 'visitorId'>> => {
     const viewer = access.requireViewer();
     if (conversationId == null) {
       return {
-        id: newId(),
+        // A retried first message gets a new conversation id, in the shard of the first attempt.
+        id: deps.ids.newConversationId(bot.id, senderId, clientMessageId),
         botId: bot.id,
         ownerUserId: viewer.kind === 'USER' ? senderId : null,
         visitorId: viewer.kind === 'VISITOR' ? senderId : null,
@@ -149,9 +155,9 @@ export function createChatService(deps: ChatDeps) {
           : requireText(input.clientMessageId, 'clientMessageId', { max: CLIENT_MESSAGE_ID_MAX });
       const { bot, senderId } = await chatter(input.botId);
 
-      const conversation = await conversationFor(bot, senderId, input.conversationId);
+      const conversation = await conversationFor(bot, senderId, input.conversationId, clientMessageId);
       const message: NewMessage = {
-        id: newId(),
+        id: deps.ids.newMessageId(conversation.id),
         role: 'USER',
         content: text,
         createdAt: new Date(),
@@ -160,7 +166,7 @@ export function createChatService(deps: ChatDeps) {
       };
       const matches = await deps.retriever.retrieve(bot.id, text, REPLY_CANDIDATES);
       const reply: NewMessage = {
-        id: newId(),
+        id: deps.ids.newMessageId(conversation.id),
         role: 'ASSISTANT',
         content: buildReply(matches),
         createdAt: new Date(),

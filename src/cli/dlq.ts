@@ -1,6 +1,7 @@
 import { createCacheKeys } from '../platform/redis/keys';
 import { runDlqCommand } from '../buffer/dlq-commands';
 import { createWriteBuffer } from '../buffer/write-buffer';
+import { createBufferShards } from '../buffer/shards';
 import { runTool } from './run-tool';
 
 /**
@@ -18,14 +19,17 @@ runTool(
       out: (line: string) => process.stdout.write(`${line}\n`),
       err: (line: string) => process.stderr.write(`${line}\n`),
     };
-    process.exitCode = await runDlqCommand(process.argv.slice(2), io, async () => ({
-      ...io,
-      buffer: createWriteBuffer({
+    process.exitCode = await runDlqCommand(process.argv.slice(2), io, async () => {
+      const buffer = createWriteBuffer({
         redis: await redis(),
         keys: createCacheKeys(config.redis.keyPrefix),
+        shards: createBufferShards(config.buffer.shards),
         maxDepth: config.buffer.maxDepth,
-      }),
-    }));
+      });
+      // Dead letters of another shard count would be out of sight.
+      await buffer.adoptLayout();
+      return { ...io, buffer };
+    });
   },
   { quiet: true },
 );

@@ -7,6 +7,9 @@ import { StartupError } from '../core/errors';
  * The only reader of `process.env`. Every setting has a default that suits a
  * developer machine, so `make dev` needs no `.env`; `.env.example` lists them all.
  */
+/** The most shards BUFFER_SHARDS may ask for: far more than the masters of one deployment. */
+export const MAX_BUFFER_SHARDS = 256;
+
 const booleanFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], {
     error: 'must be one of true, false, 1, 0, yes, no',
@@ -247,6 +250,12 @@ const SETTINGS = {
     minReplicas: env('BUFFER_MIN_REPLICAS', intFromEnv(0, 16).default(0)),
     /** How long a send waits for them; then it is written straight to PostgreSQL instead. */
     replicaTimeoutMillis: env('BUFFER_REPLICA_TIMEOUT_MILLIS', intFromEnv(1, 10_000).default(100)),
+    /**
+     * Shards the buffer is split into, each its own hash slot: on a Redis Cluster, more shards
+     * than masters spread its load over them. Changed only while the buffer is empty
+     * (src/buffer/layout.ts refuses to start otherwise).
+     */
+    shards: env('BUFFER_SHARDS', intFromEnv(1, MAX_BUFFER_SHARDS).default(1)),
   },
   /** Sends are refused OVERLOADED (503) while the event loop lags more than this; 0: never. */
   writeMaxEventLoopDelayMillis: env('WRITE_MAX_EVENT_LOOP_DELAY_MILLIS', intFromEnv(0).default(500)),

@@ -12,6 +12,7 @@ import type { EntityCache } from '../cache/entity-cache';
 import type { CacheInvalidation } from '../cache/invalidation';
 import type { CacheKeys } from '../platform/redis/keys';
 import type { PendingWrites } from '../buffer/pending-writes';
+import type { ChatIds } from '../chat/chat-service';
 import type { ChatWritePath } from '../chat/write-path';
 import type { EventLoopPressure } from '../chat/event-loop-pressure';
 import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
@@ -67,6 +68,8 @@ export interface ContextDeps {
   /** The sliding-window counters behind `@rateLimit`, uploads and subscribing. */
   rateLimiter: RateLimiter;
   writePath: ChatWritePath;
+  /** Mints conversation and message ids in the write buffer's shard of their conversation. */
+  chatIds: ChatIds;
   /** Refuses sends while the event loop lags. */
   eventLoopPressure: EventLoopPressure;
   pubsub: MessageStatusPubSub;
@@ -124,6 +127,7 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
       conversations: repos.conversations,
       messages: repos.messages,
       writePath: app.writePath,
+      ids: app.chatIds,
       pending: app.pendingWrites,
       pressure: app.eventLoopPressure,
       origin: request.origin,

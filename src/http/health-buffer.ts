@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { BufferedWritePathStats } from '../chat/buffered-write-path';
-import type { BufferStats, WriteBuffer } from '../buffer/write-buffer';
+import { shardDepthLimit, type BufferStats, type ShardedBufferStats, type WriteBuffer } from '../buffer/write-buffer';
 import type { ChatWritePath } from '../chat/write-path';
 import type { Config } from '../config/config';
 import type { Logger } from '../core/logger';
@@ -39,6 +39,8 @@ export interface BufferHealth extends Nullable<BufferStats>, Omit<BufferedWriteP
   lastFallbackAt: string | null;
   maxDepth: number;
   maxAgeSeconds: number;
+  /** Each shard's figures (BUFFER_SHARDS); absent when Redis did not answer. */
+  shards?: ShardedBufferStats['shards'];
   /** Why it is degraded, one sentence each; only when it is. */
   reasons?: string[];
   error?: string;
@@ -56,7 +58,7 @@ export const NO_BUFFERED_WRITES: BufferedWritePathStats = { fallbacks: 0, lastFa
 
 /** Pure: what is wrong with the buffer, each with the sentence /health/buffer gives. */
 export function bufferProblems(
-  stats: BufferStats,
+  stats: BufferStats & Partial<Pick<ShardedBufferStats, 'shards'>>,
   writeStats: BufferedWritePathStats,
   limits: BufferLimits,
   now: number,
@@ -68,10 +70,17 @@ export function bufferProblems(
       reason: `Dead letters wait for an operator: ${stats.deadLetters} (npm run dlq -- list).`,
     });
   }
-  if (stats.depth >= limits.maxDepth * NEARLY_FULL_RATIO) {
+  // Each shard takes its share of BUFFER_MAX_DEPTH: one shard refusing sends is enough to tell.
+  const shards = stats.shards ?? [{ ...stats, shard: 0 }];
+  const share = shardDepthLimit(limits.maxDepth, shards.length);
+  const fullest = shards.reduce((most, shard) => (shard.depth > most.depth ? shard : most), shards[0]!);
+  if (stats.depth >= limits.maxDepth * NEARLY_FULL_RATIO || fullest.depth >= share * NEARLY_FULL_RATIO) {
     problems.push({
       problem: 'nearly_full',
-      reason: `The buffer is nearly full: ${stats.depth} of at most ${limits.maxDepth} intents wait; sends are refused at ${limits.maxDepth}.`,
+      reason:
+        shards.length === 1
+          ? `The buffer is nearly full: ${stats.depth} of at most ${limits.maxDepth} intents wait; sends are refused at ${limits.maxDepth}.`
+          : `The buffer is nearly full: ${stats.depth} of at most ${limits.maxDepth} intents wait, ${fullest.depth} in shard ${fullest.shard}; its sends are refused at ${share}.`,
     });
   }
   // Queued or held by a worker, an acknowledged send that is not in PostgreSQL after this long
@@ -97,7 +106,7 @@ const isoOrNull = (millis: number | null) => (millis === null ? null : new Date(
 
 /** Pure: the answer for stats Redis gave, judged at `now` (epoch ms). */
 export function assessBufferHealth(
-  stats: BufferStats,
+  stats: BufferStats & Partial<Pick<ShardedBufferStats, 'shards'>>,
   writeStats: BufferedWritePathStats,
   limits: BufferLimits,
   now: number,

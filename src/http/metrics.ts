@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BufferedWritePathStats } from '../chat/buffered-write-path';
-import type { BufferStats, WriteBuffer } from '../buffer/write-buffer';
+import type { ShardedBufferStats, BufferStats, WriteBuffer } from '../buffer/write-buffer';
 import { CACHE_LAYERS, type CacheStatsCollector } from '../cache/cache-stats';
 import { KEY_FAMILIES } from '../platform/redis/keys';
 import { createThrottledWarn } from '../core/throttled-warn';
@@ -25,10 +25,10 @@ const BUFFER_STATS_TIMEOUT_MILLIS = 1000;
  * it (prom-client starts every metric's collect in the same tick), and the next scrape reads
  * afresh. Undefined when Redis does not answer: the scrape goes on without them.
  */
-function createScrapeStats(buffer: WriteBuffer, log: Logger): () => Promise<BufferStats | undefined> {
+function createScrapeStats(buffer: WriteBuffer, log: Logger): () => Promise<ShardedBufferStats | undefined> {
   // One line a minute while Redis is down, not one per scrape.
   const warn = createThrottledWarn(log, 60_000);
-  let inFlight: Promise<BufferStats | undefined> | undefined;
+  let inFlight: Promise<ShardedBufferStats | undefined> | undefined;
   return () => {
     inFlight ??= withTimeout(buffer.stats(), BUFFER_STATS_TIMEOUT_MILLIS)
       .catch((error: unknown) => {
@@ -145,6 +145,19 @@ export function createMetrics(deps: {
     // A gauge, not a counter: the total lives in Redis, summed over every worker, and this
     // process only copies it.
     bufferGauge('parley_buffer_flushed_total', 'Intents flushed to PostgreSQL so far', (s) => s.flushedTotal);
+    if (deps.buffer.shardCount > 1) {
+      new Gauge({
+        name: 'parley_buffer_shard_depth',
+        help: 'Intents waiting in one shard of the write buffer (deployment-wide)',
+        labelNames: ['shard'],
+        registers: [registry],
+        async collect() {
+          const stats = await scrapeStats();
+          this.reset();
+          for (const shard of stats?.shards ?? []) this.set({ shard: String(shard.shard) }, shard.depth);
+        },
+      });
+    }
     bufferGauge(
       'parley_buffer_oldest_in_flight_age_seconds',
       'How long the oldest intent a worker holds has waited since its push, 0 when none is held',

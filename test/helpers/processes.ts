@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { testClusterNodes } from './redis';
+import { testBufferShards, testClusterNodes } from './redis';
 
 export const ROOT = join(__dirname, '..', '..');
 /** The compiled entry points, as the container runs them: `node dist/...`, no tsx, npm or shell between. */
@@ -67,6 +67,7 @@ export function start(entry: string, env: Record<string, string>): Started {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       REDIS_CLUSTER_NODES: testClusterNodes(env),
+      BUFFER_SHARDS: testBufferShards(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

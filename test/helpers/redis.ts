@@ -24,6 +24,11 @@ export function testClusterNodes(env: Record<string, string> = {}): string {
   return env.REDIS_URL || env.REDIS_CACHE_URL ? '' : (process.env.TEST_REDIS_CLUSTER_NODES ?? '');
 }
 
+/** The write buffer's shards in this run (TEST_BUFFER_SHARDS; npm run test:cluster: 16), default 1. */
+export function testBufferShards(): string {
+  return process.env.TEST_BUFFER_SHARDS ?? '1';
+}
+
 /** The environment that points a process at the Redis of `settings` (a spawned command-line tool). */
 export function redisEnvOf(settings: Config['redis']): Record<string, string> {
   return {

@@ -10,7 +10,7 @@ import type { BufferFlusher } from '../../worker/buffer-flusher';
 import type { SourceIngester } from '../../worker/source-ingester';
 import { createFlusher, createIngester } from '../../worker/worker';
 import { createTestDatabase } from './databases';
-import { deleteKeysWithPrefix, testClusterNodes, testKeyPrefix } from './redis';
+import { deleteKeysWithPrefix, testBufferShards, testClusterNodes, testKeyPrefix } from './redis';
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -81,6 +81,8 @@ export async function startTestApp(
       REDIS_ENABLED: process.env.TEST_REDIS_ENABLED ?? 'false',
       // And TEST_REDIS_CLUSTER_NODES on a Redis Cluster, unless the test brings a Redis of its own.
       REDIS_CLUSTER_NODES: testClusterNodes(env),
+      // With the write buffer split in as many shards (npm run test:cluster: 16).
+      BUFFER_SHARDS: testBufferShards(),
       // Suites send, sign up and log in far more than a person would, from one address: the
       // limits are tested where they are the subject (rate-limits.test.ts) and off elsewhere.
       RATE_LIMIT_ENABLED: 'false',

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../../src/platform/redis/connection';
-import { intentFromExchange, type Intent } from '../../src/buffer/intent';
-import { createCacheKeys } from '../../src/platform/redis/keys';
+import { type Intent } from '../../src/buffer/intent';
+import { bufferKeysOf, claimAcrossShards, testIntent } from '../helpers/buffer';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/core/logger';
@@ -51,15 +51,12 @@ describe('the write buffer on a Redis at maxmemory (noeviction)', () => {
   });
 
   function makeIntent(i: number): Intent {
-    const createdAt = new Date();
-    return intentFromExchange(
-      {
-        conversation: { id: newId(), botId: bot.id, ownerUserId: owner.userId, visitorId: null },
-        message: { id: newId(), role: 'USER', content: `${marker} question ${i}`, createdAt, senderId: owner.userId },
-        reply: { id: newId(), role: 'ASSISTANT', content: `${marker} answer ${i}`, createdAt, replyTo: undefined },
-      },
-      Date.now(),
-    );
+    return testIntent({
+      botId: bot.id,
+      senderId: owner.userId,
+      question: `${marker} question ${i}`,
+      answer: `${marker} answer ${i}`,
+    });
   }
 
   it('refuses new sends (they are stored directly) and still drains every queued intent, once', async () => {
@@ -67,7 +64,7 @@ describe('the write buffer on a Redis at maxmemory (noeviction)', () => {
     const intents = Array.from({ length: QUEUED }, (_, i) => makeIntent(i));
     for (const intent of intents) expect((await buffer.push(intent)).kind).toBe('QUEUED');
     // A worker that claimed some and died: its lease runs out, the reaper must give them back.
-    expect(await buffer.claim('dead-worker:0', HELD_BY_DEAD_WORKER, 1)).toHaveLength(HELD_BY_DEAD_WORKER);
+    expect(await claimAcrossShards(buffer, 'dead-worker:0', HELD_BY_DEAD_WORKER, 1)).toBe(HELD_BY_DEAD_WORKER);
 
     // Fill Redis with other data until it refuses writes, as a cache without a budget did.
     let refused: unknown;
@@ -114,9 +111,10 @@ describe('the write buffer on a Redis at maxmemory (noeviction)', () => {
     expect(flusher.counters).toMatchObject({ flushed: QUEUED, deadLettered: 0, reaped: HELD_BY_DEAD_WORKER });
 
     expect(await buffer.stats()).toMatchObject({ depth: 0, inFlightIntents: 0, inFlightClaims: 0, deadLetters: 0 });
-    const keys = createCacheKeys(app.config.redis.keyPrefix).buffer;
-    expect(await admin.hlen(keys.queued())).toBe(0);
-    expect(await admin.zcard(keys.claims())).toBe(0);
+    for (const keys of bufferKeysOf(app.config).all) {
+      expect(await admin.hlen(keys.queued())).toBe(0);
+      expect(await admin.zcard(keys.claims())).toBe(0);
+    }
     // Still full: the drain did not get there by freeing memory first.
     await expect(buffer.push(makeIntent(-2))).rejects.toThrow(/OOM command not allowed/);
   });

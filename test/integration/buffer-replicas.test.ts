@@ -1,7 +1,7 @@
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/core/logger';
 import { closeRedis, connectRedis, createRedis, type RedisClient } from '../../src/platform/redis/connection';
-import { createCacheKeys } from '../../src/platform/redis/keys';
+import { bufferKeysOf } from '../helpers/buffer';
 import { startRedisServer, stopRedisServers, type TestRedisServer } from '../helpers/redis-server';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
@@ -50,7 +50,11 @@ describe('write buffer acknowledgements that wait for a replica', () => {
     await stopRedisServers();
   });
 
-  const queued = (redis: RedisClient) => redis.hlen(createCacheKeys(app.config.redis.keyPrefix).buffer.queued());
+  const queued = async (redis: RedisClient) =>
+    (await Promise.all(bufferKeysOf(app.config).all.map((shard) => redis.hlen(shard.queued())))).reduce(
+      (sum, n) => sum + n,
+      0,
+    );
   const send = (text: string, clientMessageId: string) =>
     app.gql(SEND, { input: { botId: bot.id, text, clientMessageId } }, owner.token);
 
@@ -132,8 +136,10 @@ describe('a master partitioned from its replica, then lost', () => {
       await replicaProbe.call('REPLICAOF', 'NO', 'ONE');
       const ids = acknowledged.map((message) => message.id);
       const inPostgres = (await app.deps.db('messages').whereIn('id', ids)).length;
-      const keys = createCacheKeys(app.config.redis.keyPrefix).buffer;
-      const onNewMaster = (await replicaProbe.hmget(keys.queued(), ...ids)).filter(Boolean).length;
+      const keys = bufferKeysOf(app.config);
+      const onNewMaster = (await Promise.all(ids.map((id) => replicaProbe.hget(keys.of(id).queued(), id)))).filter(
+        Boolean,
+      ).length;
       return { statuses: acknowledged.map((message) => message.status), lost: ids.length - inPostgres - onNewMaster };
     } finally {
       await closeRedis(replicaProbe);

@@ -1,10 +1,10 @@
-import { intentFromExchange } from '../../src/buffer/intent';
+import { createBufferShards } from '../../src/buffer/shards';
 import { createWriteBuffer } from '../../src/buffer/write-buffer';
-import { newId } from '../../src/core/ids';
 import { createLogger } from '../../src/core/logger';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { createBot, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import { testIntent } from '../helpers/buffer';
 
 const INTENTS = 20;
 const READINGS = 300;
@@ -32,15 +32,7 @@ describe('write buffer statistics', () => {
     const owner = await signUpOwner(app, 'buffer-stats');
     const bot = await createBot(app, owner.token, 'Stats');
     for (let i = 0; i < INTENTS; i++) {
-      const createdAt = new Date();
-      const intent = intentFromExchange(
-        {
-          conversation: { id: newId(), botId: bot.id, ownerUserId: owner.userId, visitorId: null },
-          message: { id: newId(), role: 'USER', content: `q ${i}`, createdAt, senderId: owner.userId },
-          reply: { id: newId(), role: 'ASSISTANT', content: `a ${i}`, createdAt, replyTo: undefined },
-        },
-        Date.now(),
-      );
+      const intent = testIntent({ botId: bot.id, senderId: owner.userId, question: `q ${i}`, answer: `a ${i}` });
       expect((await buffer.push(intent)).kind).toBe('QUEUED');
     }
 
@@ -50,6 +42,7 @@ describe('write buffer statistics', () => {
     const mover = createWriteBuffer({
       redis: moverRedis,
       keys: createCacheKeys(app.config.redis.keyPrefix),
+      shards: createBufferShards(app.config.buffer.shards),
       maxDepth: 1_000,
     });
     let reading = true;
@@ -57,8 +50,9 @@ describe('write buffer statistics', () => {
     const moving = (async () => {
       while (reading) {
         const claimId = `mover:${moves}`;
-        await mover.claim(claimId, INTENTS, 60_000);
-        await mover.returnClaim(claimId, false);
+        const shard = moves % mover.shardCount;
+        await mover.claim(shard, claimId, INTENTS, 60_000);
+        await mover.returnClaim(shard, claimId, false);
         moves++;
       }
     })();

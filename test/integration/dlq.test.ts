@@ -2,34 +2,34 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { RedisClient } from '../../src/platform/redis/connection';
 import { runDlqCommand, type DlqDeps } from '../../src/buffer/dlq-commands';
-import { decodeIntent, encodeIntent, intentFromExchange, INTENT_VERSION, type Intent } from '../../src/buffer/intent';
+import { decodeIntent, encodeIntent, INTENT_VERSION, type Intent } from '../../src/buffer/intent';
 import { createWriteBuffer, type WriteBuffer } from '../../src/buffer/write-buffer';
-import { createCacheKeys, type CacheKeys } from '../../src/platform/redis/keys';
+import { createCacheKeys } from '../../src/platform/redis/keys';
 import type { Config } from '../../src/config/config';
 import { newId } from '../../src/core/ids';
-import { connectTestRedis, redisEnvOf } from '../helpers/redis';
+import { connectTestRedis, redisEnvOf, testBufferShards } from '../helpers/redis';
+import { bufferKeysOf, testIntent } from '../helpers/buffer';
+import { createBufferShards } from '../../src/buffer/shards';
 import { createBot, signUpOwner, startTestApp } from '../helpers/test-app';
 
 const ROOT = resolve(__dirname, '../..');
 
 /** An intent as the api builds it; `attempts` failed flushes so far. */
 function makeIntent(attempts = 2, ids: { botId?: string; senderId?: string } = {}): Intent {
-  const createdAt = new Date();
-  const senderId = ids.senderId ?? newId();
   return {
-    ...intentFromExchange(
-      {
-        conversation: { id: newId(), botId: ids.botId ?? newId(), ownerUserId: senderId, visitorId: null },
-        message: { id: newId(), role: 'USER', content: 'Is the shop open?', createdAt, senderId },
-        reply: { id: newId(), role: 'ASSISTANT', content: 'From 7am.', createdAt, replyTo: undefined },
-      },
-      Date.now(),
-    ),
+    ...testIntent({
+      botId: ids.botId ?? newId(),
+      senderId: ids.senderId ?? newId(),
+      question: 'Is the shop open?',
+      answer: 'From 7am.',
+    }),
     attempts,
   };
 }
 
 let claimCount = 0;
+
+type BufferKeys = ReturnType<typeof bufferKeysOf>;
 
 /**
  * Puts a dead letter in place as a worker would: push, claim, dead-letter. `raw` stands for
@@ -38,19 +38,21 @@ let claimCount = 0;
 async function deadLetter(
   buffer: WriteBuffer,
   redis: RedisClient,
-  keys: CacheKeys,
+  keys: BufferKeys,
   what: { intent: Intent } | { raw: string },
   error = 'boom',
   failedAt = new Date(),
 ): Promise<string> {
+  // An unreadable intent names no conversation: it sits in the first shard.
+  const shard = 'intent' in what ? buffer.shardOf(what.intent.conversation.id) : 0;
   if ('intent' in what) expect((await buffer.push(what.intent)).kind).toBe('QUEUED');
-  else await redis.lpush(keys.buffer.pending(), what.raw);
+  else await redis.lpush(keys.all[shard]!.pending(), what.raw);
   const claimId = `dlq-test:${++claimCount}`;
-  const [raw] = await buffer.claim(claimId, 10, 30_000);
+  const [raw] = await buffer.claim(shard, claimId, 10, 30_000);
   expect(raw).toBeDefined();
-  expect(await buffer.deadLetter(claimId, raw!, 'intent' in what ? what.intent : undefined, error, failedAt)).toBe(
-    true,
-  );
+  expect(
+    await buffer.deadLetter(shard, claimId, raw!, 'intent' in what ? what.intent : undefined, error, failedAt),
+  ).toBe(true);
   return raw!;
 }
 
@@ -61,13 +63,19 @@ describe('dead-letter commands (npm run dlq)', () => {
   let redis: RedisClient;
   let settings: Config['redis'];
   let drop: () => Promise<void>;
-  let keys: CacheKeys;
+  let keys: BufferKeys;
   let buffer: WriteBuffer;
 
   beforeEach(async () => {
     ({ redis, settings, drop } = await connectTestRedis());
-    keys = createCacheKeys(settings.keyPrefix);
-    buffer = createWriteBuffer({ redis, keys, maxDepth: 1000 });
+    const config = { redis: settings, buffer: { shards: Number(testBufferShards()) } };
+    keys = bufferKeysOf(config);
+    buffer = createWriteBuffer({
+      redis,
+      keys: createCacheKeys(settings.keyPrefix),
+      shards: createBufferShards(config.buffer.shards),
+      maxDepth: 1000,
+    });
   });
   afterEach(() => drop());
 
@@ -85,7 +93,11 @@ describe('dead-letter commands (npm run dlq)', () => {
     return { code, out, err: err.join('\n') };
   }
 
-  const pending = async () => (await redis.lrange(keys.buffer.pending(), 0, -1)).map(decodeIntent);
+  const pending = async () =>
+    (await Promise.all(keys.all.map((shard) => redis.lrange(shard.pending(), 0, -1)))).flat().map(decodeIntent);
+  const deadCount = async () =>
+    (await Promise.all(keys.all.map((shard) => redis.hlen(shard.dead())))).reduce((sum, n) => sum + n, 0);
+  const deadIds = async () => (await Promise.all(keys.all.map((shard) => redis.hkeys(shard.dead())))).flat();
 
   it('lists one line per dead letter, oldest first: id, failedAt, attempts and the error shortened to one line', async () => {
     const first = makeIntent();
@@ -125,6 +137,8 @@ describe('dead-letter commands (npm run dlq)', () => {
       error: 'boom',
       attempts: 3,
       failedAt: '2025-03-01T10:00:00.000Z',
+      // Which shard holds it: what an operator looks at in Redis.
+      shard: buffer.shardOf(intent.conversation.id),
       intent: JSON.parse(encodeIntent(intent)),
     });
   });
@@ -141,7 +155,7 @@ describe('dead-letter commands (npm run dlq)', () => {
     expect(out).toEqual([expect.stringMatching(new RegExp(`^Replayed ${intent.message.id}: .*attempts 0`))]);
 
     expect(await pending()).toEqual([{ ...intent, attempts: 0 }]);
-    expect(await redis.hlen(keys.buffer.dead())).toBe(0);
+    expect(await deadCount()).toBe(0);
     const queued = { conversationId: intent.conversation.id, status: 'QUEUED', error: null };
     expect(await buffer.statuses(ids)).toEqual(
       new Map([
@@ -166,7 +180,7 @@ describe('dead-letter commands (npm run dlq)', () => {
     const { code, out } = await dlq('drop', intent.message.id);
     expect(code).toBe(0);
     expect(out).toEqual([`Dropped ${intent.message.id}.`]);
-    expect(await redis.hlen(keys.buffer.dead())).toBe(0);
+    expect(await deadCount()).toBe(0);
     expect(await buffer.statuses([intent.message.id, intent.reply.id])).toEqual(new Map());
     expect(await buffer.conversationIntents(intent.conversation.id)).toEqual([]);
     expect(await pending()).toEqual([]);
@@ -185,7 +199,7 @@ describe('dead-letter commands (npm run dlq)', () => {
     expect(replay.err).toMatch(new RegExp(`Dead letter ${id} cannot be replayed: its intent cannot be read`));
     expect(replay.err).toContain(`npm run dlq -- drop ${id}`);
     expect(await pending()).toEqual([]);
-    expect(await redis.hlen(keys.buffer.dead())).toBe(1);
+    expect(await deadCount()).toBe(1);
 
     // show gives the raw JSON and why it cannot be read.
     const show = await dlq('show', id);
@@ -198,7 +212,7 @@ describe('dead-letter commands (npm run dlq)', () => {
     });
 
     expect((await dlq('drop', id)).code).toBe(0);
-    expect(await redis.hlen(keys.buffer.dead())).toBe(0);
+    expect(await deadCount()).toBe(0);
   });
 
   it('replays every readable dead letter with --all, reports the unreadable ones, and drops all with --all', async () => {
@@ -215,12 +229,12 @@ describe('dead-letter commands (npm run dlq)', () => {
     expect((await pending()).map((intent) => [intent.message.id, intent.attempts]).sort()).toEqual(
       intents.map((intent) => [intent.message.id, 0]).sort(),
     );
-    expect(await redis.hkeys(keys.buffer.dead())).toEqual([unreadable!.id]);
+    expect(await deadIds()).toEqual([unreadable!.id]);
 
     const dropAll = await dlq('drop', '--all');
     expect(dropAll.code).toBe(0);
     expect(dropAll.out).toEqual([`Dropped 1 dead letters under "${settings.keyPrefix}".`]);
-    expect(await redis.hlen(keys.buffer.dead())).toBe(0);
+    expect(await deadCount()).toBe(0);
     // The replayed ones are untouched.
     expect(await pending()).toHaveLength(2);
   });
@@ -235,7 +249,7 @@ describe('dead-letter commands (npm run dlq)', () => {
         `No dead letter with id no-such-id under "${settings.keyPrefix}" (npm run dlq -- list shows them).`,
       );
     }
-    expect(await redis.hlen(keys.buffer.dead())).toBe(1);
+    expect(await deadCount()).toBe(1);
   });
 
   it.each([[[]], [['bogus']], [['show']], [['replay']], [['drop']], [['drop', '--bogus']], [['list', 'extra']]])(
@@ -246,7 +260,7 @@ describe('dead-letter commands (npm run dlq)', () => {
       expect(code).toBe(2);
       expect(out).toEqual([]);
       expect(err).toMatch(/Usage: npm run dlq -- <command>/);
-      expect(await redis.hlen(keys.buffer.dead())).toBe(1);
+      expect(await deadCount()).toBe(1);
     },
   );
 
@@ -261,6 +275,7 @@ describe('dead-letter commands (npm run dlq)', () => {
             ...process.env,
             ...redisEnvOf(settings),
             REDIS_KEY_PREFIX: settings.keyPrefix,
+            BUFFER_SHARDS: testBufferShards(),
             REDIS_ENABLED: 'false',
             // The default level: its "redis connected" must not land among the output.
             LOG_LEVEL: 'info',
@@ -295,7 +310,7 @@ describe('a replayed dead letter, end to end', () => {
       const bot = await createBot(app, owner.token, 'Replayed');
       const buffer = app.deps.buffer!;
       const intent = makeIntent(2, { botId: bot.id, senderId: owner.userId });
-      await deadLetter(buffer, app.deps.clients.redis!, createCacheKeys(app.config.redis.keyPrefix), { intent });
+      await deadLetter(buffer, app.deps.clients.redis!, bufferKeysOf(app.config), { intent });
 
       const out: string[] = [];
       const deps: DlqDeps = { buffer, prefix: app.config.redis.keyPrefix, out: (l) => out.push(l), err: () => {} };

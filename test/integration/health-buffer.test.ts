@@ -1,15 +1,15 @@
 import Fastify from 'fastify';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { type Intent } from '../../src/buffer/intent';
 import { checkBufferDurability } from '../../src/platform/redis/durability';
+import { createBufferShards } from '../../src/buffer/shards';
 import { createWriteBuffer } from '../../src/buffer/write-buffer';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { registerBufferHealthRoute } from '../../src/http/health-buffer';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/core/logger';
-import { newId } from '../../src/core/ids';
 import { connectThroughStallingProxy, deleteKeysWithPrefix } from '../helpers/redis';
 import { startRedisServer, stopRedisServers } from '../helpers/redis-server';
 import {
@@ -21,6 +21,7 @@ import {
   type TestApp,
   getJson,
 } from '../helpers/test-app';
+import { testConversationId, testIntent } from '../helpers/buffer';
 
 const silent = createLogger({ name: 'test', level: 'silent', pretty: false });
 const GENERIC_ERROR = 'Redis did not answer; see the api log for the cause.';
@@ -58,15 +59,7 @@ const NOW = Date.now();
 
 /** An intent as the api builds it, pushed `ageMillis` before NOW. */
 function makeIntent(botId: string, senderId: string, ageMillis = 0): Intent {
-  const createdAt = new Date();
-  return intentFromExchange(
-    {
-      conversation: { id: newId(), botId, ownerUserId: senderId, visitorId: null },
-      message: { id: newId(), role: 'USER', content: 'Open on Sunday?', createdAt, senderId },
-      reply: { id: newId(), role: 'ASSISTANT', content: 'No.', createdAt, replyTo: undefined },
-    },
-    NOW - ageMillis,
-  );
+  return testIntent({ botId, senderId, question: 'Open on Sunday?', answer: 'No.', enqueuedAt: NOW - ageMillis });
 }
 
 describe('/health/buffer and the buffer series of /metrics, with Redis enabled', () => {
@@ -77,7 +70,8 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
 
   beforeAll(async () => {
     app = await startTestApp(
-      { REDIS_ENABLED: 'true', BUFFER_MAX_DEPTH: String(MAX_DEPTH) },
+      // One shard: the figures below are the whole buffer's (the sharded answer is tested after).
+      { REDIS_ENABLED: 'true', BUFFER_MAX_DEPTH: String(MAX_DEPTH), BUFFER_SHARDS: '1' },
       { flusher: false, now: () => NOW },
     );
     owner = await signUpOwner(app, 'buffer-health');
@@ -97,9 +91,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
   it('answers ok with every figure, zeros while nothing has been sent', async () => {
     const { status, body } = await getJson(`${app.url}/health/buffer`);
     expect(status).toBe(200);
-    expect(body).toEqual({
-      status: 'ok',
-      enabled: true,
+    const empty = {
       depth: 0,
       oldestAgeMillis: 0,
       oldestInFlightAgeMillis: 0,
@@ -110,11 +102,17 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
       flushRate: 0,
       lagMillis: 0,
       lastFlushAt: null,
+    };
+    expect(body).toEqual({
+      status: 'ok',
+      enabled: true,
+      ...empty,
       fallbacks: 0,
       lastFallbackAt: null,
       refusedFull: 0,
       maxDepth: MAX_DEPTH,
       maxAgeSeconds: 60,
+      shards: [{ shard: 0, ...empty }],
     });
     const samples = await scrape(app);
     expect(samples.get('parley_buffer_degraded')).toBe(0);
@@ -139,7 +137,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
     expect(samples.get('parley_buffer_degraded_reason{reason="fallbacks"}')).toBe(0);
 
     // A worker holds it now and has not stored it (PostgreSQL down, say): still an old send.
-    expect(await app.deps.buffer!.claim('health-test:stale', 1, 30_000)).toHaveLength(1);
+    expect(await app.deps.buffer!.claim(0, 'health-test:stale', 1, 30_000)).toHaveLength(1);
     const held = await getJson(`${app.url}/health/buffer`);
     expect(held.body).toMatchObject({ status: 'degraded', depth: 1, inFlightIntents: 1 });
     expect(held.body.oldestInFlightAgeMillis).toBe(120_000);
@@ -149,7 +147,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
     expect(samples.get('parley_buffer_degraded')).toBe(1);
 
     // Stored at last: ok again.
-    await app.deps.buffer!.returnClaim('health-test:stale', false);
+    await app.deps.buffer!.returnClaim(0, 'health-test:stale', false);
     const flusher = app.startFlusher();
     await app.drained();
     await flusher.stop();
@@ -163,7 +161,7 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
     await push(1, 20_000);
     await push(1);
     // A worker claims the oldest.
-    expect(await app.deps.buffer!.claim('health-test:1', 1, 30_000)).toHaveLength(1);
+    expect(await app.deps.buffer!.claim(0, 'health-test:1', 1, 30_000)).toHaveLength(1);
 
     const { status, body } = await getJson(`${app.url}/health/buffer`);
     expect(status).toBe(200);
@@ -214,8 +212,8 @@ describe('/health/buffer and the buffer series of /metrics, with Redis enabled',
   it('is degraded, still 200, while dead letters wait', async () => {
     const intent = makeIntent(bot.id, owner.userId);
     await app.deps.buffer!.push(intent);
-    const [raw] = await app.deps.buffer!.claim('health-test:2', 1, 30_000);
-    expect(await app.deps.buffer!.deadLetter('health-test:2', raw!, intent, 'boom', new Date())).toBe(true);
+    const [raw] = await app.deps.buffer!.claim(0, 'health-test:2', 1, 30_000);
+    expect(await app.deps.buffer!.deadLetter(0, 'health-test:2', raw!, intent, 'boom', new Date())).toBe(true);
 
     const { status, body } = await getJson(`${app.url}/health/buffer`);
     expect(status).toBe(200);
@@ -316,6 +314,7 @@ describe('/health/buffer against a Redis that stops answering', () => {
       buffer: createWriteBuffer({
         redis: stuck.redis,
         keys: createCacheKeys(stuck.settings.keyPrefix),
+        shards: createBufferShards(1),
         maxDepth: 10,
       }),
       limits: { maxDepth: 10, maxAgeSeconds: 60 },
@@ -440,6 +439,55 @@ describe('checkBufferDurability against real Redis servers', () => {
     } finally {
       await closeRedis(limited);
       await closeRedis(admin);
+    }
+  });
+});
+
+describe('/health/buffer and /metrics of a buffer in shards', () => {
+  it("reports every shard, refuses sends beyond a shard's share of BUFFER_MAX_DEPTH, and names the shard nearly full", async () => {
+    const app = await startTestApp(
+      // 32 intents in 16 shards: 2 each.
+      { REDIS_ENABLED: 'true', BUFFER_SHARDS: '16', BUFFER_MAX_DEPTH: '32' },
+      { flusher: false },
+    );
+    try {
+      const owner = await signUpOwner(app, 'health-shards');
+      const bot = await createBot(app, owner.token, 'Health shards');
+      const shards = createBufferShards(16);
+      const full = testConversationId(shards);
+      let other: string;
+      do other = testConversationId(shards);
+      while (shards.ofId(other) === shards.ofId(full));
+      const push = (conversationId: string) =>
+        app.deps.buffer!.push(
+          testIntent({ botId: bot.id, senderId: owner.userId, question: 'q', answer: 'a', conversationId, shards }),
+        );
+      expect((await push(full)).kind).toBe('QUEUED');
+      expect((await push(full)).kind).toBe('QUEUED');
+      expect((await push(full)).kind).toBe('FULL');
+      // The other shards still take sends.
+      expect((await push(other)).kind).toBe('QUEUED');
+
+      const shard = shards.ofId(full);
+      const { status, body } = await getJson(`${app.url}/health/buffer`);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({
+        status: 'degraded',
+        depth: 3,
+        reasons: [
+          `The buffer is nearly full: 3 of at most 32 intents wait, 2 in shard ${shard}; its sends are refused at 2.`,
+        ],
+      });
+      expect(body.shards).toHaveLength(16);
+      expect(body.shards[shard]).toMatchObject({ shard, depth: 2 });
+      expect(body.shards[shards.ofId(other)]).toMatchObject({ depth: 1 });
+
+      const samples = await scrape(app);
+      expect(samples.get(`parley_buffer_shard_depth{shard="${shard}"}`)).toBe(2);
+      expect(samples.get('parley_buffer_depth')).toBe(3);
+      expect(samples.get('parley_buffer_degraded_reason{reason="nearly_full"}')).toBe(1);
+    } finally {
+      await app.close();
     }
   });
 });

@@ -65,7 +65,12 @@ describe('npm run cache:flush', () => {
     const keys = createCacheKeys(prefix);
     try {
       const cached = keys.cachePatterns().map((pattern) => pattern.replace('*', 'x'));
-      const kept = [`${prefix}bot:gen`, keys.buffer.pending(), `${prefix}session:abc`, `other-${prefix}bot:x`];
+      const kept = [
+        `${prefix}bot:gen`,
+        keys.bufferShard('buffer').pending(),
+        `${prefix}session:abc`,
+        `other-${prefix}bot:x`,
+      ];
       for (const key of [...cached, ...kept]) await redis.set(key, '1');
       const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done, fail) => {
         const child = spawn('npx', ['tsx', 'src/cli/cache-flush.ts'], {

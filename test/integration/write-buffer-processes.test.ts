@@ -1,13 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import knex, { type Knex } from 'knex';
-import { intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { type Intent } from '../../src/buffer/intent';
 import { createWriteBuffer, type WriteBuffer } from '../../src/buffer/write-buffer';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { newId } from '../../src/core/ids';
 import { createTestDatabase } from '../helpers/databases';
 import { WORKER, ensureBuilt, exited, start, type Started } from '../helpers/processes';
-import { connectTestRedis, testKeyPrefix } from '../helpers/redis';
+import { connectTestRedis, testBufferShards, testKeyPrefix } from '../helpers/redis';
+import { createBufferShards } from '../../src/buffer/shards';
 import { eventually } from '../helpers/test-app';
+import { testIntent } from '../helpers/buffer';
 
 const REDIS_KEY_PREFIX = testKeyPrefix();
 const KILLS = 10;
@@ -27,7 +29,12 @@ describe('write buffer with real worker processes (compiled build)', () => {
     [database] = await Promise.all([createTestDatabase(), ensureBuilt()]);
     db = knex({ client: 'pg', connection: database.url });
     redis = await connectTestRedis({ REDIS_KEY_PREFIX });
-    buffer = createWriteBuffer({ redis: redis.redis, keys: createCacheKeys(REDIS_KEY_PREFIX), maxDepth: 1_000_000 });
+    buffer = createWriteBuffer({
+      redis: redis.redis,
+      keys: createCacheKeys(REDIS_KEY_PREFIX),
+      shards: createBufferShards(Number(testBufferShards())),
+      maxDepth: 1_000_000,
+    });
   }, 180_000);
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -59,15 +66,7 @@ describe('write buffer with real worker processes (compiled build)', () => {
 
   const intents = (botId: string, userId: string, count: number): Intent[] =>
     Array.from({ length: count }, (_, i) => {
-      const createdAt = new Date();
-      return intentFromExchange(
-        {
-          conversation: { id: newId(), botId, ownerUserId: userId, visitorId: null },
-          message: { id: newId(), role: 'USER', content: `q${i}`, createdAt, senderId: userId },
-          reply: { id: newId(), role: 'ASSISTANT', content: `a${i}`, createdAt },
-        },
-        Date.now(),
-      );
+      return testIntent({ botId, senderId: userId, question: `q${i}`, answer: `a${i}` });
     });
 
   it('loses and duplicates nothing when the worker is SIGKILLed 10 times mid-flush', async () => {

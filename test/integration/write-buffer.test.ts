@@ -1,6 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { keysMatching } from '../helpers/redis';
-import { decodeIntent, exchangeFromIntent, intentFromExchange, type Intent } from '../../src/buffer/intent';
+import { claimAcrossShards, testIntent, testConversationId } from '../helpers/buffer';
+import { decodeIntent, exchangeFromIntent, type Intent } from '../../src/buffer/intent';
 import { createDb } from '../../src/platform/postgres/connection';
 import { newId } from '../../src/core/ids';
 import { createLogger } from '../../src/core/logger';
@@ -31,18 +32,16 @@ const REDIS_ON = { REDIS_ENABLED: 'true' };
 
 /** `count` intents from `senderId` to `botId`, spread over `conversations` conversations, as the api would build them. */
 function intentsFor(botId: string, senderId: string, count: number, conversations: number): Intent[] {
-  const conversationIds = Array.from({ length: conversations }, () => newId());
-  return Array.from({ length: count }, (_, i) => {
-    const createdAt = new Date();
-    return intentFromExchange(
-      {
-        conversation: { id: conversationIds[i % conversations]!, botId, ownerUserId: senderId, visitorId: null },
-        message: { id: newId(), role: 'USER', content: `question ${i}`, createdAt, senderId },
-        reply: { id: newId(), role: 'ASSISTANT', content: `answer ${i}`, createdAt, replyTo: undefined },
-      },
-      Date.now(),
-    );
-  });
+  const conversationIds = Array.from({ length: conversations }, testConversationId);
+  return Array.from({ length: count }, (_, i) =>
+    testIntent({
+      botId,
+      senderId,
+      question: `question ${i}`,
+      answer: `answer ${i}`,
+      conversationId: conversationIds[i % conversations]!,
+    }),
+  );
 }
 
 /** Pushes every intent, `concurrency` at a time in flight; fails on anything but QUEUED. */
@@ -77,7 +76,7 @@ async function expectStoredOnce(app: TestApp, botId: string, intents: Intent[], 
 
 /** Redis keys of the buffer under the app's prefix matching `pattern` (after `buffer:{buffer}:`). */
 async function bufferKeys(app: TestApp, pattern: string): Promise<string[]> {
-  return keysMatching(app.deps.clients.redis!, `${app.config.redis.keyPrefix}buffer:{buffer}:${pattern}`);
+  return keysMatching(app.deps.clients.redis!, `${app.config.redis.keyPrefix}buffer:{*}:${pattern}`);
 }
 
 describe('write buffer (Redis on)', () => {
@@ -192,12 +191,13 @@ describe('write buffer (Redis on)', () => {
       const { conversationId, message, reply } = sent.data!.sendMessage;
       // As the flusher does after the last attempt, on whatever it holds.
       const buffer = app.deps.buffer!;
-      const claimed = await buffer.claim('test-claim', 1000, 30_000);
+      const shard = buffer.shardOf(conversationId);
+      const claimed = await buffer.claim(shard, 'test-claim', 1000, 30_000);
       const raw = claimed.find((json) => json.includes(message.id))!;
-      expect(await buffer.deadLetter('test-claim', raw, decodeIntent(raw), 'error: boom (23503)', new Date())).toBe(
-        true,
-      );
-      await buffer.returnClaim('test-claim', false);
+      expect(
+        await buffer.deadLetter(shard, 'test-claim', raw, decodeIntent(raw), 'error: boom (23503)', new Date()),
+      ).toBe(true);
+      await buffer.returnClaim(shard, 'test-claim', false);
 
       const read = await app.gql(
         `query($id: ID!) { conversation(id: $id) { messages { id status } } }`,
@@ -333,7 +333,8 @@ describe('write buffer (Redis on)', () => {
     });
 
     it('refuses sends beyond BUFFER_MAX_DEPTH with 503 OVERLOADED and Retry-After, and drops nothing it took', async () => {
-      const small = await startTestApp({ ...REDIS_ON, BUFFER_MAX_DEPTH: '3' }, { flusher: false });
+      // One shard: all of BUFFER_MAX_DEPTH is its share (write-buffer-shards.test.ts splits it).
+      const small = await startTestApp({ ...REDIS_ON, BUFFER_MAX_DEPTH: '3', BUFFER_SHARDS: '1' }, { flusher: false });
       try {
         const smallOwner = await signUpOwner(small, 'full-owner');
         const smallBot = await createBot(small, smallOwner.token);
@@ -470,8 +471,7 @@ describe('write buffer (Redis on)', () => {
       const intents = intentsFor(bot.id, owner.userId, 30, 3);
       await pushAll(app, intents);
       // A claim taken and never acknowledged: its worker is gone.
-      const held = await app.deps.buffer!.claim('dead-worker:0', 100, 500);
-      expect(held).toHaveLength(30);
+      expect(await claimAcrossShards(app.deps.buffer!, 'dead-worker:0', 100, 500)).toBe(30);
       const flusher = app.startFlusher({ leaseMillis: 1000 });
       await app.drained(15_000);
       await flusher.stop();

@@ -50,30 +50,33 @@ export function createCacheKeys(prefix: string) {
      */
     generation: (key: string) => `${key}:gen`,
     /**
-     * The chat write buffer (see src/buffer/). Every key carries the one hash tag `{buffer}`:
-     * its scripts move intents between lists and indexes atomically, which in a Redis
-     * Cluster needs one slot. One slot also means one shard holds the buffer.
+     * One shard of the chat write buffer (see src/buffer/), by its hash tag (src/buffer/shards.ts):
+     * its scripts move intents between lists and indexes atomically, which in a Redis Cluster
+     * needs one slot, so every key of a shard carries its tag. One shard is one slot, on one
+     * master; BUFFER_SHARDS spreads the buffer over several.
      */
-    buffer: {
+    bufferShard: (tag: string) => ({
       /** Acknowledged intents waiting for a worker; pushed on the left, claimed from the right. */
-      pending: () => `${prefix}buffer:{buffer}:pending`,
+      pending: () => `${prefix}buffer:{${tag}}:pending`,
       /** Claim id -> lease deadline (epoch ms): claims the reaper returns once their worker is gone. */
-      claims: () => `${prefix}buffer:{buffer}:claims`,
+      claims: () => `${prefix}buffer:{${tag}}:claims`,
       /** The intents one worker claimed and has not yet acknowledged. */
-      claim: (claimId: string) => `${prefix}buffer:{buffer}:claim:${claimId}`,
+      claim: (claimId: string) => `${prefix}buffer:{${tag}}:claim:${claimId}`,
       /** Message id -> conversation id, for every message still queued. */
-      queued: () => `${prefix}buffer:{buffer}:queued`,
+      queued: () => `${prefix}buffer:{${tag}}:queued`,
       /** Message id -> { conversationId, error } for the messages of dead-lettered intents. */
-      failed: () => `${prefix}buffer:{buffer}:failed`,
+      failed: () => `${prefix}buffer:{${tag}}:failed`,
       /** Intent id -> { intent, error, failedAt }: what an operator inspects and replays. */
-      dead: () => `${prefix}buffer:{buffer}:dead`,
+      dead: () => `${prefix}buffer:{${tag}}:dead`,
       /** Intent id -> intent, for one conversation's queued and failed intents (read-your-writes). */
-      conversation: (conversationId: string) => `${prefix}buffer:{buffer}:conversation:${conversationId}`,
+      conversation: (conversationId: string) => `${prefix}buffer:{${tag}}:conversation:${conversationId}`,
       /** The first answer to a send with this idempotency key (a hash of bot, sender and clientMessageId). */
-      idempotency: (hash: string) => `${prefix}buffer:{buffer}:idempotency:${hash}`,
+      idempotency: (hash: string) => `${prefix}buffer:{${tag}}:idempotency:${hash}`,
       /** Flush counters: totals, the last lag, and intents flushed per second (`s:<epoch second>`). */
-      stats: () => `${prefix}buffer:{buffer}:stats`,
-    },
+      stats: () => `${prefix}buffer:{${tag}}:stats`,
+    }),
+    /** How many shards the buffer's intents were written for: a process started with another count must not strand them. */
+    bufferLayout: () => `${prefix}buffer:layout`,
     /** One rate-limit counter (a sorted set of admission times), e.g. `rate-limit:{user:<id>}`. */
     rateLimit: (policy: string, subject: string) => `${prefix}rate-limit:{${policy}:${subject}}`,
     /** One hash of hit/miss counters (`family:layer:hits|misses`) that every instance adds to. */
