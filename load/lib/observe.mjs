@@ -43,3 +43,28 @@ export function logSummary(file) {
   }
   return { lines: Object.fromEntries(byMessage), belowWarn: other };
 }
+
+/**
+ * Which master serves the write buffer's commands: every master's MONITOR for `millis`, after
+ * `delayMillis`, counting the commands a client sent (not those a script ran) that name a key of
+ * the buffer (`buffer:{<shard tag>}:…`). A sample, since MONITOR slows a Redis: it shows how
+ * the load spreads, not how much there is. `masters` are ioredis clients of the cluster's masters.
+ */
+export async function sampleBufferCommands(masters, { delayMillis, millis }) {
+  await sleep(delayMillis);
+  const counts = {};
+  const monitors = await Promise.all(
+    masters.map(async (master) => {
+      const node = `${master.options.host}:${master.options.port}`;
+      counts[node] = 0;
+      const monitor = await master.duplicate().monitor();
+      monitor.on('monitor', (_time, args, source) => {
+        if (source !== 'lua' && args.some((arg) => typeof arg === 'string' && arg.includes('buffer:{'))) counts[node]++;
+      });
+      return monitor;
+    }),
+  );
+  await sleep(millis);
+  for (const monitor of monitors) monitor.disconnect();
+  return counts;
+}

@@ -10,7 +10,7 @@ import { head, sleep, stop } from './harness.mjs';
 import { renderCharts } from './charts.mjs';
 import { closedLoop, openLoop } from './loadgen.mjs';
 import { processCpuMillis } from './processes.mjs';
-import { bufferHealth, waitRows } from './observe.mjs';
+import { bufferHealth, sampleBufferCommands, waitRows } from './observe.mjs';
 import { checks, machine, renderReport } from './report.mjs';
 import { seedOwner } from './seed.mjs';
 import { LABELS, createTargets } from './targets.mjs';
@@ -200,7 +200,14 @@ export function createPhases(h, cfg) {
       const processes0 = processCpu(target);
       const cpu0 = h.cpuSample();
       const overflows0 = listenOverflows();
+      // On a cluster: which master the buffer's commands go to, sampled a little into the run.
+      const bufferSample =
+        clustered &&
+        sampleBufferCommands((await h.clusterRedis()).nodes('master'), { delayMillis: 2000, millis: 3000 }).catch(
+          (error) => ({ error: String(error) }),
+        );
       const result = await work(target, db, rows0);
+      const bufferCommandsByNode = bufferSample ? await bufferSample : undefined;
       const overflows = overflows0 === null ? null : listenOverflows() - overflows0;
       // Other node processes on these cores (someone's test run) skew a run: the report says so.
       const cpu = h.cpuBetween(cpu0, h.cpuSample());
@@ -244,6 +251,7 @@ export function createPhases(h, cfg) {
             commandsByNode: Object.fromEntries(
               Object.entries(redis1.byNode).map(([node, n]) => [node, n - (redis0.byNode[node] ?? 0)]),
             ),
+            bufferCommandsByNode,
           }),
         },
         logs,

@@ -25,7 +25,7 @@ const PEERS = {
 export const LABELS = {
   parley: 'Parley, Redis on (1 api + worker)',
   'parley-2api': 'Parley, Redis on (2 apis + worker)',
-  'parley-cluster': 'Parley, Redis Cluster (1 api + 2 workers, 3 masters)',
+  'parley-cluster': 'Parley, Redis Cluster (1 api + 2 workers, 3 masters, 16 buffer shards)',
   rollback: 'Parley, rollback (REDIS_ENABLED=false)',
   ...Object.fromEntries(Object.entries(PEERS).map(([k, v]) => [k, v.label])),
 };
@@ -70,7 +70,9 @@ export function createTargets(h, { basePort }) {
     const apis = name === 'parley-2api' ? 2 : 1;
     const first = port ?? basePort + (redis ? 0 : 2);
     const ports = Array.from({ length: apis }, (_, i) => first + i);
-    const env = { ...(cluster ? { REDIS_CLUSTER_NODES: h.clusterNodes.join(',') } : {}), ...extraEnv };
+    // On the cluster, the buffer in 16 shards: five or six on each of the 3 masters.
+    const clusterEnv = { REDIS_CLUSTER_NODES: h.clusterNodes.join(','), BUFFER_SHARDS: '16' };
+    const env = { ...(cluster ? clusterEnv : {}), ...extraEnv };
     const workers = Array.from({ length: redis ? (cluster ? 2 : 1) : 0 }, (_, i) =>
       h.start(
         `${id}-worker${cluster ? i : ''}`,
