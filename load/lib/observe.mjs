@@ -57,7 +57,9 @@ export async function sampleBufferCommands(masters, { delayMillis, millis }) {
     masters.map(async (master) => {
       const node = `${master.options.host}:${master.options.port}`;
       counts[node] = 0;
-      const monitor = await master.duplicate().monitor();
+      // monitor() opens a connection of its own, in monitor mode.
+      const monitor = await master.monitor();
+      monitor.on('error', () => undefined);
       monitor.on('monitor', (_time, args, source) => {
         if (source !== 'lua' && args.some((arg) => typeof arg === 'string' && arg.includes('buffer:{'))) counts[node]++;
       });
