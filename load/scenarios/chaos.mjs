@@ -26,6 +26,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gql, head, runScenario, sleep } from '../lib/harness.mjs';
 import { freePort, freePorts, redisCluster, redisServer } from '../lib/processes.mjs';
@@ -46,6 +47,8 @@ const cfg = {
   faults: (env.FAULTS ?? faultKinds.join(',')).split(','),
   cluster: clusterMode,
   workers: num('WORKERS', clusterMode ? 2 : 1),
+  /** The write buffer's shards: spread over the masters on the cluster. */
+  bufferShards: num('BUFFER_SHARDS', clusterMode ? 16 : 1),
   appendfsync: env.APPENDFSYNC ?? 'always',
   /** How long one send keeps retrying before it is given up (then it was never acknowledged). */
   giveUpSeconds: num('GIVE_UP_SECONDS', 120),
@@ -71,6 +74,14 @@ async function campaign(harness, ownRedis, ownCluster) {
   const prefix = `${harness.prefixStem}run:`;
   let started = Date.now();
   const dist = harness.build();
+  // The build's own shard layout: the keys its processes write, whatever this version of it is.
+  const { createBufferShards } = createRequire(import.meta.url)(join(dist, 'src', 'buffer', 'shards.js'));
+  const shardKeys = createBufferShards(cfg.bufferShards).tags.map((tag) => ({
+    pending: `${prefix}buffer:{${tag}}:pending`,
+    claims: `${prefix}buffer:{${tag}}:claims`,
+    claim: (id) => `${prefix}buffer:{${tag}}:claim:${id}`,
+    dead: `${prefix}buffer:{${tag}}:dead`,
+  }));
   await createDatabase();
   const ports = [await freePort(), await freePort()];
   const appEnv = (port, name) => ({
@@ -80,6 +91,7 @@ async function campaign(harness, ownRedis, ownCluster) {
     DATABASE_URL: `${harness.dbUrl}?application_name=chaos-${name}`,
     // A dead worker's claims come back sooner than the default 30 s.
     BUFFER_LEASE_MILLIS: '5000',
+    BUFFER_SHARDS: String(cfg.bufferShards),
     SHUTDOWN_TIMEOUT_MILLIS: '5000',
   });
   const apis = ports.map((port, i) => ({
@@ -180,7 +192,8 @@ async function campaign(harness, ownRedis, ownCluster) {
   });
 
   // --- faults, one every FAULT_EVERY_SECONDS, in turn; each says what it did ---
-  const bufferKey = `${prefix}buffer:{buffer}:pending`;
+  // The Redis faults take the shards in turn: each one's master (or replica) in its round.
+  const bufferKey = (round) => shardKeys[Math.floor(round / cfg.faults.length) % shardKeys.length].pending;
   const inject = async (kind, round, fault) => {
     if (kind === 'postgres') {
       const rows = await adminQuery(
@@ -214,14 +227,14 @@ async function campaign(harness, ownRedis, ownCluster) {
     if (kind === 'redis-master') {
       // The master holding the buffer's slot: its replica takes over once the others see it
       // failing (cluster-node-timeout), and it is started again once the cluster is ok.
-      const { slot, master, server } = await ownCluster.masterOfKey(bufferKey);
+      const { slot, master, server } = await ownCluster.masterOfKey(bufferKey(round));
       if (!server) throw new Error(`no master serves slot ${slot}`);
       fault.killedAt = Date.now() - started;
       const killed = Date.now();
       await server.kill();
       await ownCluster.waitUntil(60);
       fault.okAfterSeconds = (Date.now() - killed) / 1000;
-      const { master: promoted } = await ownCluster.masterOfKey(bufferKey);
+      const { master: promoted } = await ownCluster.masterOfKey(bufferKey(round));
       await sleep(1000);
       const restarted = Date.now();
       await server.up();
@@ -236,7 +249,7 @@ async function campaign(harness, ownRedis, ownCluster) {
     }
     if (kind === 'redis-replica') {
       // The replica of the buffer's master: the one that would take over from it.
-      const { master } = await ownCluster.masterOfKey(bufferKey);
+      const { master } = await ownCluster.masterOfKey(bufferKey(round));
       const replica = (await ownCluster.view()).find((node) => node.masterId === master.id && !node.failing);
       if (!replica) throw new Error(`master :${master.port} has no replica up`);
       await ownCluster.node(replica.port).kill();
@@ -277,17 +290,15 @@ async function campaign(harness, ownRedis, ownCluster) {
   // --- drain: the (running) worker empties the buffer ---
   for (const worker of workers)
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) startWorker(worker);
-  const keys = {
-    pending: `${prefix}buffer:{buffer}:pending`,
-    claims: `${prefix}buffer:{buffer}:claims`,
-    dead: `${prefix}buffer:{buffer}:dead`,
-  };
   const drainStarted = Date.now();
   for (;;) {
-    const [depth, claims] = await Promise.all([redis.llen(keys.pending), redis.zcard(keys.claims)]);
-    let held = 0;
-    for (const claim of await redis.zrange(keys.claims, 0, -1))
-      held += await redis.llen(`${prefix}buffer:{buffer}:claim:${claim}`);
+    let [depth, claims, held] = [0, 0, 0];
+    for (const keys of shardKeys) {
+      depth += await redis.llen(keys.pending);
+      const claimIds = await redis.zrange(keys.claims, 0, -1);
+      claims += claimIds.length;
+      for (const claim of claimIds) held += await redis.llen(keys.claim(claim));
+    }
     if (depth === 0 && held === 0) break;
     if (Date.now() - drainStarted > 120_000)
       throw new Error(`not drained after 120 s: ${depth} pending, ${claims} claims`);
@@ -327,7 +338,8 @@ async function campaign(harness, ownRedis, ownCluster) {
     if (Number(row.replies) !== 1) withoutReply++;
     if (row.id !== ack.messageId) otherIds++;
   }
-  const deadLetters = await redis.hlen(keys.dead);
+  let deadLetters = 0;
+  for (const keys of shardKeys) deadLetters += await redis.hlen(keys.dead);
   // Each missing send next to the first Redis kill at or after its acknowledgement: what a
   // Redis that acknowledged it and then died (or a master not yet replicated) took with it.
   const redisKills = faults.filter((fault) => fault.killedAt !== undefined);
