@@ -1,6 +1,7 @@
 // What the runs check after a load: rows stored (waitRows), the write buffer's health
 // (bufferHealth), the processes' warnings (logSummary).
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { sleep } from './harness.mjs';
 
 /** Polls `SELECT count(*) FROM messages` until it reaches `expected`; returns when, or null on time-out. */
@@ -48,25 +49,27 @@ export function logSummary(file) {
  * Which master serves the write buffer's commands: every master's MONITOR for `millis`, after
  * `delayMillis`, counting the commands a client sent (not those a script ran) that name a key of
  * the buffer (`buffer:{<shard tag>}:…`). A sample, since MONITOR slows a Redis: it shows how
- * the load spreads, not how much there is. `masters` are ioredis clients of the cluster's masters.
+ * the load spreads, not how much there is. `masters` are `{ host, port }`. The stream is read
+ * from a plain socket: one line per command, `+<time> [<db> <client or lua>] "<command>" …`.
  */
 export async function sampleBufferCommands(masters, { delayMillis, millis }) {
   await sleep(delayMillis);
   const counts = {};
-  const monitors = await Promise.all(
-    masters.map(async (master) => {
-      const node = `${master.options.host}:${master.options.port}`;
-      counts[node] = 0;
-      // monitor() opens a connection of its own, in monitor mode.
-      const monitor = await master.monitor();
-      monitor.on('error', () => undefined);
-      monitor.on('monitor', (_time, args, source) => {
-        if (source !== 'lua' && args.some((arg) => typeof arg === 'string' && arg.includes('buffer:{'))) counts[node]++;
-      });
-      return monitor;
-    }),
-  );
+  const sockets = masters.map(({ host, port }) => {
+    const node = `${host}:${port}`;
+    counts[node] = 0;
+    let rest = '';
+    const socket = connect({ host, port }, () => socket.write('MONITOR\r\n'));
+    socket.setEncoding('utf8');
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => {
+      const lines = (rest + chunk).split('\r\n');
+      rest = lines.pop();
+      for (const line of lines) if (!line.includes(' lua] ') && line.includes('buffer:{')) counts[node]++;
+    });
+    return socket;
+  });
   await sleep(millis);
-  for (const monitor of monitors) monitor.disconnect();
+  for (const socket of sockets) socket.destroy();
   return counts;
 }

@@ -203,9 +203,10 @@ export function createPhases(h, cfg) {
       // On a cluster: which master the buffer's commands go to, sampled a little into the run.
       const bufferSample =
         clustered &&
-        sampleBufferCommands((await h.clusterRedis()).nodes('master'), { delayMillis: 2000, millis: 3000 }).catch(
-          (error) => ({ error: String(error) }),
-        );
+        sampleBufferCommands(
+          (await h.clusterRedis()).nodes('master').map(({ options }) => options),
+          { delayMillis: 2000, millis: 3000 },
+        ).catch((error) => ({ error: String(error) }));
       const result = await work(target, db, rows0);
       const bufferCommandsByNode = bufferSample ? await bufferSample : undefined;
       const overflows = overflows0 === null ? null : listenOverflows() - overflows0;
