@@ -227,35 +227,45 @@ export function createBufferFlusher(deps: {
   }
 
   /**
-   * One flush loop. It visits the shards in turn, from a random one, and takes at most one
-   * batch from each before it moves on: a busy shard cannot starve the others, and loops of
-   * every worker spread over the shards. Only when a whole round found nothing does it block,
-   * on the shard it stands at, for at most the idle wait.
+   * One flush loop. Each round it reads how many intents wait in every shard (one cheap read
+   * each, all at once), then visits the shards in turn from where the last round stopped and
+   * takes at most one batch from each before it moves on: a busy shard cannot starve the
+   * others, and loops of every worker spread over the shards. Only when a round found nothing
+   * does it block, on the shard it stands at, for at most the idle wait. One shard is simply
+   * claimed from: there is nothing to choose.
    */
   async function loop(claimId: string): Promise<void> {
     const blocking = deps.createBlockingRedis();
     const shards = buffer.shardCount;
     const touched = new Set<number>();
+    /** Shards whose claim may hold intents already: one a wait moved an intent into, or one a failed flush left. */
+    const mayHold = new Set<number>();
     let cursor = Math.floor(Math.random() * shards);
     let failures = 0;
     try {
       while (!stopping) {
         try {
+          const waiting = shards > 1 ? await buffer.depths() : [1];
           let flushed = false;
           for (let step = 0; step < shards && !stopping && !flushed; step++) {
             const claim: Claim = { shard: (cursor + step) % shards, id: claimId };
+            // The first is always claimed from: that registers the lease a wait on it needs.
+            if (step > 0 && waiting[claim.shard] === 0 && !mayHold.has(claim.shard)) continue;
             touched.add(claim.shard);
             const raws = await buffer.claim(claim.shard, claim.id, settings.batchSize, settings.leaseMillis);
             if (raws.length > 0) {
+              mayHold.add(claim.shard);
               await flushClaim(claim, raws);
+              mayHold.delete(claim.shard);
               cursor = (claim.shard + 1) % shards;
               flushed = true;
             }
           }
-          // The intent the wait moves lands in this shard's claim: the next round starts there.
-          // A wait that saw nothing moves on, so an idle loop watches each shard in turn.
-          if (!flushed && !stopping && !(await waitForWork(blocking, { shard: cursor % shards, id: claimId }))) {
-            cursor = (cursor + 1) % shards;
+          if (!flushed && !stopping) {
+            // The intent the wait moves lands in this shard's claim: the next round starts there.
+            // A wait that saw nothing moves on, so an idle loop watches each shard in turn.
+            if (await waitForWork(blocking, { shard: cursor, id: claimId })) mayHold.add(cursor);
+            else cursor = (cursor + 1) % shards;
           }
           failures = 0;
         } catch (error: unknown) {

@@ -302,6 +302,9 @@ export function createWriteBuffer(deps: {
 
     // --- worker: each call acts on one shard --------------------------------------------
 
+    /** How many intents wait in each shard's pending list, by shard: one LLEN each, all at once. */
+    depths: () => Promise.all(allShards.map((shard) => redis.llen(keysOf(shard).pending()))),
+
     /** Tops the claim up to `max` intents and renews its lease; returns every intent it holds. */
     claim: (shard: number, claimId: string, max: number, leaseMillis: number) => {
       const keys = keysOf(shard);
