@@ -25,13 +25,9 @@ interface FlusherCounters {
   reaped: number;
 }
 
-/** A flush loop's claim in one shard: the loop's id is the same in every shard. */
-interface Claim {
-  shard: number;
-  id: string;
-}
-
 interface Claimed {
+  /** The shard it was claimed from. */
+  shard: number;
   raw: string;
   intent: Intent;
 }
@@ -118,14 +114,19 @@ export function createBufferFlusher(deps: {
       error,
     }));
 
-  async function settle(claim: Claim, group: Claimed[], outcomes: PersistOutcome[]): Promise<void> {
+  async function settle(claimId: string, group: Claimed[], outcomes: PersistOutcome[]): Promise<void> {
     const oldest = Math.min(...group.map(({ intent }) => intent.enqueuedAt));
-    // Redis must hear of the COMMIT; until it does the claim stays, and a re-flush is a no-op.
-    await retrying(
-      () => buffer.acknowledge(claim.shard, claim.id, group, Date.now() - oldest),
-      () => true,
-      'acknowledging a flush',
-    );
+    // Redis must hear of the COMMIT, in each shard the batch came from; until it does the
+    // claim stays, and a re-flush is a no-op.
+    const byShard = new Map<number, Claimed[]>();
+    for (const item of group) byShard.set(item.shard, [...(byShard.get(item.shard) ?? []), item]);
+    for (const [shard, items] of byShard) {
+      await retrying(
+        () => buffer.acknowledge(shard, claimId, items, Date.now() - oldest),
+        () => true,
+        'acknowledging a flush',
+      );
+    }
     counters.flushed += group.length;
     await publishAll(
       group.flatMap(({ intent }, i) => {
@@ -137,27 +138,33 @@ export function createBufferFlusher(deps: {
     );
   }
 
-  async function failAttempt(claim: Claim, item: Claimed, error: unknown): Promise<void> {
+  async function failAttempt(claimId: string, item: Claimed, error: unknown): Promise<void> {
     const id = intentId(item.intent);
     if (item.intent.attempts + 1 < settings.maxAttempts) {
       counters.requeued++;
       log.warn({ err: error, intentId: id, attempt: item.intent.attempts + 1 }, 'an intent failed to store; requeued');
       await retrying(
-        () => buffer.requeue(claim.shard, claim.id, item.raw, item.intent),
+        () => buffer.requeue(item.shard, claimId, item.raw, item.intent),
         () => true,
         'requeueing an intent',
       );
       return;
     }
-    await deadLetter(claim, item.raw, item.intent, error);
+    await deadLetter(claimId, item.shard, item.raw, item.intent, error);
   }
 
-  async function deadLetter(claim: Claim, raw: string, intent: Intent | undefined, error: unknown): Promise<void> {
+  async function deadLetter(
+    claimId: string,
+    shard: number,
+    raw: string,
+    intent: Intent | undefined,
+    error: unknown,
+  ): Promise<void> {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     counters.deadLettered++;
     log.error({ err: error, intentId: intent && intentId(intent) }, 'an intent was dead-lettered');
     const moved = await retrying(
-      () => buffer.deadLetter(claim.shard, claim.id, raw, intent, reason, new Date()),
+      () => buffer.deadLetter(shard, claimId, raw, intent, reason, new Date()),
       () => true,
       'dead-lettering an intent',
     );
@@ -165,7 +172,7 @@ export function createBufferFlusher(deps: {
   }
 
   /** Stores `group` in one transaction; on a data error, halves it until the culprits stand alone. */
-  async function store(claim: Claim, group: Claimed[]): Promise<void> {
+  async function store(claimId: string, group: Claimed[]): Promise<void> {
     let outcomes: PersistOutcome[];
     try {
       outcomes = await retrying(
@@ -175,36 +182,44 @@ export function createBufferFlusher(deps: {
       );
     } catch (error: unknown) {
       if (error instanceof StoppingError) throw error;
-      if (group.length === 1) return failAttempt(claim, group[0]!, error);
+      if (group.length === 1) return failAttempt(claimId, group[0]!, error);
       const half = Math.ceil(group.length / 2);
-      await store(claim, group.slice(0, half));
-      await store(claim, group.slice(half));
+      await store(claimId, group.slice(0, half));
+      await store(claimId, group.slice(half));
       return;
     }
-    await settle(claim, group, outcomes);
+    await settle(claimId, group, outcomes);
   }
 
-  async function flushClaim(claim: Claim, raws: string[]): Promise<void> {
+  /** Stores what the loop claimed, from one shard or several, as one batch. */
+  async function flushClaims(claimId: string, taken: { shard: number; raws: string[] }[]): Promise<void> {
     const readable: Claimed[] = [];
-    for (const raw of raws) {
-      try {
-        readable.push({ raw, intent: decodeIntent(raw) });
-      } catch (error: unknown) {
-        await deadLetter(claim, raw, undefined, error);
+    for (const { shard, raws } of taken) {
+      for (const raw of raws) {
+        try {
+          readable.push({ shard, raw, intent: decodeIntent(raw) });
+        } catch (error: unknown) {
+          await deadLetter(claimId, shard, raw, undefined, error);
+        }
       }
     }
-    // The lease outlives any one flush: renewed while PostgreSQL is slow or down.
+    // The leases outlive any one flush: renewed while PostgreSQL is slow or down.
     const renewal = setInterval(() => {
-      buffer.renew(claim.shard, claim.id, settings.leaseMillis).then(
-        (held) => {
-          if (!held)
-            log.warn({ claim }, 'a claim was reaped while in flight; its intents may be stored twice (a no-op)');
-        },
-        (error: unknown) => warn(error, 'could not renew a claim'),
-      );
+      for (const { shard } of taken) {
+        buffer.renew(shard, claimId, settings.leaseMillis).then(
+          (held) => {
+            if (!held)
+              log.warn(
+                { claimId, shard },
+                'a claim was reaped while in flight; its intents may be stored twice (a no-op)',
+              );
+          },
+          (error: unknown) => warn(error, 'could not renew a claim'),
+        );
+      }
     }, settings.leaseMillis / 3);
     try {
-      if (readable.length > 0) await store(claim, readable);
+      if (readable.length > 0) await store(claimId, readable);
     } finally {
       clearInterval(renewal);
     }
@@ -216,9 +231,9 @@ export function createBufferFlusher(deps: {
    * every push too, so nothing new can arrive: the loop waits as long, then claims again (what
    * the reaper or a requeue gave back), rather than logging a failure each time.
    */
-  async function waitForWork(blocking: RedisClient, claim: Claim): Promise<boolean> {
+  async function waitForWork(blocking: RedisClient, shard: number, claimId: string): Promise<boolean> {
     try {
-      return (await buffer.waitForIntent(claim.shard, blocking, claim.id, settings.idleWaitMillis / 1000)) !== null;
+      return (await buffer.waitForIntent(shard, blocking, claimId, settings.idleWaitMillis / 1000)) !== null;
     } catch (error: unknown) {
       if (!isRedisOutOfMemory(error)) throw error;
       await pause(settings.idleWaitMillis);
@@ -228,11 +243,11 @@ export function createBufferFlusher(deps: {
 
   /**
    * One flush loop. Each round it reads how many intents wait in every shard (one cheap read
-   * each, all at once), then visits the shards in turn from where the last round stopped and
-   * takes at most one batch from each before it moves on: a busy shard cannot starve the
-   * others, and loops of every worker spread over the shards. Only when a round found nothing
-   * does it block, on the shard it stands at, for at most the idle wait. One shard is simply
-   * claimed from: there is nothing to choose.
+   * each, all at once), then fills one batch from the shards in turn, starting after the last
+   * shard the previous batch took from: a busy shard cannot starve the others, a batch stays
+   * as large (and PostgreSQL's transactions as few) as with one shard, and loops of every
+   * worker spread over the shards. Only when a round found nothing does it block, on the shard
+   * it stands at, for at most the idle wait. One shard is simply claimed from.
    */
   async function loop(claimId: string): Promise<void> {
     const blocking = deps.createBlockingRedis();
@@ -246,31 +261,36 @@ export function createBufferFlusher(deps: {
       while (!stopping) {
         try {
           const waiting = shards > 1 ? await buffer.depths() : [1];
-          let flushed = false;
-          for (let step = 0; step < shards && !stopping && !flushed; step++) {
-            const claim: Claim = { shard: (cursor + step) % shards, id: claimId };
+          const taken: { shard: number; raws: string[] }[] = [];
+          let count = 0;
+          for (let step = 0; step < shards && !stopping && count < settings.batchSize; step++) {
+            const shard = (cursor + step) % shards;
             // The first is always claimed from: that registers the lease a wait on it needs.
-            if (step > 0 && waiting[claim.shard] === 0 && !mayHold.has(claim.shard)) continue;
-            touched.add(claim.shard);
-            const raws = await buffer.claim(claim.shard, claim.id, settings.batchSize, settings.leaseMillis);
+            if (step > 0 && waiting[shard] === 0 && !mayHold.has(shard)) continue;
+            touched.add(shard);
+            const raws = await buffer.claim(shard, claimId, settings.batchSize - count, settings.leaseMillis);
             if (raws.length > 0) {
-              mayHold.add(claim.shard);
-              await flushClaim(claim, raws);
-              mayHold.delete(claim.shard);
-              cursor = (claim.shard + 1) % shards;
-              flushed = true;
+              mayHold.add(shard);
+              taken.push({ shard, raws });
+              count += raws.length;
             }
           }
-          if (!flushed && !stopping) {
+          if (taken.length > 0) {
+            await flushClaims(claimId, taken);
+            for (const { shard } of taken) mayHold.delete(shard);
+            cursor = (taken.at(-1)!.shard + 1) % shards;
+          } else if (!stopping) {
             // The intent the wait moves lands in this shard's claim: the next round starts there.
             // A wait that saw nothing moves on, so an idle loop watches each shard in turn.
-            if (await waitForWork(blocking, { shard: cursor, id: claimId })) mayHold.add(cursor);
+            if (await waitForWork(blocking, cursor, claimId)) mayHold.add(cursor);
             else cursor = (cursor + 1) % shards;
           }
           failures = 0;
         } catch (error: unknown) {
           if (error instanceof StoppingError) break;
           warn(error, 'the flush loop failed; retrying with back-off');
+          // The next round starts past the shard that failed (its master may be down): the others go first.
+          cursor = (cursor + 1) % shards;
           await pause(backoff(failures++));
         }
       }
@@ -290,12 +310,17 @@ export function createBufferFlusher(deps: {
   async function reapOnce(): Promise<number> {
     let returned = 0;
     for (let shard = 0; shard < buffer.shardCount; shard++) {
-      for (const claimId of await buffer.expiredClaims(shard)) {
-        const moved = await buffer.returnClaim(shard, claimId, true);
-        if (moved < 0) continue;
-        returned += moved;
-        if (moved > 0)
-          log.warn({ claimId, shard, intents: moved }, 'returned the intents of an expired claim to the queue');
+      try {
+        for (const claimId of await buffer.expiredClaims(shard)) {
+          const moved = await buffer.returnClaim(shard, claimId, true);
+          if (moved < 0) continue;
+          returned += moved;
+          if (moved > 0)
+            log.warn({ claimId, shard, intents: moved }, 'returned the intents of an expired claim to the queue');
+        }
+      } catch (error: unknown) {
+        // One shard's master down (a fail-over) must not keep the others' claims from coming back.
+        warn(error, 'could not reap the expired claims of a shard', { shard });
       }
     }
     counters.reaped += returned;

@@ -302,8 +302,11 @@ export function createWriteBuffer(deps: {
 
     // --- worker: each call acts on one shard --------------------------------------------
 
-    /** How many intents wait in each shard's pending list, by shard: one LLEN each, all at once. */
-    depths: () => Promise.all(allShards.map((shard) => redis.llen(keysOf(shard).pending()))),
+    /**
+     * How many intents wait in each shard's pending list, by shard: one LLEN each, all at once.
+     * A shard whose master does not answer (a fail-over under way) counts 0: the others go on.
+     */
+    depths: () => Promise.all(allShards.map((shard) => redis.llen(keysOf(shard).pending()).catch(() => 0))),
 
     /** Tops the claim up to `max` intents and renews its lease; returns every intent it holds. */
     claim: (shard: number, claimId: string, max: number, leaseMillis: number) => {
