@@ -120,13 +120,15 @@ export function createBufferFlusher(deps: {
     // claim stays, and a re-flush is a no-op.
     const byShard = new Map<number, Claimed[]>();
     for (const item of group) byShard.set(item.shard, [...(byShard.get(item.shard) ?? []), item]);
-    for (const [shard, items] of byShard) {
-      await retrying(
-        () => buffer.acknowledge(shard, claimId, items, Date.now() - oldest),
-        () => true,
-        'acknowledging a flush',
-      );
-    }
+    await Promise.all(
+      [...byShard].map(([shard, items]) =>
+        retrying(
+          () => buffer.acknowledge(shard, claimId, items, Date.now() - oldest),
+          () => true,
+          'acknowledging a flush',
+        ),
+      ),
+    );
     counters.flushed += group.length;
     await publishAll(
       group.flatMap(({ intent }, i) => {
@@ -260,21 +262,37 @@ export function createBufferFlusher(deps: {
     try {
       while (!stopping) {
         try {
-          const waiting = shards > 1 ? await buffer.depths() : [1];
-          const taken: { shard: number; raws: string[] }[] = [];
-          let count = 0;
-          for (let step = 0; step < shards && !stopping && count < settings.batchSize; step++) {
+          const waiting = shards > 1 ? await buffer.depths() : [settings.batchSize];
+          // The batch shared out in turn, by what each shard holds; then claimed from all at once.
+          const asks: { shard: number; max: number }[] = [];
+          let room = settings.batchSize;
+          for (let step = 0; step < shards && room > 0; step++) {
             const shard = (cursor + step) % shards;
             // The first is always claimed from: that registers the lease a wait on it needs.
             if (step > 0 && waiting[shard] === 0 && !mayHold.has(shard)) continue;
-            touched.add(shard);
-            const raws = await buffer.claim(shard, claimId, settings.batchSize - count, settings.leaseMillis);
-            if (raws.length > 0) {
-              mayHold.add(shard);
-              taken.push({ shard, raws });
-              count += raws.length;
-            }
+            const max = Math.max(1, Math.min(room, waiting[shard] ?? 0));
+            asks.push({ shard, max });
+            room -= max;
           }
+          for (const { shard } of asks) touched.add(shard);
+          const claimed = await Promise.allSettled(
+            asks.map(async ({ shard, max }) => ({
+              shard,
+              raws: await buffer.claim(shard, claimId, max, settings.leaseMillis),
+            })),
+          );
+          // A shard that did not answer (its master failing over) is left for a later round;
+          // what the others gave is flushed now.
+          for (const result of claimed) {
+            if (result.status === 'rejected') warn(result.reason, 'could not claim from a shard; trying the others');
+          }
+          const taken = claimed.flatMap((result) =>
+            result.status === 'fulfilled' && result.value.raws.length > 0 ? [result.value] : [],
+          );
+          if (taken.length === 0 && claimed.some((result) => result.status === 'rejected')) {
+            throw (claimed.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason;
+          }
+          for (const { shard } of taken) mayHold.add(shard);
           if (taken.length > 0) {
             await flushClaims(claimId, taken);
             for (const { shard } of taken) mayHold.delete(shard);
