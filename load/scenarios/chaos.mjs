@@ -192,8 +192,13 @@ async function campaign(harness, ownRedis, ownCluster) {
   });
 
   // --- faults, one every FAULT_EVERY_SECONDS, in turn; each says what it did ---
-  // The Redis faults take the shards in turn: each one's master (or replica) in its round.
-  const bufferKey = (round) => shardKeys[Math.floor(round / cfg.faults.length) % shardKeys.length].pending;
+  // The Redis faults take the masters in turn: the k-th kill, the shard in the middle of the
+  // k-th third of the slots (a 3-master cluster gives each master a third, and the shards' tags
+  // are spread evenly over the slots), so each master (or its replica) has its turn.
+  const bufferKey = (round) => {
+    const kill = Math.floor(round / cfg.faults.length);
+    return shardKeys[Math.floor((((kill % 3) + 0.5) * shardKeys.length) / 3)].pending;
+  };
   const inject = async (kind, round, fault) => {
     if (kind === 'postgres') {
       const rows = await adminQuery(
