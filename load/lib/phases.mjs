@@ -205,7 +205,7 @@ export function createPhases(h, cfg) {
         clustered &&
         sampleBufferCommands(
           (await h.clusterRedis()).nodes('master').map(({ options }) => options),
-          { delayMillis: 2000, millis: 3000 },
+          { delayMillis: 3000, millis: 1000 },
         ).catch((error) => ({ error: String(error) }));
       const result = await work(target, db, rows0);
       const bufferCommandsByNode = bufferSample ? await bufferSample : undefined;

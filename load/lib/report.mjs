@@ -99,7 +99,7 @@ export function checks(report) {
     const buffer = sample.error ? { share: null, text: `not sampled: ${sample.error}` } : spread(sample);
     add(
       'target',
-      `The buffer's Redis commands on the busiest master (MONITOR, 3 s), ${r.kind}, ${r.label}`,
+      `The buffer's Redis commands on the busiest master (MONITOR, 1 s), ${r.kind}, ${r.label}`,
       '≤ 45 %',
       `${buffer.text}; all commands: ${spread(r.redis.commandsByNode).text}`,
       buffer.share !== null && buffer.share <= 0.45,
