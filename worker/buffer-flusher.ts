@@ -16,12 +16,6 @@ const FAILURE_MESSAGES: Record<Exclude<PersistOutcome, 'STORED'>, string> = {
   BOT_GONE: 'The bot was deleted before this message could be stored.',
 };
 const FIRST_RETRY_MILLIS = 100;
-/**
- * How long a flush loop over several shards waits for a batch that is not full yet: what the
- * PERSISTED status of a send may come later by, for far fewer Redis commands per stored
- * message (bench-compare, 1 against 16 shards on the local cluster).
- */
-const SHARDED_LINGER_MILLIS = 50;
 
 interface FlusherCounters {
   flushed: number;
@@ -268,14 +262,7 @@ export function createBufferFlusher(deps: {
     try {
       while (!stopping) {
         try {
-          let waiting = shards > 1 ? await buffer.depths() : [settings.batchSize];
-          const total = waiting.reduce((sum, depth) => sum + depth, 0);
-          if (shards > 1 && total > 0 && total < settings.batchSize) {
-            // A round costs a read and a claim and an acknowledgement per shard however little
-            // each holds: a short wait lets a thin spread fill, so there are fewer, fuller rounds.
-            await pause(SHARDED_LINGER_MILLIS);
-            waiting = await buffer.depths();
-          }
+          const waiting = shards > 1 ? await buffer.depths() : [settings.batchSize];
           // The batch shared out in turn, by what each shard holds; then claimed from all at once.
           const asks: { shard: number; max: number }[] = [];
           let room = settings.batchSize;
