@@ -1,5 +1,8 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../core/logger';
 import type { RequestContext } from './request-context';
@@ -72,6 +75,9 @@ export function createApolloServer(deps: {
       // Apollo's own landing pages (Sandbox, Explorer) load from Apollo's CDN; the playground
       // is ours (src/http/playground.ts), so Apollo never serves one.
       ApolloServerPluginLandingPageDisabled(),
+      // Parley gives no cache hints (every answer is per viewer and fresh): Apollo's default
+      // cache-control plugin would only wrap every field's resolver to compute a policy of none.
+      ApolloServerPluginCacheControlDisabled(),
       ...deps.plugins,
     ],
   });

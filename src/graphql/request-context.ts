@@ -13,6 +13,7 @@ import type { CacheInvalidation } from '../cache/invalidation';
 import type { CacheKeys } from '../platform/redis/keys';
 import type { PendingWrites } from '../buffer/pending-writes';
 import type { ChatIds } from '../chat/chat-service';
+import { once } from '../core/once';
 import type { ChatWritePath } from '../chat/write-path';
 import type { EventLoopPressure } from '../chat/event-loop-pressure';
 import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
@@ -101,26 +102,18 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
   const loaders = createLoaders(app.repos, app.cache, app.pendingWrites);
   const access = createAccess({ viewer, tokenRejected, loaders });
   const { repos } = app;
-  return {
-    requestId: request.requestId,
-    clientIp: request.clientIp,
-    log: app.log.child({ requestId: request.requestId }),
-    viewer,
-    access,
-    loaders,
-    sessions: app.sessions,
-    auth: app.auth,
-    bots: createBotService({
-      bots: repos.bots,
-      access,
-      loaders,
-      invalidation: app.invalidation,
-      sessions: app.sessions,
-    }),
-    sources: createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
-    search: createSearchService({ access, retriever: app.retriever }),
-    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
-    chat: createChatService({
+  // What a request may not use is made on first use: a read needs none of the services it
+  // does not call, and every one made is garbage to collect.
+  const log = once(() => app.log.child({ requestId: request.requestId }));
+  const bots = once(() =>
+    createBotService({ bots: repos.bots, access, loaders, invalidation: app.invalidation, sessions: app.sessions }),
+  );
+  const sources = once(() =>
+    createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
+  );
+  const search = once(() => createSearchService({ access, retriever: app.retriever }));
+  const chat = once(() =>
+    createChatService({
       access,
       loaders,
       bots: repos.bots,
@@ -135,5 +128,30 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
       retriever: app.retriever,
       pubsub: app.pubsub,
     }),
+  );
+  return {
+    requestId: request.requestId,
+    clientIp: request.clientIp,
+    get log() {
+      return log();
+    },
+    viewer,
+    access,
+    loaders,
+    sessions: app.sessions,
+    auth: app.auth,
+    get bots() {
+      return bots();
+    },
+    get sources() {
+      return sources();
+    },
+    get search() {
+      return search();
+    },
+    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
+    get chat() {
+      return chat();
+    },
   };
 }

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { once } from '../core/once';
 import type { EntityCache } from '../cache/entity-cache';
 import type { CacheKeys, KeyFamily } from '../platform/redis/keys';
 import { noPendingWrites, type PendingWrites } from '../buffer/pending-writes';
@@ -60,55 +61,91 @@ export function createLoaders(
           return ids.map((id) => rows.get(id) ?? null);
         };
 
-  const source = new DataLoader<string, SourceRecord | null>(
-    batch('source', async (ids) => byId(await repos.sources.findByIds(ids))),
+  // Each loader is made on its first use: most requests touch two or three of them.
+  const source = once(
+    () =>
+      new DataLoader<string, SourceRecord | null>(
+        batch('source', async (ids) => byId(await repos.sources.findByIds(ids))),
+      ),
   );
-  const bot = new DataLoader<string, BotRecord | null>(
-    batch('bot', async (ids) => byId(await repos.bots.findByIds(ids))),
+  const bot = once(
+    () => new DataLoader<string, BotRecord | null>(batch('bot', async (ids) => byId(await repos.bots.findByIds(ids)))),
   );
   /** A bot's source ids, oldest first; the sources themselves come through `source`. */
-  const sourceIdsByBot = new DataLoader<string, string[] | null>(
-    batch('sourcesByBot', async (botIds) => idsBy(botIds, await repos.sources.listByBots(botIds), (row) => row.botId)),
+  const sourceIdsByBot = once(
+    () =>
+      new DataLoader<string, string[] | null>(
+        batch('sourcesByBot', async (botIds) =>
+          idsBy(botIds, await repos.sources.listByBots(botIds), (row) => row.botId),
+        ),
+      ),
   );
   /** An owner's bot ids in creation order. */
-  const botIdsByOwner = new DataLoader<string, string[] | null>(
-    batch('botsByUser', async (ownerIds) =>
-      idsBy(ownerIds, await repos.bots.listByOwners(ownerIds), (row) => row.ownerId),
-    ),
+  const botIdsByOwner = once(
+    () =>
+      new DataLoader<string, string[] | null>(
+        batch('botsByUser', async (ownerIds) =>
+          idsBy(ownerIds, await repos.bots.listByOwners(ownerIds), (row) => row.ownerId),
+        ),
+      ),
+  );
+  const user = once(
+    () =>
+      new DataLoader<string, UserRecord | null>(batch('user', async (ids) => byId(await repos.users.findByIds(ids)))),
+  );
+  /** A bot's message counters, from PostgreSQL every time (see BotsRepo.activityByIds). */
+  const botActivity = once(
+    () =>
+      new DataLoader<string, { messageCount: number; lastActiveAt: Date | null } | null>(async (ids) => {
+        const rows = byId(await repos.bots.activityByIds(ids));
+        return ids.map((id) => rows.get(id) ?? null);
+      }),
+  );
+  const conversation = once(
+    () =>
+      new DataLoader<string, ConversationRecord | null>(
+        batch('conversation', async (ids) => {
+          // A conversation whose first exchange is still in the write buffer exists for its sender
+          // already. The buffer is asked first: a worker acknowledges an intent only after its
+          // COMMIT, so what the buffer no longer holds, PostgreSQL already does. Asked the other
+          // way round, a flush between the two reads would hide the conversation from both.
+          const buffered = await pending.conversations(ids);
+          const rest = ids.filter((id) => !buffered.has(id));
+          if (rest.length === 0) return buffered;
+          return new Map([...buffered, ...byId(await repos.conversations.findByIds(rest))]);
+        }),
+      ),
   );
 
   return {
-    user: new DataLoader<string, UserRecord | null>(
-      batch('user', async (ids) => byId(await repos.users.findByIds(ids))),
-    ),
-    bot,
-    source,
-    botIdsByOwner,
-    /** A bot's message counters, from PostgreSQL every time (see BotsRepo.activityByIds). */
-    botActivity: new DataLoader<string, { messageCount: number; lastActiveAt: Date | null } | null>(async (ids) => {
-      const rows = byId(await repos.bots.activityByIds(ids));
-      return ids.map((id) => rows.get(id) ?? null);
-    }),
-    sourceIdsByBot,
+    get user() {
+      return user();
+    },
+    get bot() {
+      return bot();
+    },
+    get source() {
+      return source();
+    },
+    get botIdsByOwner() {
+      return botIdsByOwner();
+    },
+    get botActivity() {
+      return botActivity();
+    },
+    get sourceIdsByBot() {
+      return sourceIdsByBot();
+    },
     /** A bot's sources, oldest first (a source deleted meanwhile is left out). */
     sourcesByBot: {
       async load(botId: string): Promise<SourceRecord[]> {
-        const ids = (await sourceIdsByBot.load(botId)) ?? [];
-        const sources = await source.loadMany(ids);
+        const ids = (await sourceIdsByBot().load(botId)) ?? [];
+        const sources = await source().loadMany(ids);
         return sources.filter((item): item is SourceRecord => item !== null && !(item instanceof Error));
       },
     },
-    conversation: new DataLoader<string, ConversationRecord | null>(
-      batch('conversation', async (ids) => {
-        // A conversation whose first exchange is still in the write buffer exists for its sender
-        // already. The buffer is asked first: a worker acknowledges an intent only after its
-        // COMMIT, so what the buffer no longer holds, PostgreSQL already does. Asked the other
-        // way round, a flush between the two reads would hide the conversation from both.
-        const buffered = await pending.conversations(ids);
-        const rest = ids.filter((id) => !buffered.has(id));
-        if (rest.length === 0) return buffered;
-        return new Map([...buffered, ...byId(await repos.conversations.findByIds(rest))]);
-      }),
-    ),
+    get conversation() {
+      return conversation();
+    },
   };
 }
