@@ -4,6 +4,7 @@ import type { RedisClient } from '../src/platform/redis/connection';
 import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/buffer/intent';
 import { DEAD_LETTER_MESSAGE, isRedisOutOfMemory, type WriteBuffer } from '../src/buffer/write-buffer';
 import { createThrottledWarn } from '../src/core/throttled-warn';
+import { groupBy } from '../src/core/group-by';
 import type { Config } from '../src/config/config';
 import { isDataError, isTransientDbError } from '../src/platform/postgres/pg-errors';
 import type { Logger } from '../src/core/logger';
@@ -118,10 +119,8 @@ export function createBufferFlusher(deps: {
     const oldest = Math.min(...group.map(({ intent }) => intent.enqueuedAt));
     // Redis must hear of the COMMIT, in each shard the batch came from; until it does the
     // claim stays, and a re-flush is a no-op.
-    const byShard = new Map<number, Claimed[]>();
-    for (const item of group) byShard.set(item.shard, [...(byShard.get(item.shard) ?? []), item]);
     await Promise.all(
-      [...byShard].map(([shard, items]) =>
+      [...groupBy(group, (item) => item.shard)].map(([shard, items]) =>
         retrying(
           () => buffer.acknowledge(shard, claimId, items, Date.now() - oldest),
           () => true,
@@ -244,6 +243,46 @@ export function createBufferFlusher(deps: {
   }
 
   /**
+   * One round's claims: the batch shared out over the shards in turn from `cursor`, by what each
+   * holds (one LLEN each, all at once), then claimed from all of them at once. The shard at the
+   * cursor is always asked, which registers the lease a wait on it needs; so is one whose claim
+   * may hold intents already. A shard that does not answer (its master failing over) is left for
+   * a later round while what the others gave is flushed; only when none answered does it throw.
+   */
+  async function claimRound(
+    claimId: string,
+    cursor: number,
+    mayHold: ReadonlySet<number>,
+    touched: Set<number>,
+  ): Promise<{ shard: number; raws: string[] }[]> {
+    const shards = buffer.shardCount;
+    const waiting = shards > 1 ? await buffer.depths() : [settings.batchSize];
+    const asks: { shard: number; max: number }[] = [];
+    let room = settings.batchSize;
+    for (let step = 0; step < shards && room > 0; step++) {
+      const shard = (cursor + step) % shards;
+      if (step > 0 && waiting[shard] === 0 && !mayHold.has(shard)) continue;
+      const max = Math.max(1, Math.min(room, waiting[shard] ?? 0));
+      asks.push({ shard, max });
+      touched.add(shard);
+      room -= max;
+    }
+    const claimed = await Promise.allSettled(
+      asks.map(async ({ shard, max }) => ({
+        shard,
+        raws: await buffer.claim(shard, claimId, max, settings.leaseMillis),
+      })),
+    );
+    const failures = claimed.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    for (const error of failures) warn(error, 'could not claim from a shard; trying the others');
+    const taken = claimed.flatMap((result) =>
+      result.status === 'fulfilled' && result.value.raws.length > 0 ? [result.value] : [],
+    );
+    if (taken.length === 0 && failures.length > 0) throw failures[0];
+    return taken;
+  }
+
+  /**
    * One flush loop. Each round it reads how many intents wait in every shard (one cheap read
    * each, all at once), then fills one batch from the shards in turn, starting after the last
    * shard the previous batch took from: a busy shard cannot starve the others, a batch stays
@@ -262,36 +301,7 @@ export function createBufferFlusher(deps: {
     try {
       while (!stopping) {
         try {
-          const waiting = shards > 1 ? await buffer.depths() : [settings.batchSize];
-          // The batch shared out in turn, by what each shard holds; then claimed from all at once.
-          const asks: { shard: number; max: number }[] = [];
-          let room = settings.batchSize;
-          for (let step = 0; step < shards && room > 0; step++) {
-            const shard = (cursor + step) % shards;
-            // The first is always claimed from: that registers the lease a wait on it needs.
-            if (step > 0 && waiting[shard] === 0 && !mayHold.has(shard)) continue;
-            const max = Math.max(1, Math.min(room, waiting[shard] ?? 0));
-            asks.push({ shard, max });
-            room -= max;
-          }
-          for (const { shard } of asks) touched.add(shard);
-          const claimed = await Promise.allSettled(
-            asks.map(async ({ shard, max }) => ({
-              shard,
-              raws: await buffer.claim(shard, claimId, max, settings.leaseMillis),
-            })),
-          );
-          // A shard that did not answer (its master failing over) is left for a later round;
-          // what the others gave is flushed now.
-          for (const result of claimed) {
-            if (result.status === 'rejected') warn(result.reason, 'could not claim from a shard; trying the others');
-          }
-          const taken = claimed.flatMap((result) =>
-            result.status === 'fulfilled' && result.value.raws.length > 0 ? [result.value] : [],
-          );
-          if (taken.length === 0 && claimed.some((result) => result.status === 'rejected')) {
-            throw (claimed.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason;
-          }
+          const taken = await claimRound(claimId, cursor, mayHold, touched);
           for (const { shard } of taken) mayHold.add(shard);
           if (taken.length > 0) {
             await flushClaims(claimId, taken);
@@ -327,9 +337,11 @@ export function createBufferFlusher(deps: {
 
   async function reapOnce(): Promise<number> {
     let returned = 0;
+    // One reading of the clock for every shard: the return checks each lease again anyway.
+    const now = await buffer.redisNowMillis();
     for (let shard = 0; shard < buffer.shardCount; shard++) {
       try {
-        for (const claimId of await buffer.expiredClaims(shard)) {
+        for (const claimId of await buffer.expiredClaims(shard, now)) {
           const moved = await buffer.returnClaim(shard, claimId, true);
           if (moved < 0) continue;
           returned += moved;

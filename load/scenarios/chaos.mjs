@@ -74,14 +74,11 @@ async function campaign(harness, ownRedis, ownCluster) {
   const prefix = `${harness.prefixStem}run:`;
   let started = Date.now();
   const dist = harness.build();
-  // The build's own shard layout: the keys its processes write, whatever this version of it is.
-  const { createBufferShards } = createRequire(import.meta.url)(join(dist, 'src', 'buffer', 'shards.js'));
-  const shardKeys = createBufferShards(cfg.bufferShards).tags.map((tag) => ({
-    pending: `${prefix}buffer:{${tag}}:pending`,
-    claims: `${prefix}buffer:{${tag}}:claims`,
-    claim: (id) => `${prefix}buffer:{${tag}}:claim:${id}`,
-    dead: `${prefix}buffer:{${tag}}:dead`,
-  }));
+  // The build's own shard layout and keys: what its processes write, whatever this version of it is.
+  const fromBuild = (module) => createRequire(import.meta.url)(join(dist, 'src', ...module.split('/')));
+  const { createBufferShards } = fromBuild('buffer/shards.js');
+  const keys = fromBuild('platform/redis/keys.js').createCacheKeys(prefix);
+  const shardKeys = createBufferShards(cfg.bufferShards).tags.map((tag) => keys.bufferShard(tag));
   await createDatabase();
   const ports = [await freePort(), await freePort()];
   const appEnv = (port, name) => ({
@@ -197,7 +194,7 @@ async function campaign(harness, ownRedis, ownCluster) {
   // are spread evenly over the slots), so each master (or its replica) has its turn.
   const bufferKey = (round) => {
     const kill = Math.floor(round / cfg.faults.length);
-    return shardKeys[Math.floor((((kill % 3) + 0.5) * shardKeys.length) / 3)].pending;
+    return shardKeys[Math.floor((((kill % 3) + 0.5) * shardKeys.length) / 3)].pending();
   };
   const inject = async (kind, round, fault) => {
     if (kind === 'postgres') {
@@ -298,11 +295,11 @@ async function campaign(harness, ownRedis, ownCluster) {
   const drainStarted = Date.now();
   for (;;) {
     let [depth, claims, held] = [0, 0, 0];
-    for (const keys of shardKeys) {
-      depth += await redis.llen(keys.pending);
-      const claimIds = await redis.zrange(keys.claims, 0, -1);
+    for (const shard of shardKeys) {
+      depth += await redis.llen(shard.pending());
+      const claimIds = await redis.zrange(shard.claims(), 0, -1);
       claims += claimIds.length;
-      for (const claim of claimIds) held += await redis.llen(keys.claim(claim));
+      for (const claim of claimIds) held += await redis.llen(shard.claim(claim));
     }
     if (depth === 0 && held === 0) break;
     if (Date.now() - drainStarted > 120_000)
@@ -344,7 +341,7 @@ async function campaign(harness, ownRedis, ownCluster) {
     if (row.id !== ack.messageId) otherIds++;
   }
   let deadLetters = 0;
-  for (const keys of shardKeys) deadLetters += await redis.hlen(keys.dead);
+  for (const shard of shardKeys) deadLetters += await redis.hlen(shard.dead());
   // Each missing send next to the first Redis kill at or after its acknowledgement: what a
   // Redis that acknowledged it and then died (or a master not yet replicated) took with it.
   const redisKills = faults.filter((fault) => fault.killedAt !== undefined);

@@ -4,6 +4,7 @@ import type { CacheKeys } from '../platform/redis/keys';
 import { defineScripts } from '../platform/redis/scripts';
 import { messageStatusChannel, type MessageStatusEvent } from '../pubsub/message-status-pubsub';
 import { decodeIntent, encodeIntent, intentId, InvalidIntentError, type Intent } from './intent';
+import { groupBy } from '../core/group-by';
 import { createReplicaWaiter } from './replica-wait';
 import { adoptBufferLayout } from './layout';
 import type { BufferShards } from './shards';
@@ -123,20 +124,17 @@ export function createWriteBuffer(deps: {
   };
   const scripts = defineScripts(redis);
   // A WAIT covers the writes of one master: each shard waits on its own.
-  const replicaWaiters = new Map<number, () => Promise<number>>();
-  const replicated = (shard: number) => {
-    let waiter = replicaWaiters.get(shard);
-    if (!waiter) {
-      waiter = createReplicaWaiter({
-        redis,
-        key: keysOf(shard).pending(),
-        replicas: minReplicas,
-        timeoutMillis: deps.replicaTimeoutMillis ?? 100,
-      });
-      replicaWaiters.set(shard, waiter);
-    }
-    return waiter();
-  };
+  const replicated =
+    minReplicas > 0
+      ? shardKeys.map((keys) =>
+          createReplicaWaiter({
+            redis,
+            key: keys.pending(),
+            replicas: minReplicas,
+            timeoutMillis: deps.replicaTimeoutMillis ?? 100,
+          }),
+        )
+      : [];
   const idempotencyKey = (shard: number, intent: Intent) =>
     intent.message.clientMessageId
       ? keysOf(shard).idempotency(idempotencyHash(intent, intent.message.clientMessageId))
@@ -166,13 +164,8 @@ export function createWriteBuffer(deps: {
 
   /** Each id's status, from the shard its id names: one pair of HMGETs per shard the ids fall in. */
   async function statuses(ids: readonly string[]): Promise<Map<string, BufferedStatus>> {
-    const byShard = new Map<number, string[]>();
-    for (const id of ids) {
-      const shard = shards.ofId(id);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
-    }
     const found = new Map<string, BufferedStatus>();
-    await Promise.all([...byShard].map(([shard, group]) => statusesIn(shard, group, found)));
+    await Promise.all([...groupBy(ids, shards.ofId)].map(([shard, group]) => statusesIn(shard, group, found)));
     return found;
   }
 
@@ -260,7 +253,7 @@ export function createWriteBuffer(deps: {
       )) as [string, string | number];
       if (kind === 'DUPLICATE') return { kind, first: decodeIntent(String(value)) };
       if (kind === 'QUEUED' && minReplicas > 0) {
-        const replicas = await replicated(shard);
+        const replicas = await replicated[shard]!();
         if (replicas < minReplicas) return { kind: 'UNREPLICATED', replicas };
       }
       return { kind: kind as 'QUEUED' | 'FULL', depth: Number(value) };
@@ -411,12 +404,18 @@ export function createWriteBuffer(deps: {
         onlyIfExpired ? '1' : '0',
       )) as number,
 
-    /** Claims of the shard whose lease ran out by Redis' clock: their workers are gone or stuck. */
-    async expiredClaims(shard: number): Promise<string[]> {
+    /** Redis' clock, epoch ms: what leases are set and judged by. */
+    async redisNowMillis(): Promise<number> {
       const [seconds, micros] = await redis.time();
-      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      return redis.zrangebyscore(keysOf(shard).claims(), '-inf', now);
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     },
+
+    /**
+     * Claims of the shard whose lease had run out at `nowMillis` (redisNowMillis): their workers
+     * are gone or stuck. Only candidates: returnClaim checks each lease again on the shard's master.
+     */
+    expiredClaims: (shard: number, nowMillis: number): Promise<string[]> =>
+      redis.zrangebyscore(keysOf(shard).claims(), '-inf', nowMillis),
 
     // --- operators: across every shard ---------------------------------------------------
 
