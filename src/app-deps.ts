@@ -22,6 +22,8 @@ import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
 import type { VectorCache } from './cache/vector-cache';
 import { createCachedRetriever } from './search/cached-retriever';
+import { createChunkMemory } from './search/chunk-memory';
+import { createMemoryRetriever } from './search/memory-retriever';
 import { createCacheStats } from './cache/cache-stats';
 import { createCacheLayer } from './cache/cache-layer';
 import { createCacheKeys } from './platform/redis/keys';
@@ -124,6 +126,19 @@ export function createAppDeps(
       })
     : undefined;
   const eventLoopPressure = createEventLoopPressure(config.writeMaxEventLoopDelayMillis);
+  // Chunks in memory first (only where invalidations reach: the api), then the vector cache, then PostgreSQL.
+  const chunkMemory =
+    cache.entities && config.chunkMemory.maxBytes > 0
+      ? createChunkMemory({
+          chunks: repos.chunks,
+          feed: cache.entities,
+          chunksKey: keys.botChunks,
+          dimension: config.embedding.dimension,
+          maxBytes: config.chunkMemory.maxBytes,
+          botMaxChunks: config.chunkMemory.botMaxChunks,
+        })
+      : undefined;
+  const cachedRetriever = cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever;
   const deps: AppDeps = {
     config,
     contextFor: (request) => createRequestContext(deps, request),
@@ -138,7 +153,10 @@ export function createAppDeps(
     embedder,
     uncachedRetriever: retriever,
     vectors: cache.vectors,
-    retriever: cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever,
+    chunkMemory,
+    retriever: chunkMemory
+      ? createMemoryRetriever({ embedder, memory: chunkMemory, fallback: cachedRetriever })
+      : cachedRetriever,
     pubsub,
     writePath: buffer
       ? createBufferedWritePath({

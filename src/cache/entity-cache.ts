@@ -23,6 +23,9 @@ export interface EntitySpec<V> {
   load(ids: readonly string[]): Promise<Map<string, V>>;
 }
 
+/** Told of dropped keys, or 'all' when invalidations may have been missed. */
+export type InvalidationWatcher = (dropped: readonly string[] | 'all') => void;
+
 export interface EntityCacheOptions {
   /** The cache's Redis (REDIS_CACHE_URL, or the one Redis). */
   redis: RedisClient;
@@ -76,8 +79,12 @@ export function createEntityCache(options: EntityCacheOptions) {
   const inFlight = new Map<string, Promise<unknown>>();
   /** Moves on with every invalidation heard here: a load that saw it move does not fill the L1. */
   let epoch = 0;
+  /** Whether invalidations reach this instance: the subscription stands. */
+  let listening = false;
   let l1Usable = false;
   const warn = createThrottledWarn(log, WARN_EVERY_MILLIS);
+  /** Other in-process caches that follow the same invalidations (`watch`). */
+  const watchers: InvalidationWatcher[] = [];
 
   /** Drops keys from the L1 and from the loads this instance shares, and keeps loads under way out of the L1. */
   const forget = (dropped: string[]) => {
@@ -86,12 +93,15 @@ export function createEntityCache(options: EntityCacheOptions) {
       inFlight.delete(key);
     }
     epoch++;
+    for (const watcher of watchers) watcher(dropped);
   };
 
   const disableL1 = () => {
+    listening = false;
     l1Usable = false;
     l1.clear();
     epoch++;
+    for (const watcher of watchers) watcher('all');
   };
 
   const remote = createRemoteInvalidator({
@@ -124,6 +134,7 @@ export function createEntityCache(options: EntityCacheOptions) {
         // A read that began before the subscription stood may have missed an invalidation
         // meanwhile: moving the epoch on keeps what it loaded out of the L1.
         epoch++;
+        listening = true;
         l1Usable = l1.enabled;
       })
       .finally(() => {
@@ -262,6 +273,17 @@ export function createEntityCache(options: EntityCacheOptions) {
 
   return {
     batch,
+
+    /** Whether invalidations reach this instance now; while not, nothing in process may be trusted. */
+    listening: (): boolean => listening,
+
+    /**
+     * Calls `watcher` with every key this instance drops (its own invalidations and every other
+     * instance's), and with 'all' when the subscription is lost and messages may be missed.
+     */
+    watch(watcher: InvalidationWatcher): void {
+      watchers.push(watcher);
+    },
 
     /**
      * After a commit: drops the keys from Redis (moving their generations on), from this

@@ -46,20 +46,27 @@ export function createCacheInvalidation(deps: {
           keys.bot(bot.id),
           keys.botsByUser(bot.ownerId),
           keys.sourcesByBot(bot.id),
+          keys.botChunks(bot.id),
           ...sourceIds.map(keys.source),
         ]),
         searchesChanged(bot.id),
       ]);
     },
     async sourceCreated(source) {
-      await Promise.all([invalidate([keys.sourcesByBot(source.botId)]), searchesChanged(source.botId)]);
+      await Promise.all([
+        invalidate([keys.sourcesByBot(source.botId), keys.botChunks(source.botId)]),
+        searchesChanged(source.botId),
+      ]);
     },
     async sourceChanged(source) {
-      await Promise.all([invalidate([keys.source(source.id)]), searchesChanged(source.botId)]);
+      await Promise.all([
+        invalidate([keys.source(source.id), keys.botChunks(source.botId)]),
+        searchesChanged(source.botId),
+      ]);
     },
     async sourceDeleted(source) {
       await Promise.all([
-        invalidate([keys.source(source.id), keys.sourcesByBot(source.botId)]),
+        invalidate([keys.source(source.id), keys.sourcesByBot(source.botId), keys.botChunks(source.botId)]),
         searchesChanged(source.botId),
       ]);
     },

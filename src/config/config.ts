@@ -200,6 +200,15 @@ const SETTINGS = {
       ttlMillis: env('CACHE_L1_TTL_MILLIS', intFromEnv(100, 5000).default(2000)),
     },
   },
+  /**
+   * Bots' chunks held in each api process, so searches and chat sends rank them without a round
+   * trip (src/search/chunk-memory.ts); PostgreSQL's index answers bots with more chunks.
+   */
+  chunkMemory: {
+    /** Estimated bytes all held bots' chunks may take; 0 turns the memory off. */
+    maxBytes: env('CHUNK_MEMORY_MAX_BYTES', intFromEnv(0).default(32 * 1024 * 1024)),
+    botMaxChunks: env('CHUNK_MEMORY_BOT_MAX_CHUNKS', intFromEnv(1, 1_000_000).default(2_000)),
+  },
   /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
   vectorCache: {
     ttlSeconds: env('VECTOR_CACHE_TTL_SECONDS', intFromEnv(60, 3600).default(600)),

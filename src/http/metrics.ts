@@ -13,6 +13,7 @@ import type { RateLimiter } from '../rate-limits/rate-limiter';
 import { BUFFER_PROBLEMS, bufferProblems, NO_BUFFERED_WRITES, type BufferLimits } from './health-buffer';
 import { withTimeout } from './health-redis';
 import type { AdmissionControl } from './admission-control';
+import type { ChunkMemory, ChunkMemoryStats } from '../search/chunk-memory';
 import type { ConnectionLimits } from './connection-limits';
 
 /** Seconds; finer than prom-client's default at the low end, where cached reads land. */
@@ -64,6 +65,8 @@ export function createMetrics(deps: {
   bufferLimits: BufferLimits;
   eventLoopPressure: EventLoopPressure;
   rateLimiter: Pick<RateLimiter, 'onDecision'>;
+  /** Bots' chunks held in process; absent where there is none. */
+  chunkMemory?: Pick<ChunkMemory, 'stats'>;
   log: Logger;
 }): Metrics {
   const registry = new Registry();
@@ -212,6 +215,33 @@ export function createMetrics(deps: {
       'parley_buffer_refused_total',
       'Sends of this instance refused OVERLOADED because the buffer was full',
       (s) => s.refusedFull,
+    );
+  }
+
+  const { chunkMemory } = deps;
+  if (chunkMemory) {
+    const memoryGauge = (name: string, help: string, pick: (stats: ChunkMemoryStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(pick(chunkMemory.stats()));
+        },
+      });
+    memoryGauge('parley_chunk_memory_bots', 'Bots whose chunks this process holds to rank searches', (s) => s.bots);
+    memoryGauge('parley_chunk_memory_bytes', 'Estimated bytes of the chunks this process holds', (s) => s.bytes);
+    countedTotal(
+      registry,
+      'parley_chunk_memory_hits_total',
+      'Searches of this process ranked on chunks already held',
+      () => chunkMemory.stats().hits,
+    );
+    countedTotal(
+      registry,
+      'parley_chunk_memory_misses_total',
+      'Searches of this process that waited for their bot’s chunks to load (or went to PostgreSQL)',
+      () => chunkMemory.stats().misses,
     );
   }
 

@@ -9,6 +9,7 @@ import type { Clients } from '../platform/clients';
 import type { Db } from '../platform/postgres/connection';
 import type { RateLimiter } from '../rate-limits/rate-limiter';
 import type { BotsRepo } from '../repos/bots';
+import type { ChunkMemory } from '../search/chunk-memory';
 import type { SessionService } from '../sessions/session-service';
 
 /** What the HTTP and WebSocket transports use of the runtime, and nothing more. */
@@ -28,6 +29,8 @@ export interface ServerDeps {
   buffer?: WriteBuffer;
   writePath: ChatWritePath;
   eventLoopPressure: EventLoopPressure;
+  /** Bots' chunks held in process (the api with Redis): /metrics reports them. */
+  chunkMemory?: Pick<ChunkMemory, 'stats'>;
   /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */
   cacheStats: CacheStatsCollector;
   /** The widget's demo pages list and show bots. */

@@ -125,6 +125,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
     bufferLimits: config.buffer,
     eventLoopPressure: app.eventLoopPressure,
     rateLimiter: app.rateLimiter,
+    chunkMemory: app.chunkMemory,
     log: app.log.child({ component: 'metrics' }),
   });
   registerMetrics(fastify, metrics);

@@ -19,6 +19,7 @@ const CACHE_FAMILIES = [
   'bots',
   'source',
   'sources',
+  'chunks',
   'user',
   'conversation',
   'vector',
@@ -43,6 +44,8 @@ describe('the cache in a Redis of its own (REDIS_CACHE_URL)', () => {
     cacheServer = await startRedisServer();
     app = await startTestApp({
       REDIS_ENABLED: 'true',
+      // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
+      CHUNK_MEMORY_MAX_BYTES: '0',
       REDIS_CACHE_URL: cacheServer.url,
       // On, so that their counters exist; out of reach.
       RATE_LIMIT_ENABLED: 'true',

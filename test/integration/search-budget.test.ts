@@ -31,6 +31,8 @@ describe('search: what it may cache, and how often one account may ask (real Red
   beforeAll(async () => {
     app = await startTestApp({
       REDIS_ENABLED: 'true',
+      // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
+      CHUNK_MEMORY_MAX_BYTES: '0',
       VECTOR_CACHE_BOT_BUDGET_BYTES: String(BUDGET_BYTES),
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_USER_PER_MIN: String(USER_LIMIT),

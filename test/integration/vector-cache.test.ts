@@ -47,6 +47,8 @@ describe('vector cache (real Redis and PostgreSQL, this file its own prefix)', (
   beforeAll(async () => {
     app = await startTestApp({
       REDIS_ENABLED: 'true',
+      // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
+      CHUNK_MEMORY_MAX_BYTES: '0',
       VECTOR_CACHE_TTL_SECONDS: String(TTL_SECONDS),
       VECTOR_WARM_INTERVAL_SECONDS: '1',
       VECTOR_WARM_TOP: '5',

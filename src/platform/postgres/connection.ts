@@ -19,7 +19,12 @@ export type Executor = Knex | Knex.Transaction;
 export function createDb(database: Config['database'], log: Logger): Db {
   return knex({
     client: 'pg',
-    connection: database.url,
+    connection: {
+      connectionString: database.url,
+      // Set once per connection, so a vector search is one statement, not a transaction that
+      // scopes it with SET LOCAL (see chunks.ts). Only HNSW index scans read it.
+      options: '-c hnsw.iterative_scan=relaxed_order',
+    },
     // Knex reports pool and driver trouble (a refused connection, a dropped database) through
     // this; by default it writes to the console, outside the structured log.
     log: {

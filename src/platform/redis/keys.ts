@@ -35,6 +35,11 @@ export function createCacheKeys(prefix: string) {
     /** A bot's widget session token hashes, for ending them when the bot is deleted. */
     sessionsByBot: (botId: string) => `${prefix}sessions:bot:{${botId}}`,
     /**
+     * Names a bot's chunks in invalidations (no value is stored under it): every instance's
+     * in-process chunk memory drops the bot when it hears this key (src/search/chunk-memory.ts).
+     */
+    botChunks: (botId: string) => `${prefix}chunks:bot:{${botId}}`,
+    /**
      * A random number, replaced on every change to a bot's sources: part of its vector keys, so
      * old results are never read (see vector-cache.ts for why random, not a counter).
      */
@@ -92,6 +97,7 @@ export function createCacheKeys(prefix: string) {
         'bots:user:*',
         'source:*',
         'sources:bot:*',
+        'chunks:bot:*',
         'user:*',
         'conversation:*',
         'vector:*',
