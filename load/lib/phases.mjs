@@ -35,6 +35,8 @@ const SETTINGS = {
   BIG_TARGETS: ['parley,parley-2api'],
   WARMUP_SENDS: [500, 200, 50],
   SENDS_PER_CONVERSATION: [5],
+  /** 'unique': every send a text no other send has (as visitors write); 'repeated': five texts over and over. */
+  SEND_TEXTS: ['unique'],
   READ_TARGETS: ['parley,parley-cluster,rollback,peer-response-cache'],
   READ_CONNECTIONS: [100, 50, 10],
   READ_WARMUP_SECONDS: [5, 1, 1],
@@ -74,7 +76,11 @@ export function phaseConfig(mode, defaults = {}, env = process.env) {
     const fallback = choices[Math.min(column, choices.length - 1)];
     const raw = env[name] ?? fallback;
     const key = name.toLowerCase().replace(/_([a-z])/g, (_, c) => c.toUpperCase());
-    cfg[key] = name.endsWith('_TARGETS') ? String(raw).split(',').filter(Boolean) : Number(raw);
+    cfg[key] = name.endsWith('_TARGETS')
+      ? String(raw).split(',').filter(Boolean)
+      : typeof fallback === 'string'
+        ? String(raw)
+        : Number(raw);
   }
   if (cfg.staleUpdatesPerTick > 0)
     cfg.staleCheck = { updatesPerTick: cfg.staleUpdatesPerTick, readsPerUpdate: cfg.staleReadsPerUpdate };
@@ -275,7 +281,7 @@ export function createPhases(h, cfg) {
         const load = {
           origins: target.origins,
           token: target.token,
-          client: sender(owner.botIds, cfg.sendsPerConversation),
+          client: sender(owner.botIds, cfg.sendsPerConversation, cfg.sendTexts),
           timeoutMillis: cfg.requestTimeoutSeconds * 1000,
         };
         const warm = await closedLoop({ ...load, total: cfg.warmupSends, connections: Math.min(100, cfg.warmupSends) });
@@ -311,12 +317,13 @@ export function createPhases(h, cfg) {
     r.rowsOk = r.target === 'peer-floor' ? null : r.stored === r.expectedRows;
     r.transactionsPerMessage = r.stored ? r.pg.transactions / r.stored : null;
     r.rowsWrittenPerMessage = r.stored ? r.pg.rowsWritten / r.stored : null;
+    r.transactionsPerSend = r.pg.transactions / (r.acked + r.warmup.acked);
     r.redisCommandsPerSend = r.redis.commands / (r.acked + r.warmup.acked);
     r.redisCpuMillisPerSend = r.redis.cpuMillis / (r.acked + r.warmup.acked);
     r.apiCpuMillisPerSend = r.processCpuMillis.api ? r.processCpuMillis.api / (r.requests + r.warmup.sends) : null;
     r.workerCpuMillisPerMessage = r.processCpuMillis.worker && r.stored ? r.processCpuMillis.worker / r.stored : null;
     log(
-      `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.gaveUp} errors, ${r.shed.withRetryAfter} retried 503/429, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerMessage?.toFixed(3) ?? '–'} xacts/message`,
+      `  ${r.id}: ${Math.round(r.ackedPerSecond)} sends/s, p95 ${Math.round(r.p95)} ms, ${r.gaveUp} errors, ${r.shed.withRetryAfter} retried 503/429, stored ${r.stored}/${r.expectedRows}, ${r.transactionsPerSend.toFixed(3)} xacts/send, ${r.redisCommandsPerSend.toFixed(1)} Redis commands/send`,
     );
     return r;
   }
@@ -399,7 +406,9 @@ export function createPhases(h, cfg) {
     log(`mixed: ${name}, ${cfg.mixedRate}/s for ${cfg.mixedSeconds} s`);
     return measured(name, dist, owner, async (target) => {
       const read = reader(owner.botIds, cfg.zipfS);
-      const writers = Array.from({ length: 200 }, (_, i) => sender(owner.botIds, cfg.sendsPerConversation)(i));
+      const writers = Array.from({ length: 200 }, (_, i) =>
+        sender(owner.botIds, cfg.sendsPerConversation, cfg.sendTexts)(i),
+      );
       let w = 0;
       const next = () => {
         if (Math.random() < 0.7) return read();
@@ -426,7 +435,9 @@ export function createPhases(h, cfg) {
       `overload: ${name}, ${rate} sends/s (${cfg.overloadFactor} × ${Math.round(capacity)}) for ${cfg.overloadSeconds} s`,
     );
     const r = await measured(name, dist, owner, async (target, db, rows0) => {
-      const writers = Array.from({ length: 1000 }, (_, i) => sender(owner.botIds, cfg.sendsPerConversation)(i));
+      const writers = Array.from({ length: 1000 }, (_, i) =>
+        sender(owner.botIds, cfg.sendsPerConversation, cfg.sendTexts)(i),
+      );
       let w = 0;
       const next = () => writers[w++ % writers.length].next();
       const sampler = bufferSampler(target);
@@ -445,7 +456,7 @@ export function createPhases(h, cfg) {
       let probes = 0;
       let probeOk = 0;
       let recoveredAfterMillis = null;
-      const probeSender = sender(owner.botIds, cfg.sendsPerConversation)(0);
+      const probeSender = sender(owner.botIds, cfg.sendsPerConversation, cfg.sendTexts)(0);
       while (performance.now() - probeStart < cfg.recoverySeconds * 1000) {
         const t0 = performance.now();
         const res = await fetch(`${target.origins[0]}/graphql`, {

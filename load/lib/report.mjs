@@ -190,6 +190,7 @@ function writesTable(runs) {
       'HTTP codes',
       'rows = 2 × acked',
       'drain ms (peak depth)',
+      'PG xacts / send',
       'PG xacts / message',
       'PG rows written / message',
       'Redis commands / send',
@@ -211,6 +212,7 @@ function writesTable(runs) {
       r.target === 'peer-floor'
         ? '–'
         : `${fmt(r.drainMillis)}${r.peakBufferDepth !== null ? ` (${fmt(r.peakBufferDepth)})` : ''}`,
+      fmt(r.transactionsPerSend, 3),
       fmt(r.transactionsPerMessage, 3),
       fmt(r.rowsWrittenPerMessage, 2),
       fmt(r.redisCommandsPerSend, 1),

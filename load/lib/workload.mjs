@@ -1,9 +1,10 @@
 // What the benchmarks send: the seeded bots' sources, chat sends as the widget makes them, an
 // owner's dashboard reads drawn by a Zipf law, and the stale-read check run beside the reads.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { gql, sleep } from './harness.mjs';
 
-// A widget's visitors ask the same few things; with Redis on, retrieval is answered by the vector cache.
+// What a widget's visitors ask about. Sent as they are (SEND_TEXTS=repeated), every search
+// repeats; by default each send adds words of its own, so no two texts are alike, as people write.
 export const TEXTS = [
   'When are you open on Saturday?',
   'Do you sell decaf beans by the kilo?',
@@ -49,12 +50,16 @@ export function zipfPicker(n, s) {
   };
 }
 
+/** Words no other send has: an order number drawn at random (so warm-up and run never share one). */
+const uniqueTail = () => ` My order number is ${randomBytes(6).toString('hex')}.`;
+
 /**
  * Writers: writer `i` sends `perConversation` messages per conversation, on a bot of its own,
- * each with a clientMessageId; a failed send starts a new conversation.
+ * each with a clientMessageId; a failed send starts a new conversation. `texts`: 'unique'
+ * (each text a question of TEXTS with an order number of its own) or 'repeated' (TEXTS as they are).
  */
 export const sender =
-  (botIds, perConversation = 5) =>
+  (botIds, perConversation = 5, texts = 'unique') =>
   (i) => {
     let conversationId = null;
     let sent = 0;
@@ -62,7 +67,7 @@ export const sender =
     return {
       next: () => {
         if (sent >= perConversation) [conversationId, sent] = [null, 0];
-        const text = TEXTS[(i + sent) % TEXTS.length];
+        const text = TEXTS[(i + sent) % TEXTS.length] + (texts === 'repeated' ? '' : uniqueTail());
         const input = { botId, text, clientMessageId: randomUUID(), ...(conversationId ? { conversationId } : {}) };
         return { kind: 'write', field: 'sendMessage', body: JSON.stringify({ query: SEND, variables: { i: input } }) };
       },

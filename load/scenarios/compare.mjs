@@ -16,7 +16,7 @@
 // itself with and without a setting), BEFORE_DIST, AFTER_DIST (built trees: `npm ci && npm run build` in a worktree of
 // each revision, with its node_modules beside its dist/), ROUNDS (12, in all), SESSIONS (4: each
 // starts both builds afresh, in turn first and on the first port), ROUND_SECONDS (8, each of
-// sends and reads), CONNECTIONS (50 per build), BOTS (10), BASE_PORT (4721). Writes
+// sends and reads), CONNECTIONS (50 per build), BOTS (10), SEND_TEXTS (unique), BASE_PORT (4721). Writes
 // load/results/compare-<stamp>/report.md and report.json; exits 1 when a request failed.
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -46,6 +46,8 @@ const cfg = {
   roundSeconds: Number(env.ROUND_SECONDS ?? 8),
   connections: Number(env.CONNECTIONS ?? 50),
   bots: Number(env.BOTS ?? 10),
+  /** 'unique' (every send a text of its own) or 'repeated' (five texts), as make bench's SEND_TEXTS. */
+  sendTexts: env.SEND_TEXTS ?? 'unique',
   basePort: Number(env.BASE_PORT ?? 4721),
   /** `parley` (one Redis) or `parley-cluster` (the local Redis Cluster, 2 workers per build). */
   target: env.TARGET ?? 'parley',
@@ -153,7 +155,7 @@ await runScenario({ name: 'compare' }, async (h) => {
   const { log } = h;
   const targets = createTargets(h, { basePort: cfg.basePort });
   const owner = await seedOwner(h, cfg.after, { bots: cfg.bots, port: cfg.basePort + 8, name: 'compare' });
-  const writes = sender(owner.botIds);
+  const writes = sender(owner.botIds, 5, cfg.sendTexts);
   const nextRead = reader(owner.botIds);
   const reads = () => ({ next: nextRead, answered: () => undefined });
   const rounds = [];
