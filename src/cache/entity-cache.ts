@@ -274,6 +274,19 @@ export function createEntityCache(options: EntityCacheOptions) {
   return {
     batch,
 
+    /**
+     * Caches a value just created under a new id, as a load from PostgreSQL would (L1 and
+     * Redis), so that the reads after it need no query: a conversation, the moment its first
+     * exchange is buffered, is otherwise read from PostgreSQL once it has been flushed. Written
+     * only while the key has no generation, i.e. was never invalidated. Never rejects.
+     */
+    prime<V>(spec: Pick<EntitySpec<V>, 'key'>, id: string, value: V): Promise<unknown> {
+      const key = spec.key(id);
+      const json = toCacheJson(value);
+      if (l1Usable) l1.set(key, value, json);
+      return writeBack([{ key, generation: '', json }]);
+    },
+
     /** Whether invalidations reach this instance now; while not, nothing in process may be trusted. */
     listening: (): boolean => listening,
 

@@ -185,6 +185,14 @@ export function createChatService(deps: ChatDeps) {
         }
         return { conversationId: outcome.message.conversationId, message: outcome.message, reply: outcome.reply };
       }
+      if (input.conversationId == null && outcome.status === 'QUEUED') {
+        // What the buffer would answer for it until the flush, and PostgreSQL after.
+        void loaders.startedConversation({
+          ...conversation,
+          createdAt: message.createdAt,
+          lastMessageAt: reply.createdAt,
+        });
+      }
       return {
         conversationId: conversation.id,
         message: asRecord(message, conversation.id, bot.id, outcome.status),

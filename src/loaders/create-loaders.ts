@@ -118,6 +118,14 @@ export function createLoaders(
   );
 
   return {
+    /**
+     * A conversation this request has just started (its first exchange buffered): known to this
+     * request's loader, and cached for the sends after it. Not awaited by the caller; never rejects.
+     */
+    startedConversation(record: ConversationRecord): Promise<unknown> {
+      conversation().prime(record.id, record);
+      return cache ? cache.entities.prime({ key: cache.keys.conversation }, record.id, record) : Promise.resolve();
+    },
     get user() {
       return user();
     },

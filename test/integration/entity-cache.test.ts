@@ -296,3 +296,59 @@ describe('two api instances sharing one Redis', () => {
     await eventually(async () => ((await nameOn(second)) === 'Renamed' ? true : undefined), 1_000);
   });
 });
+
+describe('a conversation started through the write buffer', () => {
+  const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { conversationId } }`;
+  const CONVERSATION = `query($id: ID!) { conversation(id: $id) { id createdAt lastMessageAt } }`;
+  let first: TestApp;
+  let second: TestApp;
+  let owner: { token: string };
+  let botId: string;
+
+  beforeAll(async () => {
+    first = await startTestApp({ REDIS_ENABLED: 'true' }, { flusher: true });
+    second = await startTestApp({
+      REDIS_ENABLED: 'true',
+      REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
+      DATABASE_URL: first.config.database.url,
+    });
+    owner = await signUpOwner(first, 'conversations');
+    botId = (await createBot(first, owner.token, 'Chatty')).id;
+  });
+  afterAll(async () => {
+    await second?.close().catch(() => undefined);
+    await first?.close();
+  });
+
+  const send = async (app: TestApp, conversationId?: string): Promise<string> => {
+    const response = await app.gql(SEND, { input: { botId, text: 'Hello there', conversationId } }, owner.token);
+    expect(response.errors).toBeUndefined();
+    return response.data!.sendMessage.conversationId;
+  };
+
+  it('is cached as it is started: the sends after the flush, on either instance, read it from no table', async () => {
+    const conversationId = await send(first);
+    await first.drained();
+    const statements = [
+      ...(await sqlDuring(first, () => send(first, conversationId))),
+      ...(await sqlDuring(second, () => send(second, conversationId))),
+    ];
+    expect(statements.filter((sql) => sql.includes('from "conversations"'))).toEqual([]);
+    // As the table has it, once flushed.
+    await first.drained();
+    const stored = await first.deps.db('conversations').where({ id: conversationId }).first();
+    const cached = await second.gql(CONVERSATION, { id: conversationId }, owner.token);
+    expect(cached.data!.conversation.createdAt).toBe(stored.created_at.toISOString());
+  });
+
+  it('is not cached over an invalidation of its key', async () => {
+    const { entities, keys } = first.deps.cache!;
+    const id = randomUUID();
+    await entities.invalidate([keys.conversation(id)]);
+    await entities.prime({ key: keys.conversation }, id, { id });
+    expect(await first.deps.clients.cacheRedis!.get(keys.conversation(id))).toBeNull();
+    const fresh = randomUUID();
+    await entities.prime({ key: keys.conversation }, fresh, { id: fresh });
+    expect(await first.deps.clients.cacheRedis!.get(keys.conversation(fresh))).not.toBeNull();
+  });
+});
