@@ -307,6 +307,10 @@ export function createBufferFlusher(deps: {
             await flushClaims(claimId, taken);
             for (const { shard } of taken) mayHold.delete(shard);
             cursor = (taken.at(-1)!.shard + 1) % shards;
+            // A batch that was not full means the loop keeps up: letting sends gather for a moment
+            // makes the next transaction store more of them (a full one means a backlog: no wait).
+            const flushed = taken.reduce((sum, { raws }) => sum + raws.length, 0);
+            if (flushed < settings.batchSize && settings.lingerMillis > 0) await pause(settings.lingerMillis);
           } else if (!stopping) {
             // The intent the wait moves lands in this shard's claim: the next round starts there.
             // A wait that saw nothing moves on, so an idle loop watches each shard in turn.

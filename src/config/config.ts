@@ -242,6 +242,12 @@ const SETTINGS = {
     batchSize: env('BUFFER_BATCH_SIZE', intFromEnv(1, 1000).default(100)),
     /** How long an idle flusher blocks waiting for an intent. */
     idleWaitMillis: env('BUFFER_IDLE_WAIT_MILLIS', intFromEnv(10, 10_000).default(100)),
+    /**
+     * How long a flush loop waits after a batch that was not full before it claims again, so the
+     * next one is fuller: PostgreSQL then commits one transaction for more sends. What a send's
+     * PERSISTED status may come later by; 0: claim again at once.
+     */
+    lingerMillis: env('BUFFER_LINGER_MILLIS', intFromEnv(0, 1_000).default(50)),
     /** A claim not renewed within this goes back to the pending list (its worker is gone). */
     leaseMillis: env('BUFFER_LEASE_MILLIS', intFromEnv(500).default(30_000)),
     /** Failed attempts on data after which an intent is dead-lettered. */
