@@ -247,7 +247,7 @@ const SETTINGS = {
      * next one is fuller: PostgreSQL then commits one transaction for more sends. What a send's
      * PERSISTED status may come later by; 0: claim again at once.
      */
-    lingerMillis: env('BUFFER_LINGER_MILLIS', intFromEnv(0, 1_000).default(50)),
+    lingerMillis: env('BUFFER_LINGER_MILLIS', intFromEnv(0, 1_000).default(100)),
     /** A claim not renewed within this goes back to the pending list (its worker is gone). */
     leaseMillis: env('BUFFER_LEASE_MILLIS', intFromEnv(500).default(30_000)),
     /** Failed attempts on data after which an intent is dead-lettered. */
