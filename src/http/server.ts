@@ -162,7 +162,9 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
   });
   await fastify.register(multipart);
 
-  const schema = applyRateLimits(buildSchema(), app.rateLimiter);
+  // Limits off: no field is wrapped and no response gets RateLimit headers, so nothing runs per field or request.
+  const limited = app.rateLimiter.settings.enabled;
+  const schema = limited ? applyRateLimits(buildSchema(), app.rateLimiter) : buildSchema();
   const limits = createOperationLimits(config.graphqlLimits);
   const formatError = createErrorFormatter({ hideSuggestions: config.isProduction });
   const ws = attachWebSocketServer({ server: fastify.server, schema, app, limits, formatError, clientAddress });
@@ -175,7 +177,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
     plugins: [
       ...limits.plugins,
       nulGuardPlugin(),
-      rateLimitHeadersPlugin(),
+      ...(limited ? [rateLimitHeadersPlugin()] : []),
       graphqlMetricsPlugin(metrics.graphqlDuration),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.close() }) },

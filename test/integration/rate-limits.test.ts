@@ -1,3 +1,4 @@
+import { keysMatching } from '../helpers/redis';
 import { createCacheKeys } from '../../src/platform/redis/keys';
 import { createRedisWindow } from '../../src/rate-limits/redis-window';
 import { connectTestRedis } from '../helpers/redis';
@@ -72,6 +73,27 @@ describe('rate limits (Redis)', () => {
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(metrics).toMatch(/parley_rate_limit_decisions_total\{policy="USER",outcome="rejected"\} 200/);
       expect(metrics).toMatch(/parley_rate_limit_decisions_total\{policy="USER",outcome="allowed"\} 100/);
+    });
+  });
+
+  describe('turned off (RATE_LIMIT_ENABLED=false)', () => {
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ REDIS_ENABLED: 'true', RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_USER_PER_MIN: '2' });
+    });
+    afterAll(() => app.close());
+
+    it('admits every send, counts nothing in Redis and sends no RateLimit headers', async () => {
+      const owner = await signUpOwner(app, 'unlimited');
+      const bot = await createBot(app, owner.token);
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => send(app, owner.token, bot.id, `m${i}`)));
+      expect(codes(answers)).toEqual({ 200: 10 });
+      for (const answer of answers) {
+        expect(answer.headers.get('ratelimit')).toBeNull();
+        expect(answer.headers.get('ratelimit-policy')).toBeNull();
+      }
+      const redis = app.deps.clients.redis!;
+      expect(await keysMatching(redis, `${app.config.redis.keyPrefix}rate-limit:*`)).toEqual([]);
     });
   });
 
