@@ -29,6 +29,7 @@ import { createCacheLayer } from './cache/cache-layer';
 import { createCacheKeys } from './platform/redis/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { withOutageGrace } from './sessions/outage-grace';
+import { withSessionMemory } from './sessions/session-memory';
 import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
@@ -91,11 +92,21 @@ export function createAppDeps(
     subscriber: cacheSubscriber,
     stats: cacheStats,
   });
-  const sessionStore = redis
-    ? withOutageGrace(createRedisSessionStore({ redis, keys }), {
-        graceMillis: config.sessions.outageGraceSeconds * 1000,
-      })
-    : createPostgresSessionStore(db);
+  const redisSessions =
+    redis &&
+    withOutageGrace(createRedisSessionStore({ redis, keys }), {
+      graceMillis: config.sessions.outageGraceSeconds * 1000,
+    });
+  // In memory only where ends are heard (the api), as the L1.
+  const sessionStore = !redisSessions
+    ? createPostgresSessionStore(db)
+    : cache.entities && config.sessions.memorySeconds > 0
+      ? withSessionMemory(redisSessions, {
+          invalidation: cache.entities,
+          sessionKey: keys.session,
+          maxAgeMillis: config.sessions.memorySeconds * 1000,
+        })
+      : redisSessions;
   const sessions = createSessionService({ store: sessionStore, ttlSeconds: config.sessions.ttlSeconds });
   const passwordHashing = createPasswordHashing({
     settings: config.passwordHashing,

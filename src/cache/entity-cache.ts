@@ -287,6 +287,12 @@ export function createEntityCache(options: EntityCacheOptions) {
       return writeBack([{ key, generation: '', json }]);
     },
 
+    /** Drops the keys here and tells every other instance, without touching Redis' values (see `announce` below). */
+    async announce(keysToTell: string[]): Promise<void> {
+      forget(keysToTell);
+      await remote.announce(keysToTell);
+    },
+
     /** Whether invalidations reach this instance now; while not, nothing in process may be trusted. */
     listening: (): boolean => listening,
 
@@ -349,15 +355,26 @@ export function createRemoteInvalidator(options: {
   const warn = (error: unknown, message: string) => throttledWarn(error, message, { pending: pending.size });
   const dropInRedis = (key: string) => scripts.invalidate(key, keys.generation(key), GENERATION_TTL_SECONDS);
 
-  const publish = (keysToDrop: string[]) =>
-    redis
-      .publish(invalidationChannel(keys), JSON.stringify({ origin, keys: keysToDrop }))
-      .catch((error: unknown) => warn(error, 'could not publish a cache invalidation'));
+  /** Keys whose message to the other instances could not be published yet: sent again with the retries. */
+  const unpublished = new Set<string>();
+  const publish = async (keysToDrop: string[]): Promise<void> => {
+    try {
+      await redis.publish(invalidationChannel(keys), JSON.stringify({ origin, keys: keysToDrop }));
+    } catch (error: unknown) {
+      for (const key of keysToDrop) unpublished.add(key);
+      warn(error, 'could not publish a cache invalidation; retrying every second');
+    }
+  };
 
   let retrying: Promise<void> | undefined;
   const retryPending = () => {
-    if (pending.size === 0) return;
+    if (pending.size === 0 && unpublished.size === 0) return;
     retrying ??= (async () => {
+      if (unpublished.size > 0) {
+        const keysToTell = [...unpublished];
+        unpublished.clear();
+        await publish(keysToTell);
+      }
       const keysToRetry = [...pending];
       const outcomes = await Promise.allSettled(keysToRetry.map(dropInRedis));
       const dropped = keysToRetry.filter((_, i) => outcomes[i]!.status === 'fulfilled');
@@ -386,6 +403,12 @@ export function createRemoteInvalidator(options: {
       });
       await publish(keysToDrop);
     },
+    /**
+     * Tells every instance that these keys changed, without touching Redis' values: for state
+     * that lives elsewhere (sessions, a bot's chunks in memory). A message that cannot be
+     * published now is published with the retries. Never rejects.
+     */
+    announce: (keysToTell: string[]): Promise<void> => publish(keysToTell),
     /** Keys whose invalidation still waits for Redis. */
     pendingCount: () => pending.size,
     isPending: (key: string) => pending.has(key),

@@ -279,6 +279,11 @@ const SETTINGS = {
     ttlSeconds: env('SESSION_TTL_SECONDS', intFromEnv(60).default(86_400)),
     /** While Redis is unreachable, a session this instance confirmed within this many seconds is still honoured; 0: never. */
     outageGraceSeconds: env('SESSION_OUTAGE_GRACE_SECONDS', intFromEnv(0, 3600).default(60)),
+    /**
+     * How long an api answers a token from its memory before asking Redis again; ended sessions
+     * are dropped everywhere at once regardless (src/sessions/session-memory.ts). 0: always ask.
+     */
+    memorySeconds: env('SESSION_MEMORY_SECONDS', intFromEnv(0, 3600).default(300)),
   },
   /**
    * Password hashes (sign-up, log-in) run on threads of their own through one queue, fair

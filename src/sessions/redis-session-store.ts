@@ -7,8 +7,8 @@ import type { SessionRecord, SessionStore } from './session-store';
 /**
  * Sessions in Redis: `session:{sha256(token)}` holds the session as JSON and expires with it;
  * `sessions:user:{userId}` lists a user's token hashes for logOutEverywhere. Every instance
- * reads the same key and nothing is cached in process, so a deleted session is refused
- * everywhere at once (only while Redis is unreachable may `withOutageGrace` answer instead).
+ * reads the same key; the api holds what it read in memory (`withSessionMemory`), dropped on
+ * every instance when a session ends (and while Redis is unreachable `withOutageGrace` may answer).
  */
 /** How long a client should wait before retrying while Redis, and with it every session, is unreachable. */
 const SESSIONS_RETRY_AFTER_SECONDS = 5;

@@ -98,8 +98,9 @@ describe.each([
 describe('sessions while Redis is unreachable', () => {
   let app: TestApp;
   beforeAll(async () => {
-    // Without the grace that keeps recently confirmed sessions working through an outage.
-    app = await startTestApp({ REDIS_ENABLED: 'true', SESSION_OUTAGE_GRACE_SECONDS: '0' });
+    // Without the grace that keeps recently confirmed sessions working through an outage, and
+    // without the memory that answers them while the invalidation channel still stands.
+    app = await startTestApp({ REDIS_ENABLED: 'true', SESSION_OUTAGE_GRACE_SECONDS: '0', SESSION_MEMORY_SECONDS: '0' });
   });
   afterAll(() => app.close());
 

@@ -1,6 +1,7 @@
 import type { InvalidationWatcher } from '../../src/cache/entity-cache';
 import type { StoredChunks } from '../../src/repos/chunks';
-import { createChunkMemory, type InvalidationFeed } from '../../src/search/chunk-memory';
+import type { InvalidationFeed } from '../../src/cache/coherent-memory';
+import { createChunkMemory } from '../../src/search/chunk-memory';
 
 const DIMENSION = 4;
 const keyOf = (botId: string) => `test:chunks:bot:{${botId}}`;
