@@ -172,6 +172,16 @@ export async function startTestApp(
 let emailCounter = 0;
 
 /** Signs up a fresh owner; returns the token and user id. */
+/** Another api instance of `first`'s deployment: its database and key prefix, `env` besides. */
+export function startAnotherInstance(first: TestApp, env: Record<string, string> = {}): Promise<TestApp> {
+  return startTestApp({
+    REDIS_ENABLED: 'true',
+    ...env,
+    REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
+    DATABASE_URL: first.config.database.url,
+  });
+}
+
 export async function signUpOwner(
   app: TestApp,
   name = 'owner',

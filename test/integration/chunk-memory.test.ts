@@ -3,7 +3,14 @@ import { DEMO_BOTS } from '../../src/cli/seeds/demo-content';
 import { createRetriever, type Retriever } from '../../src/search/retriever';
 import type { SourceIngester } from '../../worker/source-ingester';
 import { createIngester } from '../../worker/worker';
-import { createBot, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import {
+  createBot,
+  eventually,
+  signUpOwner,
+  startAnotherInstance,
+  startTestApp,
+  type TestApp,
+} from '../helpers/test-app';
 
 const CREATE_SOURCE = `mutation($input: CreateSourceInput!) { createSource(input: $input) { id } }`;
 const DELETE_SOURCE = `mutation($id: ID!) { deleteSource(id: $id) }`;
@@ -51,12 +58,7 @@ describe('bots’ chunks ranked in process (real PostgreSQL and Redis, two api i
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true' });
-    // Same database and key prefix: another instance of the same deployment.
-    second = await startTestApp({
-      REDIS_ENABLED: 'true',
-      REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
-      DATABASE_URL: first.config.database.url,
-    });
+    second = await startAnotherInstance(first);
     owner = await signUpOwner(first, 'chunk-memory');
     // The worker as worker/main.ts runs it: its changes reach every instance's memory.
     ingester = createIngester(first.deps, { ...first.config.ingestion, concurrency: 1 });

@@ -4,7 +4,15 @@ import { createCacheStats } from '../../src/cache/cache-stats';
 import { createEntityCache } from '../../src/cache/entity-cache';
 import { closeRedis, createRedis } from '../../src/platform/redis/connection';
 import { createLogger } from '../../src/core/logger';
-import { createBot, errorCode, signUpOwner, startTestApp, eventually, type TestApp } from '../helpers/test-app';
+import {
+  createBot,
+  errorCode,
+  signUpOwner,
+  startAnotherInstance,
+  startTestApp,
+  eventually,
+  type TestApp,
+} from '../helpers/test-app';
 
 const BOT_QUERY = `query($id: ID!) { bot(id: $id) { id name description owner { id email } sources { id title status } } }`;
 
@@ -265,13 +273,7 @@ describe('two api instances sharing one Redis', () => {
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true', CACHE_L1_TTL_MILLIS: '5000' });
-    // Same database and key prefix: another instance of the same deployment.
-    second = await startTestApp({
-      REDIS_ENABLED: 'true',
-      CACHE_L1_TTL_MILLIS: '5000',
-      REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
-      DATABASE_URL: first.config.database.url,
-    });
+    second = await startAnotherInstance(first, { CACHE_L1_TTL_MILLIS: '5000' });
     owner = await signUpOwner(first, 'two');
   });
   afterAll(async () => {
@@ -307,11 +309,7 @@ describe('a conversation started through the write buffer', () => {
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true' }, { flusher: true });
-    second = await startTestApp({
-      REDIS_ENABLED: 'true',
-      REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
-      DATABASE_URL: first.config.database.url,
-    });
+    second = await startAnotherInstance(first);
     owner = await signUpOwner(first, 'conversations');
     botId = (await createBot(first, owner.token, 'Chatty')).id;
   });

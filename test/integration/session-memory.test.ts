@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createBot, errorCode, eventually, signUpOwner, startTestApp, type TestApp } from '../helpers/test-app';
+import {
+  createBot,
+  errorCode,
+  eventually,
+  signUpOwner,
+  startAnotherInstance,
+  startTestApp,
+  type TestApp,
+} from '../helpers/test-app';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const ME = '{ me { id } }';
@@ -16,12 +24,7 @@ describe('sessions held in each api’s memory (two instances, real Redis)', () 
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true' });
-    // Same database and key prefix: another instance of the same deployment.
-    second = await startTestApp({
-      REDIS_ENABLED: 'true',
-      REDIS_KEY_PREFIX: first.config.redis.keyPrefix,
-      DATABASE_URL: first.config.database.url,
-    });
+    second = await startAnotherInstance(first);
     for (const app of [first, second]) {
       sessionGets.set(app, 0);
       heardEnded.set(app, new Set());
