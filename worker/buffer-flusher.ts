@@ -106,7 +106,6 @@ export function createBufferFlusher(deps: {
   const isEnvironmental = (error: unknown) =>
     isTransientDbError(error) || (typeof (error as { code?: unknown })?.code === 'string' && !isDataError(error));
 
-  const publishAll = (events: MessageStatusEvent[]) => Promise.all(events.map((event) => deps.pubsub.publish(event)));
   const eventsFor = (intent: Intent, status: MessageStatusEvent['status'], error: string | null) =>
     [intent.message.id, intent.reply.id].map((messageId) => ({
       messageId,
@@ -129,7 +128,7 @@ export function createBufferFlusher(deps: {
       ),
     );
     counters.flushed += group.length;
-    await publishAll(
+    await deps.pubsub.publish(
       group.flatMap(({ intent }, i) => {
         const outcome = outcomes[i]!;
         return outcome === 'STORED'
@@ -169,7 +168,7 @@ export function createBufferFlusher(deps: {
       () => true,
       'dead-lettering an intent',
     );
-    if (moved && intent) await publishAll(eventsFor(intent, 'FAILED', DEAD_LETTER_MESSAGE));
+    if (moved && intent) await deps.pubsub.publish(eventsFor(intent, 'FAILED', DEAD_LETTER_MESSAGE));
   }
 
   /** Stores `group` in one transaction; on a data error, halves it until the culprits stand alone. */

@@ -242,13 +242,13 @@ export function createWriteBuffer(deps: {
         IDEMPOTENCY_TTL_SECONDS,
         CONVERSATION_TTL_SECONDS,
         messageStatusChannel(deps.keys.prefix, intent.conversation.id),
-        ...[intent.message.id, intent.reply.id].map((messageId) =>
-          JSON.stringify({
+        JSON.stringify(
+          [intent.message.id, intent.reply.id].map((messageId): MessageStatusEvent => ({
             messageId,
             conversationId: intent.conversation.id,
             status: 'QUEUED',
             error: null,
-          } satisfies MessageStatusEvent),
+          })),
         ),
       )) as [string, string | number];
       if (kind === 'DUPLICATE') return { kind, first: decodeIntent(String(value)) };

@@ -24,10 +24,13 @@ export function createDirectWritePath(deps: { messages: MessagesRepo; pubsub: Me
           throw new Error('A send was refused as a retry, but no earlier send with its clientMessageId exists.');
         return { kind: 'DUPLICATE', message: stored.message, reply: stored.reply ?? null };
       }
-      await Promise.all(
-        [message, reply].map((m) =>
-          deps.pubsub.publish({ messageId: m.id, conversationId: conversation.id, status: 'PERSISTED', error: null }),
-        ),
+      await deps.pubsub.publish(
+        [message, reply].map((m) => ({
+          messageId: m.id,
+          conversationId: conversation.id,
+          status: 'PERSISTED',
+          error: null,
+        })),
       );
       return { kind: 'ACCEPTED', status: 'PERSISTED' };
     },

@@ -2,6 +2,7 @@ import type { PubSubEngine } from 'graphql-subscriptions';
 import { createThrottledWarn } from '../core/throttled-warn';
 import type { Logger } from '../core/logger';
 import type { MessageStatus } from '../repos/records';
+import { groupBy } from '../core/group-by';
 
 export interface MessageStatusEvent {
   messageId: string;
@@ -13,11 +14,12 @@ export interface MessageStatusEvent {
 /** Status events by conversation: in-process in rollback mode, over Redis pub/sub across instances otherwise. */
 export interface MessageStatusPubSub {
   /**
-   * Best effort, never rejects: pub/sub is at-most-once anyway, and a subscriber learns a
-   * missed outcome from the snapshot it gets on (re)subscribing. A write that committed must
+   * One message per conversation however many events it has for it (a send's two messages, a
+   * batch's). Best effort, never rejects: pub/sub is at-most-once anyway, and a subscriber learns
+   * a missed outcome from the snapshot it gets on (re)subscribing. A write that committed must
    * not fail because its announcement did.
    */
-  publish(event: MessageStatusEvent): Promise<void>;
+  publish(events: MessageStatusEvent[]): Promise<void>;
   /** Resolves once the subscription is live (Redis confirmed it): every event published afterwards arrives. */
   subscribe(conversationId: string): Promise<AsyncIterableIterator<MessageStatusEvent>>;
 }
@@ -46,16 +48,27 @@ export function createMessageStatusPubSub(deps: {
   const channel = (conversationId: string) => messageStatusChannel(deps.channelPrefix, conversationId);
   const warn = createThrottledWarn(log, 10_000);
   return {
-    async publish(event) {
+    async publish(events) {
       try {
-        await engine.publish(channel(event.conversationId), event);
+        await Promise.all(
+          [...groupBy(events, (event) => event.conversationId)].map(([conversationId, ofConversation]) =>
+            engine.publish(channel(conversationId), ofConversation),
+          ),
+        );
       } catch (error: unknown) {
         warn(error, 'could not publish a message status event; subscribers catch up on re-subscribing');
       }
     },
     async subscribe(conversationId) {
       const queue = new EventQueue<MessageStatusEvent>(MAX_UNREAD_EVENTS);
-      const id = await engine.subscribe(channel(conversationId), (event: MessageStatusEvent) => queue.push(event), {});
+      // A message is a list of events (one event alone from a process of an earlier release).
+      const id = await engine.subscribe(
+        channel(conversationId),
+        (message: MessageStatusEvent[] | MessageStatusEvent) => {
+          for (const event of [message].flat()) queue.push(event);
+        },
+        {},
+      );
       queue.onClose(() => engine.unsubscribe(id));
       return queue.iterator();
     },

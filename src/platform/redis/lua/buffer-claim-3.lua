@@ -8,7 +8,16 @@
 --- @include "redis-now-millis"
 local now = redisNowMillis()
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[3])
-for i = redis.call('LLEN', KEYS[2]) + 1, tonumber(ARGV[1]) do
-  if not redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') then break end
+local want = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[2])
+if want > 0 then
+  -- The oldest `want` at once (three commands however many), as that many LMOVE RIGHT LEFT would
+  -- leave them: the oldest deepest in the claim list.
+  local oldest = redis.call('LRANGE', KEYS[1], -want, -1)
+  if #oldest > 0 then
+    redis.call('LTRIM', KEYS[1], 0, -#oldest - 1)
+    local reversed = {}
+    for i = #oldest, 1, -1 do reversed[#reversed + 1] = oldest[i] end
+    redis.call('LPUSH', KEYS[2], unpack(reversed))
+  end
 end
 return redis.call('LRANGE', KEYS[2], 0, -1)
