@@ -26,6 +26,7 @@ import { createChunkMemory } from './search/chunk-memory';
 import { createMemoryRetriever } from './search/memory-retriever';
 import { createCacheStats } from './cache/cache-stats';
 import { createCacheLayer } from './cache/cache-layer';
+import { createResponseCache } from './cache/response-cache';
 import { createCacheKeys } from './platform/redis/keys';
 import { createPostgresSessionStore } from './sessions/postgres-session-store';
 import { withOutageGrace } from './sessions/outage-grace';
@@ -149,6 +150,10 @@ export function createAppDeps(
           botMaxChunks: config.chunkMemory.botMaxChunks,
         })
       : undefined;
+  const responseCache =
+    cache.entities && config.responseCache.maxBytes > 0
+      ? createResponseCache({ feed: cache.entities, maxBytes: config.responseCache.maxBytes })
+      : undefined;
   const cachedRetriever = cache.vectors ? createCachedRetriever({ retriever, cache: cache.vectors }) : retriever;
   const deps: AppDeps = {
     config,
@@ -165,6 +170,7 @@ export function createAppDeps(
     uncachedRetriever: retriever,
     vectors: cache.vectors,
     chunkMemory,
+    responseCache,
     retriever: chunkMemory
       ? createMemoryRetriever({ embedder, memory: chunkMemory, fallback: cachedRetriever })
       : cachedRetriever,

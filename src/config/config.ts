@@ -209,6 +209,13 @@ const SETTINGS = {
     maxBytes: env('CHUNK_MEMORY_MAX_BYTES', intFromEnv(0).default(32 * 1024 * 1024)),
     botMaxChunks: env('CHUNK_MEMORY_BOT_MAX_CHUNKS', intFromEnv(1, 1_000_000).default(2_000)),
   },
+  /**
+   * Whole query results held in each api process, dropped on the invalidations of what they read
+   * (src/cache/response-cache.ts): bytes of JSON at most; 0 turns it off.
+   */
+  responseCache: {
+    maxBytes: env('RESPONSE_CACHE_MAX_BYTES', intFromEnv(0).default(16 * 1024 * 1024)),
+  },
   /** Search results in Redis, and the worker that refreshes the most asked ones before they expire. */
   vectorCache: {
     ttlSeconds: env('VECTOR_CACHE_TTL_SECONDS', intFromEnv(60, 3600).default(600)),

@@ -14,6 +14,7 @@ import type { CacheKeys } from '../platform/redis/keys';
 import type { PendingWrites } from '../buffer/pending-writes';
 import type { ChatIds } from '../chat/chat-service';
 import { once } from '../core/once';
+import { newRequestReads, type RequestReads } from '../cache/response-cache';
 import type { ChatWritePath } from '../chat/write-path';
 import type { EventLoopPressure } from '../chat/event-loop-pressure';
 import type { MessageStatusPubSub } from '../pubsub/message-status-pubsub';
@@ -51,6 +52,8 @@ export interface RequestContext {
   chat: ChatService;
   /** Rate-limit checks for this request, and the states its RateLimit headers report. */
   limits: RequestLimits;
+  /** What the request read, for the response cache: the cache keys it loaded, and whether they cover all of it. */
+  reads: RequestReads;
 }
 
 /** The long-lived services a request's context is built from (the runtime's, passed down). */
@@ -99,7 +102,8 @@ export async function resolveViewer(
 
 export async function createRequestContext(app: ContextDeps, request: RequestInfo): Promise<RequestContext> {
   const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
-  const loaders = createLoaders(app.repos, app.cache, app.pendingWrites);
+  const reads = newRequestReads();
+  const loaders = createLoaders(app.repos, app.cache, app.pendingWrites, reads);
   const access = createAccess({ viewer, tokenRejected, loaders });
   const { repos } = app;
   // What a request may not use is made on first use: a read needs none of the services it
@@ -111,7 +115,18 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
   const sources = once(() =>
     createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
   );
-  const search = once(() => createSearchService({ access, retriever: app.retriever }));
+  const search = once(() => {
+    const { cache } = app;
+    // A search reads the bot's chunks: its result goes with the key that names them.
+    const retriever: Retriever = {
+      retrieve(botId, query, limit) {
+        if (cache) reads.tags.add(cache.keys.botChunks(botId));
+        else reads.cacheable = false;
+        return app.retriever.retrieve(botId, query, limit);
+      },
+    };
+    return createSearchService({ access, retriever });
+  });
   const chat = once(() =>
     createChatService({
       access,
@@ -129,17 +144,13 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
       pubsub: app.pubsub,
     }),
   );
-  return {
-    requestId: request.requestId,
-    clientIp: request.clientIp,
+  // The services made on first use are getters on the context's prototype, not on the context:
+  // Apollo copies the context for every operation with Object.assign onto an object of the same
+  // prototype, which would call every getter of the context itself (and so make every service).
+  const lazy: Pick<RequestContext, 'log' | 'bots' | 'sources' | 'search' | 'chat'> = {
     get log() {
       return log();
     },
-    viewer,
-    access,
-    loaders,
-    sessions: app.sessions,
-    auth: app.auth,
     get bots() {
       return bots();
     },
@@ -149,9 +160,22 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
     get search() {
       return search();
     },
-    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
     get chat() {
+      // Conversations and messages change with every send, without an invalidation.
+      reads.cacheable = false;
       return chat();
     },
   };
+  const context: Omit<RequestContext, keyof typeof lazy> = {
+    requestId: request.requestId,
+    clientIp: request.clientIp,
+    viewer,
+    access,
+    loaders,
+    sessions: app.sessions,
+    auth: app.auth,
+    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
+    reads,
+  };
+  return Object.assign(Object.create(lazy) as RequestContext, context);
 }

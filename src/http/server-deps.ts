@@ -10,6 +10,7 @@ import type { Db } from '../platform/postgres/connection';
 import type { RateLimiter } from '../rate-limits/rate-limiter';
 import type { BotsRepo } from '../repos/bots';
 import type { ChunkMemory } from '../search/chunk-memory';
+import type { ResponseCache } from '../cache/response-cache';
 import type { SessionService } from '../sessions/session-service';
 
 /** What the HTTP and WebSocket transports use of the runtime, and nothing more. */
@@ -29,6 +30,8 @@ export interface ServerDeps {
   buffer?: WriteBuffer;
   writePath: ChatWritePath;
   eventLoopPressure: EventLoopPressure;
+  /** Whole query results held in process (the api with Redis); absent: every query runs. */
+  responseCache?: ResponseCache;
   /** Bots' chunks held in process (the api with Redis): /metrics reports them. */
   chunkMemory?: Pick<ChunkMemory, 'stats'>;
   /** Cache hits and misses; summed across instances in Redis, this process's only in rollback mode. */

@@ -15,6 +15,7 @@ import { nulGuardPlugin } from '../graphql/nul-guard';
 import { createOperationLimits } from '../graphql/operation-limits';
 import { buildSchema } from '../graphql/schema';
 import { applyRateLimits, rateLimitHeadersPlugin } from '../graphql/rate-limit-directive';
+import { responseCachePlugin } from '../graphql/response-cache-plugin';
 import { retryableDbError } from '../platform/postgres/pg-errors';
 import { resolveViewer, type RequestContext } from '../graphql/request-context';
 import { sendAppError, sendInternalError } from './error-reply';
@@ -178,6 +179,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
       ...limits.plugins,
       nulGuardPlugin(),
       ...(limited ? [rateLimitHeadersPlugin()] : []),
+      ...(app.responseCache ? [responseCachePlugin({ cache: app.responseCache, schema, rateLimitsOn: limited })] : []),
       graphqlMetricsPlugin(metrics.graphqlDuration),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.close() }) },

@@ -6,6 +6,7 @@ import { noPendingWrites, type PendingWrites } from '../buffer/pending-writes';
 import { NotFoundError } from '../core/errors';
 import type { BotsRepo } from '../repos/bots';
 import type { ConversationsRepo } from '../repos/conversations';
+import { newRequestReads, type RequestReads } from '../cache/response-cache';
 import type { BotRecord, ConversationRecord, SourceRecord, UserRecord } from '../repos/records';
 import type { SourcesRepo } from '../repos/sources';
 import type { UsersRepo } from '../repos/users';
@@ -49,17 +50,25 @@ export function createLoaders(
   repos: LoaderRepos,
   cache?: { entities: EntityCache; keys: CacheKeys },
   pending: Pick<PendingWrites, 'conversations'> = noPendingWrites,
+  /** What the request read, for the response cache (every entity's cache key); none by default. */
+  reads: RequestReads = newRequestReads(),
 ) {
   const batch = <V>(
     family: Exclude<KeyFamily, 'session' | 'vector'>,
     load: (ids: readonly string[]) => Promise<Map<string, V>>,
-  ): DataLoader.BatchLoadFn<string, V | null> =>
-    cache
-      ? cache.entities.batch({ family, key: cache.keys[family], load })
-      : async (ids) => {
-          const rows = await load(ids);
-          return ids.map((id) => rows.get(id) ?? null);
-        };
+  ): DataLoader.BatchLoadFn<string, V | null> => {
+    if (!cache) {
+      return async (ids) => {
+        const rows = await load(ids);
+        return ids.map((id) => rows.get(id) ?? null);
+      };
+    }
+    const cached = cache.entities.batch({ family, key: cache.keys[family], load });
+    return (ids) => {
+      for (const id of ids) reads.tags.add(cache.keys[family](id));
+      return cached(ids);
+    };
+  };
 
   // Each loader is made on its first use: most requests touch two or three of them.
   const source = once(
@@ -97,25 +106,29 @@ export function createLoaders(
   const botActivity = once(
     () =>
       new DataLoader<string, { messageCount: number; lastActiveAt: Date | null } | null>(async (ids) => {
+        // Counters move with every flush, which invalidates nothing.
+        reads.cacheable = false;
         const rows = byId(await repos.bots.activityByIds(ids));
         return ids.map((id) => rows.get(id) ?? null);
       }),
   );
-  const conversation = once(
-    () =>
-      new DataLoader<string, ConversationRecord | null>(
-        batch('conversation', async (ids) => {
-          // A conversation whose first exchange is still in the write buffer exists for its sender
-          // already. The buffer is asked first: a worker acknowledges an intent only after its
-          // COMMIT, so what the buffer no longer holds, PostgreSQL already does. Asked the other
-          // way round, a flush between the two reads would hide the conversation from both.
-          const buffered = await pending.conversations(ids);
-          const rest = ids.filter((id) => !buffered.has(id));
-          if (rest.length === 0) return buffered;
-          return new Map([...buffered, ...byId(await repos.conversations.findByIds(rest))]);
-        }),
-      ),
-  );
+  const conversation = once(() => {
+    const load = batch<ConversationRecord>('conversation', async (ids) => {
+      // A conversation whose first exchange is still in the write buffer exists for its sender
+      // already. The buffer is asked first: a worker acknowledges an intent only after its
+      // COMMIT, so what the buffer no longer holds, PostgreSQL already does. Asked the other
+      // way round, a flush between the two reads would hide the conversation from both.
+      const buffered = await pending.conversations(ids);
+      const rest = ids.filter((id) => !buffered.has(id));
+      if (rest.length === 0) return buffered;
+      return new Map([...buffered, ...byId(await repos.conversations.findByIds(rest))]);
+    });
+    return new DataLoader<string, ConversationRecord | null>((ids) => {
+      // A conversation's lastMessageAt moves with every flush, which invalidates nothing.
+      reads.cacheable = false;
+      return load(ids);
+    });
+  });
 
   return {
     /**

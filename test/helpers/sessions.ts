@@ -7,6 +7,10 @@ import type { TestApp } from './test-app';
 export function sessionBackdoor(app: TestApp) {
   const redis = app.deps.clients.redis;
   const key = (tokenHash: string) => `${app.config.redis.keyPrefix}session:{${tokenHash}}`;
+  /** Drops the session from every api's memory (src/sessions/session-memory.ts), as an ended session is. */
+  const forgetHeld = async (tokenHash: string) => {
+    await app.deps.cache?.entities.announce([key(tokenHash)]);
+  };
   return {
     /** What is stored for the session, as text, or undefined. */
     async stored(tokenHash: string): Promise<Record<string, unknown> | undefined> {
@@ -17,10 +21,12 @@ export function sessionBackdoor(app: TestApp) {
       return app.deps.db('sessions').where({ token_hash: tokenHash }).first();
     },
 
-    /** Deletes it, as a log-out on another api instance would. */
+    /** Deletes it, as a log-out on another api instance would (which tells every instance). */
     async remove(tokenHash: string): Promise<void> {
-      if (redis) await redis.unlink(key(tokenHash));
-      else await app.deps.db('sessions').where({ token_hash: tokenHash }).delete();
+      if (redis) {
+        await redis.unlink(key(tokenHash));
+        await forgetHeld(tokenHash);
+      } else await app.deps.db('sessions').where({ token_hash: tokenHash }).delete();
     },
 
     /** Moves its expiry into the past (Redis would drop the key itself a little later). */
@@ -35,6 +41,9 @@ export function sessionBackdoor(app: TestApp) {
           JSON.stringify({ ...session, expiresAt: { $date: past.toISOString() } }),
           'KEEPTTL',
         );
+        // The api's memory holds the session with its real expiry, which this moves only in
+        // Redis: the memory's copy is dropped, so the api reads the record as rewritten.
+        await forgetHeld(tokenHash);
       } else {
         await app.deps.db('sessions').where({ token_hash: tokenHash }).update({ expires_at: past });
       }

@@ -46,6 +46,8 @@ describe('the cache in a Redis of its own (REDIS_CACHE_URL)', () => {
       REDIS_ENABLED: 'true',
       // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
       CHUNK_MEMORY_MAX_BYTES: '0',
+      // Every request down to the layers under test, none answered whole (response-cache.test.ts).
+      RESPONSE_CACHE_MAX_BYTES: '0',
       REDIS_CACHE_URL: cacheServer.url,
       // On, so that their counters exist; out of reach.
       RATE_LIMIT_ENABLED: 'true',

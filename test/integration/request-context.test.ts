@@ -40,4 +40,17 @@ describe('createRequestContext', () => {
     });
     expect(huge.access.tokenRejected).toBe(true);
   });
+
+  it('makes no service when Apollo copies it, and shares the ones made with the copy', async () => {
+    const owner = await signUpOwner(app, 'copied');
+    const context = await contextFor(owner.token);
+    // What Apollo does with the context of every operation (cloneObject in ApolloServer.ts).
+    const copy = Object.assign(Object.create(Object.getPrototypeOf(context)), context) as typeof context;
+    // Had the copy run the chat getter, the response would be marked uncacheable.
+    expect(context.reads.cacheable).toBe(true);
+    expect(copy.search).toBe(context.search);
+    expect(copy.chat).toBe(context.chat);
+    expect(context.reads.cacheable).toBe(false);
+    expect(copy.reads).toBe(context.reads);
+  });
 });

@@ -33,6 +33,8 @@ describe('search: what it may cache, and how often one account may ask (real Red
       REDIS_ENABLED: 'true',
       // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
       CHUNK_MEMORY_MAX_BYTES: '0',
+      // Every request down to the layers under test, none answered whole (response-cache.test.ts).
+      RESPONSE_CACHE_MAX_BYTES: '0',
       VECTOR_CACHE_BOT_BUDGET_BYTES: String(BUDGET_BYTES),
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_USER_PER_MIN: String(USER_LIMIT),

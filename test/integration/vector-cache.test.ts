@@ -49,6 +49,8 @@ describe('vector cache (real Redis and PostgreSQL, this file its own prefix)', (
       REDIS_ENABLED: 'true',
       // Searches through the vector cache, as for a bot too large for the chunk memory (chunk-memory.test.ts tests that).
       CHUNK_MEMORY_MAX_BYTES: '0',
+      // Every request down to the layers under test, none answered whole (response-cache.test.ts).
+      RESPONSE_CACHE_MAX_BYTES: '0',
       VECTOR_CACHE_TTL_SECONDS: String(TTL_SECONDS),
       VECTOR_WARM_INTERVAL_SECONDS: '1',
       VECTOR_WARM_TOP: '5',
