@@ -5,6 +5,7 @@
 // Every answer is classified (`ok`, a GraphQL error code, an HTTP status, a client error) and
 // kept in one Recorder: exact percentiles overall and per second, status codes, and whether each
 // 429/503 carried `Retry-After`.
+import net from 'node:net';
 import { Pool } from 'undici';
 import { sleep } from './harness.mjs';
 import { percentile } from './stats.mjs';
@@ -261,5 +262,43 @@ export async function openLoop({ origins, token, rate, seconds, connections, nex
     byKind: Object.fromEntries(Object.entries(byKind).map(([k, r]) => [k, r.summary(seconds)])),
     /** From the last arrival until the last answer: the queue the server had left. */
     backlogMillis: lastAnswer - arrivalsEnded,
+  };
+}
+
+/**
+ * `count` HTTP/1.1 keep-alive connections to `origin`, each having made one request (`GET
+ * /health`) and then left open and idle, as browsers leave them: what an api holds per idle
+ * client. Opened `batch` at a time so the listen backlog never overflows. Resolves once every
+ * one has its answer (or failed); `close()` ends them.
+ */
+export async function idleConnections(origin, count, batch = 500) {
+  const { hostname, port } = new URL(origin);
+  const sockets = [];
+  let failed = 0;
+  const openOne = () =>
+    new Promise((resolve) => {
+      const socket = net.connect({ host: hostname, port: Number(port) });
+      let settled = false;
+      const settle = (answered) => {
+        if (settled) return;
+        settled = true;
+        if (answered) sockets.push(socket);
+        else failed++;
+        resolve();
+      };
+      socket.once('connect', () =>
+        socket.write(`GET /health HTTP/1.1\r\nHost: ${hostname}\r\nConnection: keep-alive\r\n\r\n`),
+      );
+      socket.once('data', () => settle(true));
+      socket.once('error', () => settle(false));
+      socket.once('close', () => settle(false));
+    });
+  for (let opened = 0; opened < count; opened += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, count - opened) }, openOne));
+  }
+  return {
+    open: sockets.length,
+    failed,
+    close: () => sockets.forEach((socket) => socket.destroy()),
   };
 }

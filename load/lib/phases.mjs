@@ -8,8 +8,8 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { head, sleep, stop } from './harness.mjs';
 import { renderCharts } from './charts.mjs';
-import { closedLoop, openLoop } from './loadgen.mjs';
-import { processCpuMillis } from './processes.mjs';
+import { closedLoop, idleConnections, openLoop } from './loadgen.mjs';
+import { processCpuMillis, residentBytes } from './processes.mjs';
 import { bufferHealth, sampleBufferCommands, waitRows } from './observe.mjs';
 import { checks, machine, renderReport } from './report.mjs';
 import { seedOwner } from './seed.mjs';
@@ -50,6 +50,10 @@ const SETTINGS = {
   MIXED_WARMUP_SECONDS: [5, 1, 1],
   MIXED_SECONDS: [40, 6, 3],
   OVERLOAD_TARGETS: ['parley,rollback', 'parley'],
+  /** The api's memory: reads to fill its caches, then this many idle keep-alive connections. */
+  MEMORY_TARGETS: ['parley'],
+  MEMORY_READ_SECONDS: [10, 3, 1],
+  IDLE_CONNECTIONS: [10_000, 2_000, 200],
   OVERLOAD_FACTOR: [3],
   OVERLOAD_SECONDS: [60, 4, 3],
   OVERLOAD_CONNECTIONS: [10_000, 2_000, 200],
@@ -401,6 +405,48 @@ export function createPhases(h, cfg) {
     return r;
   }
 
+  /**
+   * The api's resident memory: started, after owner reads have filled its in-process caches
+   * (response cache, L1, chunks, sessions), and then holding IDLE_CONNECTIONS idle keep-alive
+   * connections.
+   */
+  async function memoryRun(name, dist, owner) {
+    log(`memory: ${name}, reads for ${cfg.memoryReadSeconds} s, then ${cfg.idleConnections} idle connections`);
+    return measured(name, dist, owner, async (target) => {
+      const pid = target.apis[0].pid;
+      const startedBytes = residentBytes(pid);
+      const next = reader(owner.botIds, cfg.zipfS);
+      await closedLoop({
+        origins: target.origins,
+        token: target.token,
+        connections: cfg.readConnections,
+        seconds: cfg.memoryReadSeconds,
+        timeoutMillis: cfg.requestTimeoutSeconds * 1000,
+        client: () => ({ next, answered: () => undefined }),
+      });
+      const afterReadsBytes = residentBytes(pid);
+      const idle = await idleConnections(target.origins[0], cfg.idleConnections);
+      try {
+        // A moment for the server to settle what accepting them allocated.
+        await sleep(1000);
+        const idleBytes = residentBytes(pid);
+        log(
+          `  ${target.id}: RSS ${(startedBytes / 2 ** 20).toFixed(0)} MB started, ${(afterReadsBytes / 2 ** 20).toFixed(0)} MB after reads, ${(idleBytes / 2 ** 20).toFixed(0)} MB with ${idle.open} idle connections (${idle.failed} failed)`,
+        );
+        return {
+          kind: 'memory',
+          startedBytes,
+          afterReadsBytes,
+          idleBytes,
+          idleOpen: idle.open,
+          idleFailed: idle.failed,
+        };
+      } finally {
+        idle.close();
+      }
+    });
+  }
+
   /** Open-model arrivals at MIXED_RATE: 70 % owner reads, 30 % sends. */
   async function mixedRun(name, dist, owner) {
     log(`mixed: ${name}, ${cfg.mixedRate}/s for ${cfg.mixedSeconds} s`);
@@ -508,7 +554,7 @@ export function createPhases(h, cfg) {
     return r;
   }
 
-  return { measured, writeRun, readRun, mixedRun, overloadRun };
+  return { measured, writeRun, readRun, mixedRun, overloadRun, memoryRun };
 }
 
 /**
@@ -525,7 +571,7 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
   const commit = head();
   const dist = h.build();
   const owner = await seedOwner(h, dist, { bots: cfg.bots, port: cfg.basePort + 8, name: h.name });
-  const results = { throughput: [], writes: [], writesBig: [], reads: [], mixed: [], overload: [] };
+  const results = { throughput: [], writes: [], writesBig: [], reads: [], mixed: [], overload: [], memory: [] };
   const attempt = async (bucket, name, fn) => {
     try {
       bucket.push(await fn());
@@ -546,6 +592,7 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
       await attempt(results.writesBig, name, () => phases.writeRun(name, dist, owner, cfg.sendsBig, cfg.connections));
   for (const name of cfg.readTargets) await attempt(results.reads, name, () => phases.readRun(name, dist, owner));
   for (const name of cfg.mixedTargets) await attempt(results.mixed, name, () => phases.mixedRun(name, dist, owner));
+  for (const name of cfg.memoryTargets) await attempt(results.memory, name, () => phases.memoryRun(name, dist, owner));
   for (const name of cfg.overloadTargets) {
     const capacity = results.throughput.find((r) => r.target === name)?.ackedPerSecond;
     if (capacity) await attempt(results.overload, name, () => phases.overloadRun(name, dist, owner, capacity));

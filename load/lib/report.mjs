@@ -72,6 +72,15 @@ export function checks(report) {
   peerRatio('Sends vs the BullMQ write-behind peer', throughput, 'parley', 'peer-bullmq', 'ackedPerSecond', 1.5);
   peerRatio('Reads vs the response-cache peer', reads, 'parley', 'peer-response-cache', 'okPerSecond', 1.0);
   peerRatio('Sends vs the no-I/O floor', throughput, 'parley', 'peer-floor', 'ackedPerSecond', 0.5);
+  for (const r of ok(report.results.memory ?? [])) {
+    add(
+      'target',
+      `api memory (RSS) with ${fmt(r.idleOpen)} idle connections, its caches filled, ${r.label}`,
+      '≤ 250 MB',
+      `${fmt(r.idleBytes / 2 ** 20)} MB (${fmt(r.startedBytes / 2 ** 20)} started, ${fmt(r.afterReadsBytes / 2 ** 20)} after reads)`,
+      r.idleBytes <= 250 * 2 ** 20,
+    );
+  }
   for (const o of ok(overload)) {
     add(
       'target',
@@ -400,6 +409,31 @@ export function renderReport(report) {
         ],
       ),
       ...ok(overload).map((r) => image(report, `overload-${r.target}`, `overload answers per second, ${r.label}`)),
+    );
+
+  const memory = report.results.memory ?? [];
+  if (memory.length)
+    p(
+      `## Memory: the api's RSS, after ${cfg.memoryReadSeconds} s of owner reads, then with ${fmt(cfg.idleConnections)} idle keep-alive connections`,
+      runTable(
+        [
+          'target',
+          'started MB',
+          'after reads MB',
+          'with idle connections MB',
+          'connections open (failed)',
+          'KB per connection',
+        ],
+        memory,
+        (r) => [
+          r.label,
+          fmt(r.startedBytes / 2 ** 20),
+          fmt(r.afterReadsBytes / 2 ** 20),
+          fmt(r.idleBytes / 2 ** 20),
+          `${fmt(r.idleOpen)} (${fmt(r.idleFailed)})`,
+          fmt((r.idleBytes - r.afterReadsBytes) / 1024 / Math.max(1, r.idleOpen), 1),
+        ],
+      ),
     );
 
   const notes = [];
