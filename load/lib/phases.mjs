@@ -405,6 +405,17 @@ export function createPhases(h, cfg) {
     return r;
   }
 
+  /** The api's V8 heap (used and reserved) and memory outside it, bytes, from its /metrics. */
+  async function heapOf(origin) {
+    const text = await fetch(`${origin}/metrics`).then((r) => r.text());
+    const value = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    return {
+      used: value('nodejs_heap_size_used_bytes'),
+      total: value('nodejs_heap_size_total_bytes'),
+      external: value('nodejs_external_memory_bytes'),
+    };
+  }
+
   /**
    * The api's resident memory: started, after owner reads have filled its in-process caches
    * (response cache, L1, chunks, sessions), and then holding IDLE_CONNECTIONS idle keep-alive
@@ -425,11 +436,13 @@ export function createPhases(h, cfg) {
         client: () => ({ next, answered: () => undefined }),
       });
       const afterReadsBytes = residentBytes(pid);
+      const heapAfterReads = await heapOf(target.origins[0]);
       const idle = await idleConnections(target.origins[0], cfg.idleConnections);
       try {
         // A moment for the server to settle what accepting them allocated.
         await sleep(1000);
         const idleBytes = residentBytes(pid);
+        const heapIdle = await heapOf(target.origins[0]);
         log(
           `  ${target.id}: RSS ${(startedBytes / 2 ** 20).toFixed(0)} MB started, ${(afterReadsBytes / 2 ** 20).toFixed(0)} MB after reads, ${(idleBytes / 2 ** 20).toFixed(0)} MB with ${idle.open} idle connections (${idle.failed} failed)`,
         );
@@ -440,6 +453,8 @@ export function createPhases(h, cfg) {
           idleBytes,
           idleOpen: idle.open,
           idleFailed: idle.failed,
+          heapAfterReads,
+          heapIdle,
         };
       } finally {
         idle.close();
