@@ -423,6 +423,7 @@ export function renderReport(report) {
           'with idle connections MB',
           'connections open (failed)',
           'KB per connection',
+          'V8 heap used / reserved MB (after reads → idle)',
         ],
         memory,
         (r) => [
@@ -432,6 +433,7 @@ export function renderReport(report) {
           fmt(r.idleBytes / 2 ** 20),
           `${fmt(r.idleOpen)} (${fmt(r.idleFailed)})`,
           fmt((r.idleBytes - r.afterReadsBytes) / 1024 / Math.max(1, r.idleOpen), 1),
+          `${fmt(r.heapAfterReads.used / 2 ** 20)} / ${fmt(r.heapAfterReads.total / 2 ** 20)} → ${fmt(r.heapIdle.used / 2 ** 20)} / ${fmt(r.heapIdle.total / 2 ** 20)}`,
         ],
       ),
     );
