@@ -23,6 +23,7 @@ const cfg = phaseConfig(mode, {
   STALE_UPDATES_PER_TICK: 3,
   MIXED_TARGETS: '',
   OVERLOAD_TARGETS: '',
+  MEMORY_TARGETS: '',
   BASE_PORT: 4601,
 });
 await runScenario({ name: 'read' }, (h) =>

@@ -23,6 +23,7 @@ const cfg = phaseConfig(mode, {
   READ_TARGETS: '',
   MIXED_TARGETS: '',
   OVERLOAD_TARGETS: '',
+  MEMORY_TARGETS: '',
   BASE_PORT: 4621,
 });
 await runScenario({ name: 'write' }, (h) =>
