@@ -69,8 +69,25 @@ export function checks(report) {
     const x = ratio(a[key], b[key]);
     add('target', name, `≥ ${aim}×`, `${fmt(x, 2)}× (${fmt(a[key])} vs ${fmt(b[key])} per second)`, x >= aim);
   };
-  peerRatio('Sends vs the BullMQ write-behind peer', throughput, 'parley', 'peer-bullmq', 'ackedPerSecond', 1.5);
-  peerRatio('Reads vs the response-cache peer', reads, 'parley', 'peer-response-cache', 'okPerSecond', 1.0);
+  peerRatio('Sends vs the BullMQ write-behind peer', throughput, 'parley', 'peer-bullmq', 'ackedPerSecond', 2);
+  peerRatio('Reads vs the response-cache peer', reads, 'parley', 'peer-response-cache', 'okPerSecond', 1.5);
+  const sends = find(throughput, 'parley');
+  if (sends && !sends.failed) {
+    add(
+      'target',
+      `PostgreSQL transactions per send, retrieval included (${fmt(sends.sends)} sends, start-up included)`,
+      '≤ 0.02',
+      fmt(sends.transactionsPerSend, 3),
+      sends.transactionsPerSend <= 0.02,
+    );
+    add(
+      'target',
+      'Redis commands per send',
+      '≤ 8',
+      fmt(sends.redisCommandsPerSend, 1),
+      sends.redisCommandsPerSend <= 8,
+    );
+  }
   peerRatio('Sends vs the no-I/O floor', throughput, 'parley', 'peer-floor', 'ackedPerSecond', 0.5);
   for (const r of ok(report.results.memory ?? [])) {
     add(
