@@ -280,8 +280,7 @@ export function createEntityCache(options: EntityCacheOptions) {
      * exchange is buffered, is otherwise read from PostgreSQL once it has been flushed. Written
      * only while the key has no generation, i.e. was never invalidated. Never rejects.
      */
-    prime<V>(spec: Pick<EntitySpec<V>, 'key'>, id: string, value: V): Promise<unknown> {
-      const key = spec.key(id);
+    prime(key: string, value: unknown): Promise<unknown> {
       const json = toCacheJson(value);
       if (l1Usable) l1.set(key, value, json);
       return writeBack([{ key, generation: '', json }]);

@@ -137,7 +137,7 @@ export function createLoaders(
      */
     startedConversation(record: ConversationRecord): Promise<unknown> {
       conversation().prime(record.id, record);
-      return cache ? cache.entities.prime({ key: cache.keys.conversation }, record.id, record) : Promise.resolve();
+      return cache ? cache.entities.prime(cache.keys.conversation(record.id), record) : Promise.resolve();
     },
     get user() {
       return user();

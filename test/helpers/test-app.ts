@@ -268,3 +268,19 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * The cache keys `app` hears dropped from now on (its own invalidations and every other
+ * instance's and the worker's): `heard(key, times)` waits until it has heard `key` that many
+ * times in all, so a test waits for the event, never for a length of time.
+ */
+export function listenForInvalidations(app: TestApp) {
+  const counts = new Map<string, number>();
+  app.deps.cache!.entities.watch((dropped) => {
+    if (dropped === 'all') return;
+    for (const key of dropped) counts.set(key, (counts.get(key) ?? 0) + 1);
+  });
+  return {
+    heard: (key: string, times = 1) => eventually(async () => (counts.get(key) ?? 0) >= times),
+  };
+}

@@ -6,6 +6,7 @@ import { createIngester } from '../../worker/worker';
 import {
   createBot,
   eventually,
+  listenForInvalidations,
   signUpOwner,
   startAnotherInstance,
   startTestApp,
@@ -64,14 +65,7 @@ describe('bots’ chunks ranked in process (real PostgreSQL and Redis, two api i
     ingester = createIngester(first.deps, { ...first.config.ingestion, concurrency: 1 });
     ingester.start();
     postgres = createRetriever({ embedder: second.deps.embedder, chunks: second.deps.repos.chunks });
-    const { keys, entities } = second.deps.cache!;
-    entities.watch((dropped) => {
-      if (dropped === 'all') return;
-      for (const key of dropped) {
-        const botId = /\{(.+)\}$/.exec(key)?.[1];
-        if (botId && key === keys.botChunks(botId)) heard.set(botId, (heard.get(botId) ?? 0) + 1);
-      }
-    });
+    heardOnSecond = listenForInvalidations(second);
     second.deps.db.on('query', (query: { sql: string }) => {
       if (query.sql.includes('vector_send')) chunkReads.load++;
       else if (query.sql.includes('source_chunks')) chunkReads.nearest++;
@@ -93,14 +87,15 @@ describe('bots’ chunks ranked in process (real PostgreSQL and Redis, two api i
     return id;
   }
 
-  /** Invalidations of each bot's chunks the second instance has heard. */
-  const heard = new Map<string, number>();
+  /** What the second instance has heard invalidated. */
+  let heardOnSecond: ReturnType<typeof listenForInvalidations>;
   /**
    * Waits until the second instance has heard `count` invalidations of the bot's chunks in all:
    * the event, not time. A created source makes three (the api's, then the worker's claim and
    * READY), a deleted one one.
    */
-  const heardChanges = (botId: string, count: number) => eventually(async () => (heard.get(botId) ?? 0) >= count);
+  const heardChanges = (botId: string, count: number) =>
+    heardOnSecond.heard(second.deps.cache!.keys.botChunks(botId), count);
   const CHANGES_PER_SOURCE = 3;
 
   async function search(app: TestApp, botId: string, query: string, limit?: number): Promise<ChunkMatch[]> {

@@ -343,10 +343,10 @@ describe('a conversation started through the write buffer', () => {
     const { entities, keys } = first.deps.cache!;
     const id = randomUUID();
     await entities.invalidate([keys.conversation(id)]);
-    await entities.prime({ key: keys.conversation }, id, { id });
+    await entities.prime(keys.conversation(id), { id });
     expect(await first.deps.clients.cacheRedis!.get(keys.conversation(id))).toBeNull();
     const fresh = randomUUID();
-    await entities.prime({ key: keys.conversation }, fresh, { id: fresh });
+    await entities.prime(keys.conversation(fresh), { id: fresh });
     expect(await first.deps.clients.cacheRedis!.get(keys.conversation(fresh))).not.toBeNull();
   });
 });

@@ -1,5 +1,13 @@
-import type { TestApp } from '../helpers/test-app';
-import { createBot, errorCode, eventually, signUpOwner, startAnotherInstance, startTestApp } from '../helpers/test-app';
+import {
+  createBot,
+  errorCode,
+  eventually,
+  listenForInvalidations,
+  signUpOwner,
+  startAnotherInstance,
+  startTestApp,
+  type TestApp,
+} from '../helpers/test-app';
 import { createIngester } from '../../worker/worker';
 import type { SourceIngester } from '../../worker/source-ingester';
 
@@ -13,19 +21,13 @@ describe('whole query results cached in each api (two instances, a worker, real 
   let second: TestApp;
   let ingester: SourceIngester;
   let owner: { token: string; userId: string };
-  /** Keys each instance has heard dropped. */
-  const heardOn = new Map<TestApp, string[]>();
+  /** What each instance has heard invalidated. */
+  const listeners = new Map<TestApp, ReturnType<typeof listenForInvalidations>>();
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true' });
     second = await startAnotherInstance(first);
-    for (const app of [first, second]) {
-      const heard: string[] = [];
-      heardOn.set(app, heard);
-      app.deps.cache!.entities.watch((dropped) => {
-        if (dropped !== 'all') heard.push(...dropped);
-      });
-    }
+    for (const app of [first, second]) listeners.set(app, listenForInvalidations(app));
     ingester = createIngester(first.deps, { ...first.config.ingestion, concurrency: 1 });
     ingester.start();
     owner = await signUpOwner(first, 'responses');
@@ -37,9 +39,8 @@ describe('whole query results cached in each api (two instances, a worker, real 
   });
 
   const stats = (app: TestApp) => app.deps.responseCache!.stats();
-  /** Waits until `app` has heard `key` dropped `times` times in all: the event, not a delay. */
-  const heard = (app: TestApp, key: string, times = 1) =>
-    eventually(async () => heardOn.get(app)!.filter((dropped) => dropped === key).length >= times);
+  /** Waits until `app` has heard `key` invalidated `times` times in all: the event, not a delay. */
+  const heard = (app: TestApp, key: string, times = 1) => listeners.get(app)!.heard(key, times);
   const keys = () => first.deps.cache!.keys;
 
   async function read(app: TestApp, query: string, variables: Record<string, unknown>, token = owner.token) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   createBot,
   errorCode,
-  eventually,
+  listenForInvalidations,
   signUpOwner,
   startAnotherInstance,
   startTestApp,
@@ -19,15 +19,15 @@ describe('sessions held in each api’s memory (two instances, real Redis)', () 
   let second: TestApp;
   /** Commands the session store sent to Redis: GETs of session keys, by instance. */
   const sessionGets = new Map<TestApp, number>();
-  /** Session keys each instance has heard ended (its own ends included). */
-  const heardEnded = new Map<TestApp, Set<string>>();
+  /** What each instance has heard invalidated (its own session ends included). */
+  const listeners = new Map<TestApp, ReturnType<typeof listenForInvalidations>>();
 
   beforeAll(async () => {
     first = await startTestApp({ REDIS_ENABLED: 'true' });
     second = await startAnotherInstance(first);
     for (const app of [first, second]) {
       sessionGets.set(app, 0);
-      heardEnded.set(app, new Set());
+      listeners.set(app, listenForInvalidations(app));
       // Counts the session look-ups on the real connection; every call still goes to Redis.
       const redis = app.deps.clients.redis!;
       const get = redis.get.bind(redis);
@@ -35,9 +35,6 @@ describe('sessions held in each api’s memory (two instances, real Redis)', () 
         if (String(key).includes(':session:{')) sessionGets.set(app, sessionGets.get(app)! + 1);
         return get(key, ...rest);
       }) as typeof redis.get;
-      app.deps.cache!.entities.watch((dropped) => {
-        if (dropped !== 'all') for (const key of dropped) heardEnded.get(app)!.add(key);
-      });
     }
   });
   afterAll(async () => {
@@ -47,7 +44,7 @@ describe('sessions held in each api’s memory (two instances, real Redis)', () 
 
   const sessionKey = (token: string) => first.deps.cache!.keys.session(hash(token));
   /** Waits until `app` has heard that the token's session ended: the event, not a delay. */
-  const heard = (app: TestApp, token: string) => eventually(async () => heardEnded.get(app)!.has(sessionKey(token)));
+  const heard = (app: TestApp, token: string) => listeners.get(app)!.heard(sessionKey(token));
 
   it('asks Redis for a token once, then answers it from memory on every request', async () => {
     const owner = await signUpOwner(first, 'held');
