@@ -20,6 +20,10 @@ export interface ChunkMemoryOptions {
   botMaxChunks: number;
 }
 
+/** The chunks to rank, or undefined for a bot marked too large (or none). */
+const indexOf = (entry: ChunkIndex | typeof TOO_LARGE | undefined): ChunkIndex | undefined =>
+  entry && 'bytes' in entry ? entry : undefined;
+
 export type ChunkMemory = ReturnType<typeof createChunkMemory>;
 
 export interface ChunkMemoryStats {
@@ -50,7 +54,7 @@ export function createChunkMemory(options: ChunkMemoryOptions) {
     keyOf: options.chunksKey,
     lru: {
       maxSize: Math.max(1, options.maxBytes),
-      sizeCalculation: (entry) => ENTRY_OVERHEAD_BYTES + ('bytes' in entry ? entry.bytes : 0),
+      sizeCalculation: (entry) => ENTRY_OVERHEAD_BYTES + (indexOf(entry)?.bytes ?? 0),
     },
     load: async (botId) => {
       const stored = await chunks.ofBot(botId, botMaxChunks);
@@ -68,10 +72,11 @@ export function createChunkMemory(options: ChunkMemoryOptions) {
      */
     async chunksOf(botId: string): Promise<ChunkIndex | undefined> {
       if (!memory.listening()) return undefined;
-      if (memory.held(botId)) hits++;
+      // Every send asks: one look-up of the LRU when the bot is held.
+      const held = memory.held(botId);
+      if (held) hits++;
       else misses++;
-      const entry = await memory.get(botId);
-      return entry && 'bytes' in entry ? entry : undefined;
+      return indexOf(held ?? (await memory.get(botId)));
     },
 
     /** For /metrics: bots held, their estimated bytes, and lookups answered without a load. */
