@@ -1,29 +1,27 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { Histogram } from 'prom-client';
+import type { ApolloServerPlugin } from '@apollo/server';
 
 export type GraphQLDurationLabels = 'operation_type' | 'outcome';
 
 /**
- * Observes each HTTP GraphQL operation's duration, from request start to the response,
- * labelled by operation type (`query`, `mutation`, or `unknown` when the document did not
- * parse or validate) and outcome (`error` when the response carries any error, else `ok`).
- * The operation name is left out: clients choose it, so it would grow the series without bound.
+ * Names each HTTP GraphQL request's operation for its duration sample (the HTTP one: a request
+ * is timed once): its type (`query`, `mutation`, or `unknown` when the document did not parse
+ * or validate) and outcome (`error` when the response carries any error, else `ok`). The
+ * operation name is left out: clients choose it, so it would grow the series without bound.
  */
-export function graphqlMetricsPlugin<T extends BaseContext>(
-  duration: Histogram<GraphQLDurationLabels>,
+export function graphqlMetricsPlugin<T extends { requestId: string }>(
+  label: (requestId: string, labels: Record<GraphQLDurationLabels, string>) => void,
 ): ApolloServerPlugin<T> {
   return {
     async requestDidStart() {
-      const started = performance.now();
       return {
-        async willSendResponse({ operation, errors, response }) {
+        async willSendResponse({ contextValue, operation, errors, response }) {
           const failed =
             (errors?.length ?? 0) > 0 ||
             (response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0);
-          duration.observe(
-            { operation_type: operation?.operation ?? 'unknown', outcome: failed ? 'error' : 'ok' },
-            (performance.now() - started) / 1000,
-          );
+          label(contextValue.requestId, {
+            operation_type: operation?.operation ?? 'unknown',
+            outcome: failed ? 'error' : 'ok',
+          });
         },
       };
     },

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BufferedWritePathStats } from '../chat/buffered-write-path';
 import type { ShardedBufferStats, BufferStats, WriteBuffer } from '../buffer/write-buffer';
@@ -46,12 +46,48 @@ function createScrapeStats(buffer: WriteBuffer, log: Logger): () => Promise<Shar
 export interface Metrics {
   /** This app's own registry: several apps in one process (tests) never share series. */
   registry: Registry;
-  httpDuration: Histogram<'method' | 'route' | 'status_code'>;
-  graphqlDuration: Histogram<GraphQLDurationLabels>;
+  /** GraphQL requests are labelled with their operation too (absent elsewhere): one sample a request. */
+  httpDuration: Histogram<'method' | 'route' | 'status_code' | GraphQLDurationLabels>;
+  /** Which operation each GraphQL request ran, for its sample's labels. */
+  operations: OperationLabels;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once a GraphQL request's response is ready: its operation's type and outcome. */
+    graphqlOperation: Record<GraphQLDurationLabels, string> | null;
+  }
+}
+
+interface OperationLabels {
+  /** A GraphQL request begins: its labels may come (by its id) until its response is sent. */
+  begin(request: FastifyRequest): void;
+  /** The operation of the request `requestId` (the GraphQL metrics plugin calls this). */
+  label(requestId: string, labels: Record<GraphQLDurationLabels, string>): void;
+  end(request: FastifyRequest): void;
 }
 
 /**
- * Every series `/metrics` serves: cache counters, HTTP and GraphQL latency, pool gauges, the
+ * The link from a GraphQL operation to its HTTP request. Apollo's plugins see the request's
+ * context (and a copy of it at that), not Fastify's request, so the request is found by its
+ * id; it is forgotten once labelled, and at the latest when its response is sent or aborted.
+ */
+function createOperationLabels(): OperationLabels {
+  const inProgress = new Map<string, FastifyRequest>();
+  return {
+    begin: (request) => void inProgress.set(request.id, request),
+    label(requestId, labels) {
+      const request = inProgress.get(requestId);
+      if (!request) return;
+      request.graphqlOperation = labels;
+      inProgress.delete(requestId);
+    },
+    end: (request) => void inProgress.delete(request.id),
+  };
+}
+
+/**
+ * Every series `/metrics` serves: cache counters, HTTP latency (by GraphQL operation too), pool gauges, the
  * write buffer's figures (with Redis), the event loop delay sends are gated on, Node's defaults.
  */
 export function createMetrics(deps: {
@@ -258,18 +294,12 @@ export function createMetrics(deps: {
     registry,
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
-      help: 'HTTP request duration by method, route pattern and status code',
-      labelNames: ['method', 'route', 'status_code'],
+      help: 'HTTP request duration by method, route pattern and status code; for GraphQL, by operation type and outcome too',
+      labelNames: ['method', 'route', 'status_code', 'operation_type', 'outcome'],
       buckets: DURATION_BUCKETS,
       registers: [registry],
     }),
-    graphqlDuration: new Histogram({
-      name: 'graphql_operation_duration_seconds',
-      help: 'GraphQL operation duration (HTTP) by operation type and outcome',
-      labelNames: ['operation_type', 'outcome'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    }),
+    operations: createOperationLabels(),
   };
 }
 
@@ -278,7 +308,9 @@ export function createMetrics(deps: {
  * routes, so the hook sees all of them.
  */
 export function registerMetrics(fastify: FastifyInstance, metrics: Metrics): void {
+  fastify.decorateRequest('graphqlOperation', null);
   fastify.addHook('onResponse', async (request, reply) => {
+    metrics.operations.end(request);
     metrics.httpDuration.observe(
       {
         method: request.method,
@@ -286,10 +318,12 @@ export function registerMetrics(fastify: FastifyInstance, metrics: Metrics): voi
         // series per request. Requests that matched no route share one label.
         route: request.routeOptions.url ?? 'unmatched',
         status_code: String(reply.statusCode),
+        ...request.graphqlOperation,
       },
       reply.elapsedTime / 1000,
     );
   });
+  fastify.addHook('onRequestAbort', async (request) => metrics.operations.end(request));
 
   fastify.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -20,6 +19,7 @@ import { retryableDbError } from '../platform/postgres/pg-errors';
 import { resolveViewer, type RequestContext } from '../graphql/request-context';
 import { sendAppError, sendInternalError } from './error-reply';
 import { createClientAddress } from './client-address';
+import { registerCors } from './cors';
 import { limitConnectionsPerAddress } from './connection-limits';
 import { OWNER_BODY_LIMIT_BYTES, registerGraphqlRequestBounds } from './graphql-request-bounds';
 import { registerHealthRoutes } from './health';
@@ -152,15 +152,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
     sendAppError(reply, new AppError(ErrorCode.NOT_FOUND, `No route ${request.method} ${request.url}`), request.id),
   );
 
-  // The widget runs on customers' sites. Tokens travel in a header, never in cookies,
-  // so allowing any origin exposes nothing a page could not already send.
-  await fastify.register(cors, {
-    origin: '*',
-    methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
-    maxAge: 600,
-  });
+  registerCors(fastify);
   await fastify.register(multipart);
 
   // Limits off: no field is wrapped and no response gets RateLimit headers, so nothing runs per field or request.
@@ -180,7 +172,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
       nulGuardPlugin(),
       ...(limited ? [rateLimitHeadersPlugin()] : []),
       ...(app.responseCache ? [responseCachePlugin({ cache: app.responseCache, schema, rateLimitsOn: limited })] : []),
-      graphqlMetricsPlugin(metrics.graphqlDuration),
+      graphqlMetricsPlugin(metrics.operations.label),
       fastifyApolloDrainPlugin(fastify),
       { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
     ],
@@ -189,6 +181,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
 
   const graphqlHandler = fastifyApolloHandler<RequestContext>(apollo, {
     context: async (request) => {
+      metrics.operations.begin(request);
       try {
         return await app.contextFor({
           requestId: request.id,

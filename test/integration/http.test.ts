@@ -82,6 +82,24 @@ describe('HTTP surface', () => {
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
     expect(response.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    expect(response.headers.get('access-control-max-age')).toBe('600');
+  });
+
+  it('adds CORS headers only where a browser sent an Origin', async () => {
+    const body = JSON.stringify({ query: '{ __typename }' });
+    const crossOrigin = await post(body, { origin: 'https://shop.example' });
+    expect(crossOrigin.status).toBe(200);
+    expect(crossOrigin.headers.get('access-control-allow-origin')).toBe('*');
+    expect(crossOrigin.headers.get('access-control-expose-headers')).toMatch(/retry-after/);
+    const server = await post(body);
+    expect(server.status).toBe(200);
+    expect(server.headers.get('access-control-allow-origin')).toBeNull();
+    expect(server.headers.get('access-control-expose-headers')).toBeNull();
+    // An OPTIONS that is no preflight is routed like any other request: there is no such route.
+    const options = await fetch(`${app.url}/graphql`, { method: 'OPTIONS' });
+    expect(options.status).toBe(404);
+    expect(options.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('serves introspection and the playground outside production', async () => {
