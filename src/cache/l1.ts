@@ -5,21 +5,23 @@ import { LRUCache } from 'lru-cache';
  * estimate; the parsed value itself takes a small multiple of its JSON.
  */
 const ENTRY_OVERHEAD_BYTES = 100;
-/** "Not found" entries get this fraction of the L1's entries and bytes, in a store of their own. */
+/** "Not found" entries get this fraction of the L1's bytes, in a store of their own. */
 const NOT_FOUND_SHARE = 10;
 
 export interface L1Options {
-  /** Entries at most (`CACHE_L1_MAX_ENTRIES`, 10,000 by default); 0 turns the L1 off. */
-  maxEntries: number;
-  /** Bytes at most, counted as key + JSON + a fixed overhead (`CACHE_L1_MAX_BYTES`, 32 MiB by default). */
+  /** Bytes at most, counted as key + JSON + a fixed overhead (`CACHE_L1_MAX_BYTES`, 32 MiB by default); 0 turns the L1 off. */
   maxBytes: number;
-  /** How long an entry lives (`CACHE_L1_TTL_MILLIS`, 2,000 by default). */
+  /**
+   * How long an entry lives (`CACHE_L1_TTL_MILLIS`, 60 s by default). Invalidations drop entries
+   * the moment their value changes, and a lost subscription empties the L1: this bounds only what
+   * a message lost while the subscription stood would leave.
+   */
   ttlMillis: number;
 }
 
 /**
- * The in-process cache in front of Redis: an LRU bounded in entries and in bytes (an entry
- * larger than the byte bound is not kept), each entry living a few seconds.
+ * The in-process cache in front of Redis: an LRU bounded in bytes (an entry larger than the
+ * bound is not kept), so a working set of small entities fits whole, however many there are.
  *
  * "Not found" is kept in a store of its own, a tenth of the size: a client asking for random
  * ids then pushes out only other such answers, never the hot entities other requests read.
@@ -27,21 +29,19 @@ export interface L1Options {
  */
 export function createL1(options: L1Options) {
   const found = new LRUCache<string, { value: unknown; bytes: number }>({
-    max: Math.max(1, options.maxEntries),
     maxSize: Math.max(1, options.maxBytes),
     sizeCalculation: (entry, key) => key.length + entry.bytes + ENTRY_OVERHEAD_BYTES,
     ttl: options.ttlMillis,
   });
   const notFound = new LRUCache<string, true>({
-    max: Math.max(1, Math.ceil(options.maxEntries / NOT_FOUND_SHARE)),
     maxSize: Math.max(1, Math.ceil(options.maxBytes / NOT_FOUND_SHARE)),
     sizeCalculation: (_entry, key) => key.length + ENTRY_OVERHEAD_BYTES,
     ttl: options.ttlMillis,
   });
 
   return {
-    /** False when `maxEntries` is 0. */
-    enabled: options.maxEntries > 0,
+    /** False when `maxBytes` is 0. */
+    enabled: options.maxBytes > 0,
 
     /** `{ value }` on a hit (`value` null: cached "not found"), undefined on a miss. */
     get(key: string): { value: unknown } | undefined {

@@ -193,11 +193,13 @@ const SETTINGS = {
     ),
     connectTimeoutMillis: env('REDIS_CONNECT_TIMEOUT_MILLIS', intFromEnv(100).default(5000)),
     commandTimeoutMillis: env('REDIS_COMMAND_TIMEOUT_MILLIS', intFromEnv(10).default(3000)),
-    /** The in-process cache in front of Redis: entries and bytes (of JSON) at most, and how long one lives. */
+    /**
+     * The in-process cache in front of Redis: bytes (of JSON) at most, 0 turns it off; and how long
+     * an entry lives. Invalidations keep it fresh; the TTL bounds only what a lost one would leave.
+     */
     l1: {
-      maxEntries: env('CACHE_L1_MAX_ENTRIES', intFromEnv(0, 1_000_000).default(10_000)),
-      maxBytes: env('CACHE_L1_MAX_BYTES', intFromEnv(1024).default(32 * 1024 * 1024)),
-      ttlMillis: env('CACHE_L1_TTL_MILLIS', intFromEnv(100, 5000).default(2000)),
+      maxBytes: env('CACHE_L1_MAX_BYTES', intFromEnv(0).default(32 * 1024 * 1024)),
+      ttlMillis: env('CACHE_L1_TTL_MILLIS', intFromEnv(100, 300_000).default(60_000)),
     },
   },
   /**
@@ -354,6 +356,14 @@ export class ConfigError extends StartupError {
 }
 
 /** Parses the environment once; throws a ConfigError naming every invalid variable. */
+/**
+ * Variables Parley read once, refused with what replaced them: left set, they would silently
+ * stop doing what the operator meant (`CACHE_L1_MAX_ENTRIES=0` turned the L1 off).
+ */
+const RETIRED_VARIABLES: Record<string, string> = {
+  CACHE_L1_MAX_ENTRIES: 'the L1 is bounded in bytes alone: CACHE_L1_MAX_BYTES (0 turns it off)',
+};
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "not set", as in most .env tooling.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -388,6 +398,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       config.vectorCache.warmIntervalSeconds,
       config.vectorCache.ttlSeconds,
     ]);
+  }
+  for (const [variable, instead] of Object.entries(RETIRED_VARIABLES)) {
+    if (present[variable] !== undefined) throw new ConfigError([`${variable}: no longer read; ${instead}`]);
   }
   if (config.redis.clusterNodes && config.redis.db !== 0) {
     throw new ConfigError([

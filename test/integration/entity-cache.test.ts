@@ -226,8 +226,8 @@ describe('entity cache (Redis + L1 in front of PostgreSQL)', () => {
       stats,
       log,
       ttlSeconds: 60,
-      // Room for 1,000 entries, but only about ten of 1 KB.
-      l1: { maxEntries: 1000, maxBytes: 12_000, ttlMillis: 5000 },
+      // Room for about ten entries of 1 KB.
+      l1: { maxBytes: 12_000, ttlMillis: 5000 },
     });
     try {
       await cache.start();

@@ -36,8 +36,16 @@ describe('loadConfig', () => {
     });
     // The cache shares REDIS_URL's Redis unless REDIS_CACHE_URL names one.
     expect(config.redis.cacheUrl).toBeUndefined();
-    expect(config.redis.l1).toEqual({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, ttlMillis: 2000 });
+    expect(config.redis.l1).toEqual({ maxBytes: 32 * 1024 * 1024, ttlMillis: 60_000 });
     expect(config.isProduction).toBe(false);
+  });
+
+  it('refuses a variable it no longer reads, naming what replaced it', () => {
+    expect(() => loadConfig({ CACHE_L1_MAX_ENTRIES: '0' })).toThrow(
+      /CACHE_L1_MAX_ENTRIES: no longer read; the L1 is bounded in bytes alone: CACHE_L1_MAX_BYTES \(0 turns it off\)/,
+    );
+    expect(loadConfig({ CACHE_L1_MAX_BYTES: '0' }).redis.l1.maxBytes).toBe(0);
+    expect(() => loadConfig({ CACHE_L1_TTL_MILLIS: '300001' })).toThrow(/CACHE_L1_TTL_MILLIS/);
   });
 
   it('keeps cached search results 1 to 60 minutes, warmed often enough that they do not expire unseen', () => {
