@@ -11,11 +11,6 @@ import type { BufferShards } from './shards';
 
 /** How long a clientMessageId is remembered in Redis: a retry within it gets the first answer. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-/**
- * A conversation's queued intents are kept for read-your-writes; the hash empties as they
- * are flushed. The TTL only bounds what an intent lost outside the scripts could leave behind.
- */
-const CONVERSATION_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 /** What a sender learns of a dead-lettered message (status FAILED); the cause stays in the dead letter. */
 export const DEAD_LETTER_MESSAGE = 'This message could not be stored.';
@@ -240,7 +235,6 @@ export function createWriteBuffer(deps: {
         shardDepthLimit(deps.maxDepth, shards.count),
         intent.message.clientMessageId ? '1' : '0',
         IDEMPOTENCY_TTL_SECONDS,
-        CONVERSATION_TTL_SECONDS,
         messageStatusChannel(deps.keys.prefix, intent.conversation.id),
         JSON.stringify(
           [intent.message.id, intent.reply.id].map((messageId): MessageStatusEvent => ({
@@ -451,7 +445,6 @@ export function createWriteBuffer(deps: {
           json,
           intent.reply.id,
           intent.conversation.id,
-          CONVERSATION_TTL_SECONDS,
         )) === 1
       );
     },

@@ -354,6 +354,8 @@ describe('write buffer (Redis on)', () => {
         expect(errorCode(answers[3]!)).toBe('OVERLOADED');
         expect(answers[3]!.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
         expect(answers[3]!.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+        // The refused sends were taken back: the buffer holds the three it acknowledged.
+        expect(await small.deps.buffer!.depths()).toEqual([3]);
         // A retry of a queued send, while full, is answered with the first send.
         const retried = await sendNumber(0);
         expect(retried.status).toBe(200);
