@@ -12,7 +12,7 @@ import { closedLoop, idleConnections, openLoop } from './loadgen.mjs';
 import { processCpuMillis, residentBytes } from './processes.mjs';
 import { bufferHealth, sampleBufferCommands, waitRows } from './observe.mjs';
 import { checks, machine, renderReport } from './report.mjs';
-import { seedOwner } from './seed.mjs';
+import { cloneBots, seedOwner } from './seed.mjs';
 import { LABELS, createTargets } from './targets.mjs';
 import { reader, sender, staleReadCheck } from './workload.mjs';
 
@@ -22,7 +22,7 @@ import { reader, sender, staleReadCheck } from './workload.mjs';
  * A scenario passes its own defaults; the environment overrides both.
  */
 const SETTINGS = {
-  BOTS: [50, 10, 3],
+  BOTS: [100, 10, 3],
   THROUGHPUT_SENDS: [10_000, 2_000, 200],
   THROUGHPUT_CONNECTIONS: [100, 100, 20],
   SENDS: [10_000, 2_000, 200],
@@ -37,13 +37,19 @@ const SETTINGS = {
   SENDS_PER_CONVERSATION: [5],
   /** 'unique': every send a text no other send has (as visitors write); 'repeated': five texts over and over. */
   SEND_TEXTS: ['unique'],
-  READ_TARGETS: ['parley,parley-cluster,rollback,peer-response-cache'],
+  READ_TARGETS: ['parley,parley-cluster,rollback,peer-response-cache,peer-yoga-cache'],
   READ_CONNECTIONS: [100, 50, 10],
   READ_WARMUP_SECONDS: [5, 1, 1],
   READ_SECONDS: [15, 3, 2],
   ZIPF_S: [1.1],
+  /**
+   * The reads again over this many bots (the seeded ones and copies of the first, seeded in SQL):
+   * a working set larger than the apis' caches. Last, so the other phases see the small database.
+   */
+  MANY_BOTS: [5000, 1000, 0],
+  MANY_BOTS_READ_TARGETS: ['parley,peer-response-cache,peer-yoga-cache'],
   /** Renames per second during the measured reads, each read back this many times (0: no check). */
-  STALE_UPDATES_PER_TICK: [0],
+  STALE_UPDATES_PER_TICK: [3, 3, 0],
   STALE_READS_PER_UPDATE: [5],
   MIXED_TARGETS: ['parley,rollback'],
   MIXED_RATE: [300, 200, 50],
@@ -359,7 +365,7 @@ export function createPhases(h, cfg) {
 
   /** Closed-loop owner reads: warm-up, then READ_SECONDS measured; hit rate over the measured window. */
   async function readRun(name, dist, owner) {
-    log(`reads: ${name}, ${cfg.readConnections} connections, ${cfg.readSeconds} s`);
+    log(`reads: ${name}, ${owner.botIds.length} bots, ${cfg.readConnections} connections, ${cfg.readSeconds} s`);
     const r = await measured(name, dist, owner, async (target) => {
       const next = reader(owner.botIds, cfg.zipfS);
       const load = {
@@ -386,6 +392,7 @@ export function createPhases(h, cfg) {
       const { timeline: _timeline, samples, ...summary } = run;
       return {
         kind: 'reads',
+        bots: owner.botIds.length,
         warmupRequests: warm.requests,
         ...summary,
         errorSamples: samples,
@@ -575,7 +582,7 @@ export function createPhases(h, cfg) {
 /**
  * Seeds one owner with `cfg.bots` bots, then runs every phase that has targets (`writeTargets`:
  * throughput; `burstTargets`: writes from `connections`; `bigTargets` when `sendsBig`;
- * `readTargets`, `mixedTargets`, `overloadTargets`) and writes report.json, report.md and the
+ * `readTargets`, `mixedTargets`, `overloadTargets`; `manyBotsReadTargets` over `manyBots` bots) and writes report.json, report.md and the
  * charts to `reportDir`. A run that fails (a target that would not start) is reported, not fatal;
  * returns what fails the scenario: a correctness check not met, a run that did not happen.
  */
@@ -586,7 +593,16 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
   const commit = head();
   const dist = h.build();
   const owner = await seedOwner(h, dist, { bots: cfg.bots, port: cfg.basePort + 8, name: h.name });
-  const results = { throughput: [], writes: [], writesBig: [], reads: [], mixed: [], overload: [], memory: [] };
+  const results = {
+    throughput: [],
+    writes: [],
+    writesBig: [],
+    reads: [],
+    readsManyBots: [],
+    mixed: [],
+    overload: [],
+    memory: [],
+  };
   const attempt = async (bucket, name, fn) => {
     try {
       bucket.push(await fn());
@@ -611,6 +627,11 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
   for (const name of cfg.overloadTargets) {
     const capacity = results.throughput.find((r) => r.target === name)?.ackedPerSecond;
     if (capacity) await attempt(results.overload, name, () => phases.overloadRun(name, dist, owner, capacity));
+  }
+  if (cfg.manyBots > owner.botIds.length && cfg.manyBotsReadTargets.length > 0) {
+    const many = await cloneBots(h, owner, cfg.manyBots);
+    for (const name of cfg.manyBotsReadTargets)
+      await attempt(results.readsManyBots, name, () => phases.readRun(name, dist, many));
   }
   const report = {
     title,

@@ -20,6 +20,11 @@ const PEERS = {
     port: 7,
     label: 'Peer: Apollo 5 + Fastify + response cache (Redis)',
   },
+  'peer-yoga-cache': {
+    file: 'yoga-response-cache-peer.mjs',
+    port: 3,
+    label: 'Peer: GraphQL Yoga 5 + useResponseCache (Redis)',
+  },
 };
 
 export const LABELS = {
@@ -38,7 +43,7 @@ export const logInToken = async (origin, owner) =>
 
 /**
  * Targets on the ports from `basePort`: Parley's apis on +0 and +1 (its worker on +10), rollback
- * mode on +2, the peers on +4 to +7 (seeding takes +8 and +9). `start(name, dist, owner,
+ * mode on +2, the peers on +3 to +7 (seeding takes +8 and +9). `start(name, dist, owner,
  * options)` starts one: `options.port` moves a Parley target's first api (two builds at once),
  * `options.env` adds to its environment (rate limits, …), `options.id` names its processes.
  */

@@ -7,7 +7,8 @@
 //   parley-2api   the same with 2 api instances; the load is split evenly between them
 //   parley-cluster  the same on the local Redis Cluster (make cluster): 1 api + 2 workers, 3 masters
 //   rollback      REDIS_ENABLED=false: 1 api, every send one PostgreSQL transaction
-//   peer-direct, peer-bullmq (+ its worker), peer-floor, peer-response-cache: load/peers/
+//   peer-direct, peer-bullmq (+ its worker), peer-floor, peer-response-cache (Apollo's plugin),
+//   peer-yoga-cache (Yoga's useResponseCache): load/peers/
 //
 // Phases:
 //   throughput  THROUGHPUT_SENDS sendMessage from THROUGHPUT_CONNECTIONS (100) closed-loop
@@ -18,7 +19,9 @@
 //            after the drain = 2 × acknowledged, drain time, PostgreSQL transactions and rows
 //            written per stored message (process start to exit)
 //   reads    closed loop, READ_CONNECTIONS clients, owner reads (bot, sources, search; Zipf
-//            over the bots): req/s, hit rate, PostgreSQL transactions per read
+//            over the BOTS bots, 100 in full): req/s, hit rate, PostgreSQL transactions per read,
+//            stale reads after renames (STALE_UPDATES_PER_TICK a second); last, the same over
+//            MANY_BOTS (5,000: the seeded bots and copies made in SQL) for MANY_BOTS_READ_TARGETS
 //   mixed    open-model arrivals at MIXED_RATE for MIXED_SECONDS, 70 % reads and 30 % sends:
 //            p50/p95/p99 overall, by kind and per second
 //   overload sends at OVERLOAD_FACTOR × the target's measured capacity for OVERLOAD_SECONDS:
