@@ -76,6 +76,8 @@ export class Recorder {
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
       max: sorted.at(-1) ?? null,
+      /** Requests answered (or given up on) after more than 10 s: the stragglers a client would see time out. */
+      over10s: sorted.length - countAtMost(sorted, 10_000),
       seconds,
       outcomes: this.outcomes,
       httpCodes: this.httpCodes,
@@ -95,6 +97,18 @@ export class Recorder {
       }),
     };
   }
+}
+
+/** How many of `sorted` (ascending) are at most `limit`: a binary search. */
+function countAtMost(sorted, limit) {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid] <= limit) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 const bump = (map, key, n = 1) => (map[key] = (map[key] ?? 0) + n);

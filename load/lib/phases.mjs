@@ -47,6 +47,9 @@ const SETTINGS = {
    * a working set larger than the apis' caches. Last, so the other phases see the small database.
    */
   MANY_BOTS: [5000, 1000, 0],
+  /** The reads again from this many connections (over BOTS bots): no request may take over 10 s. */
+  WIDE_READ_CONNECTIONS: [1000, 1000, 100],
+  WIDE_READ_TARGETS: ['parley', 'parley', ''],
   MANY_BOTS_READ_TARGETS: ['parley,peer-response-cache,peer-yoga-cache'],
   /** Renames per second during the measured reads, each read back this many times (0: no check). */
   STALE_UPDATES_PER_TICK: [3, 3, 0],
@@ -364,14 +367,14 @@ export function createPhases(h, cfg) {
   }
 
   /** Closed-loop owner reads: warm-up, then READ_SECONDS measured; hit rate over the measured window. */
-  async function readRun(name, dist, owner) {
-    log(`reads: ${name}, ${owner.botIds.length} bots, ${cfg.readConnections} connections, ${cfg.readSeconds} s`);
+  async function readRun(name, dist, owner, connections = cfg.readConnections) {
+    log(`reads: ${name}, ${owner.botIds.length} bots, ${connections} connections, ${cfg.readSeconds} s`);
     const r = await measured(name, dist, owner, async (target) => {
       const next = reader(owner.botIds, cfg.zipfS);
       const load = {
         origins: target.origins,
         token: target.token,
-        connections: cfg.readConnections,
+        connections,
         timeoutMillis: cfg.requestTimeoutSeconds * 1000,
         client: () => ({ next, answered: () => undefined }),
       };
@@ -393,6 +396,7 @@ export function createPhases(h, cfg) {
       return {
         kind: 'reads',
         bots: owner.botIds.length,
+        connections,
         warmupRequests: warm.requests,
         ...summary,
         errorSamples: samples,
@@ -599,6 +603,7 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
     writesBig: [],
     reads: [],
     readsManyBots: [],
+    readsWide: [],
     mixed: [],
     overload: [],
     memory: [],
@@ -622,6 +627,8 @@ export async function runPhases(h, cfg, { title, command, reportDir, started = D
     for (const name of cfg.bigTargets)
       await attempt(results.writesBig, name, () => phases.writeRun(name, dist, owner, cfg.sendsBig, cfg.connections));
   for (const name of cfg.readTargets) await attempt(results.reads, name, () => phases.readRun(name, dist, owner));
+  for (const name of cfg.wideReadTargets)
+    await attempt(results.readsWide, name, () => phases.readRun(name, dist, owner, cfg.wideReadConnections));
   for (const name of cfg.mixedTargets) await attempt(results.mixed, name, () => phases.mixedRun(name, dist, owner));
   for (const name of cfg.memoryTargets) await attempt(results.memory, name, () => phases.memoryRun(name, dist, owner));
   for (const name of cfg.overloadTargets) {

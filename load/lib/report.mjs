@@ -79,6 +79,14 @@ export function checks(report) {
     if (fastest)
       peerRatio(`Reads over ${fmt(bots)} bots vs ${fastest.label}`, runs, 'parley', fastest.target, 'okPerSecond', aim);
   };
+  for (const r of ok(report.results.readsWide ?? []))
+    add(
+      'target',
+      `Reads from ${fmt(r.connections)} connections: requests over 10 s, ${r.label}`,
+      '0',
+      `${fmt(r.over10s)} of ${fmt(r.requests)} (p99 ${fmt(r.p99)} ms, slowest ${fmt(r.max)} ms; ${fmt(r.okPerSecond)} reads/s)`,
+      r.over10s === 0,
+    );
   readsVsPeers(reads, report.config.bots, 1.5);
   readsVsPeers(report.results.readsManyBots ?? [], report.config.manyBots, 1);
   const sends = find(throughput, 'parley');
@@ -181,7 +189,7 @@ export function checks(report) {
   )) {
     add(
       'correctness',
-      `Stale reads after an acknowledged update, ${r.label}`,
+      `Stale reads after an acknowledged update, ${fmt(r.bots)} bots, ${r.label}`,
       '0',
       `${fmt(r.stale.staleReads)} of ${fmt(r.stale.reads)} reads (${fmt(r.stale.updates)} updates, ${fmt(r.stale.updateErrors)} refused)`,
       r.stale.staleReads === 0 && r.stale.updates > 0,
@@ -355,6 +363,8 @@ export function renderReport(report) {
         'p50 ms',
         'p95 ms',
         'p99 ms',
+        'slowest ms',
+        'over 10 s',
         'errors',
         'hit rate',
         'PG xacts / read',
@@ -371,6 +381,8 @@ export function renderReport(report) {
         fmt(r.p50, 1),
         fmt(r.p95, 1),
         fmt(r.p99, 1),
+        fmt(r.max),
+        fmt(r.over10s),
         fmt(r.errors),
         pct(r.cache?.hitRate),
         fmt(r.transactionsPerRead, 3),
@@ -383,6 +395,9 @@ export function renderReport(report) {
     );
   if (reads.length)
     p(`## Reads, ${fmt(cfg.bots)} bots`, readsTable(reads), image(report, 'hit-rate', 'cache hit rate by family'));
+  const readsWide = report.results.readsWide ?? [];
+  if (readsWide.length)
+    p(`## Reads, ${fmt(cfg.bots)} bots, from ${fmt(cfg.wideReadConnections)} connections`, readsTable(readsWide));
   const readsManyBots = report.results.readsManyBots ?? [];
   if (readsManyBots.length)
     p(
@@ -475,9 +490,16 @@ export function renderReport(report) {
   const notes = [];
   /** Log lines by text, with the processes that wrote them: one start-up warning is one note. */
   const logLines = new Map();
-  for (const r of [...throughput, ...writes, ...writesBig, ...reads, ...readsManyBots, ...mixed, ...overload].filter(
-    (x) => !x.failed,
-  )) {
+  for (const r of [
+    ...throughput,
+    ...writes,
+    ...writesBig,
+    ...reads,
+    ...readsWide,
+    ...readsManyBots,
+    ...mixed,
+    ...overload,
+  ].filter((x) => !x.failed)) {
     const samples = Object.entries(r.errorSamples ?? {});
     if (samples.length)
       notes.push(
@@ -490,9 +512,16 @@ export function renderReport(report) {
         seen.processes.push(proc);
       }
   }
-  for (const r of [...throughput, ...writes, ...writesBig, ...reads, ...readsManyBots, ...mixed, ...overload].filter(
-    (x) => x.cpu?.foreignNodePercent > 5,
-  ))
+  for (const r of [
+    ...throughput,
+    ...writes,
+    ...writesBig,
+    ...reads,
+    ...readsWide,
+    ...readsManyBots,
+    ...mixed,
+    ...overload,
+  ].filter((x) => x.cpu?.foreignNodePercent > 5))
     notes.push(
       `- ${r.kind}, ${r.label}: other node processes used ${fmt(r.cpu.foreignNodePercent)} % of the machine (${r.cpu.foreignTop.map((t) => t.cmd.slice(0, 60)).join('; ')}); its figures are skewed.`,
     );
