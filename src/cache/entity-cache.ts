@@ -275,15 +275,20 @@ export function createEntityCache(options: EntityCacheOptions) {
     batch,
 
     /**
-     * Caches a value just created under a new id, as a load from PostgreSQL would (L1 and
-     * Redis), so that the reads after it need no query: a conversation, the moment its first
-     * exchange is buffered, is otherwise read from PostgreSQL once it has been flushed. Written
-     * only while the key has no generation, i.e. was never invalidated. Never rejects.
+     * Caches a value just created under an id minted for it, as a load from PostgreSQL would (L1
+     * and Redis), so that the reads after it need no query: a conversation, the moment its first
+     * exchange is buffered, is otherwise read from PostgreSQL once it has been flushed. Nothing
+     * can have invalidated an id nobody knew, so no generation is checked: one SET. Never rejects.
      */
     prime(key: string, value: unknown): Promise<unknown> {
       const json = toCacheJson(value);
       if (l1Usable) l1.set(key, value, json);
-      return writeBack([{ key, generation: '', json }]);
+      const writing = redis
+        .set(key, json, 'EX', ttlSeconds)
+        .catch((error: unknown) => warn(error, 'cache write-back failed'));
+      pendingWrites.add(writing);
+      void writing.then(() => pendingWrites.delete(writing));
+      return writing;
     },
 
     /** Drops the keys here and tells every other instance, without touching Redis' values (see `announce` below). */

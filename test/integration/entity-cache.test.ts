@@ -339,14 +339,14 @@ describe('a conversation started through the write buffer', () => {
     expect(cached.data!.conversation.createdAt).toBe(stored.created_at.toISOString());
   });
 
-  it('is not cached over an invalidation of its key', async () => {
+  it('is cached with one SET, and dropped by an invalidation like any other entry', async () => {
     const { entities, keys } = first.deps.cache!;
+    const redis = first.deps.clients.cacheRedis!;
     const id = randomUUID();
-    await entities.invalidate([keys.conversation(id)]);
     await entities.prime(keys.conversation(id), { id });
-    expect(await first.deps.clients.cacheRedis!.get(keys.conversation(id))).toBeNull();
-    const fresh = randomUUID();
-    await entities.prime(keys.conversation(fresh), { id: fresh });
-    expect(await first.deps.clients.cacheRedis!.get(keys.conversation(fresh))).not.toBeNull();
+    expect(JSON.parse((await redis.get(keys.conversation(id)))!)).toEqual({ id });
+    expect(await redis.ttl(keys.conversation(id))).toBeGreaterThan(0);
+    await entities.invalidate([keys.conversation(id)]);
+    expect(await redis.get(keys.conversation(id))).toBeNull();
   });
 });
