@@ -13,7 +13,6 @@ import type { CacheInvalidation } from '../cache/invalidation';
 import type { CacheKeys } from '../platform/redis/keys';
 import type { PendingWrites } from '../buffer/pending-writes';
 import type { ChatIds } from '../chat/chat-service';
-import { once } from '../core/once';
 import { newRequestReads, type RequestReads } from '../cache/response-cache';
 import type { ChatWritePath } from '../chat/write-path';
 import type { EventLoopPressure } from '../chat/event-loop-pressure';
@@ -100,22 +99,59 @@ export async function resolveViewer(
   return viewer ? { viewer, tokenRejected: false } : { viewer: { kind: 'ANONYMOUS' }, tokenRejected: true };
 }
 
-export async function createRequestContext(app: ContextDeps, request: RequestInfo): Promise<RequestContext> {
-  const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
-  const reads = newRequestReads();
-  const loaders = createLoaders(app.repos, app.cache, app.pendingWrites, reads);
-  const access = createAccess({ viewer, tokenRejected, loaders });
-  const { repos } = app;
-  // What a request may not use is made on first use: a read needs none of the services it
-  // does not call, and every one made is garbage to collect.
-  const log = once(() => app.log.child({ requestId: request.requestId }));
-  const bots = once(() =>
-    createBotService({ bots: repos.bots, access, loaders, invalidation: app.invalidation, sessions: app.sessions }),
-  );
-  const sources = once(() =>
-    createSourceService({ sources: repos.sources, access, loaders, invalidation: app.invalidation }),
-  );
-  const search = once(() => {
+/**
+ * The services a request may use, each made on its first use: a read needs none of the ones it
+ * does not call, and every one made is garbage to collect. One object a request, not a closure
+ * a service.
+ */
+class RequestServices {
+  private made: {
+    log?: Logger;
+    bots?: BotService;
+    sources?: SourceService;
+    search?: SearchService;
+    chat?: ChatService;
+  } = {};
+
+  constructor(
+    private readonly app: ContextDeps,
+    private readonly request: RequestInfo,
+    private readonly access: Access,
+    private readonly loaders: Loaders,
+    private readonly reads: RequestReads,
+  ) {}
+
+  log(): Logger {
+    return (this.made.log ??= this.app.log.child({ requestId: this.request.requestId }));
+  }
+
+  bots(): BotService {
+    const { app, access, loaders } = this;
+    return (this.made.bots ??= createBotService({
+      bots: app.repos.bots,
+      access,
+      loaders,
+      invalidation: app.invalidation,
+      sessions: app.sessions,
+    }));
+  }
+
+  sources(): SourceService {
+    const { app, access, loaders } = this;
+    return (this.made.sources ??= createSourceService({
+      sources: app.repos.sources,
+      access,
+      loaders,
+      invalidation: app.invalidation,
+    }));
+  }
+
+  search(): SearchService {
+    return (this.made.search ??= this.makeSearch());
+  }
+
+  private makeSearch(): SearchService {
+    const { app, reads } = this;
     const { cache } = app;
     // A search reads the bot's chunks: its result goes with the key that names them.
     const retriever: Retriever = {
@@ -125,15 +161,19 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
         return app.retriever.retrieve(botId, query, limit);
       },
     };
-    return createSearchService({ access, retriever });
-  });
-  const chat = once(() =>
-    createChatService({
+    return createSearchService({ access: this.access, retriever });
+  }
+
+  chat(): ChatService {
+    const { app, access, loaders, request } = this;
+    // Conversations and messages change with every send, without an invalidation.
+    this.reads.cacheable = false;
+    return (this.made.chat ??= createChatService({
       access,
       loaders,
-      bots: repos.bots,
-      conversations: repos.conversations,
-      messages: repos.messages,
+      bots: app.repos.bots,
+      conversations: app.repos.conversations,
+      messages: app.repos.messages,
       writePath: app.writePath,
       ids: app.chatIds,
       pending: app.pendingWrites,
@@ -142,40 +182,62 @@ export async function createRequestContext(app: ContextDeps, request: RequestInf
       sessions: app.sessions,
       retriever: app.retriever,
       pubsub: app.pubsub,
-    }),
-  );
-  // The services made on first use are getters on the context's prototype, not on the context:
-  // Apollo copies the context for every operation with Object.assign onto an object of the same
-  // prototype, which would call every getter of the context itself (and so make every service).
-  const lazy: Pick<RequestContext, 'log' | 'bots' | 'sources' | 'search' | 'chat'> = {
-    get log() {
-      return log();
-    },
-    get bots() {
-      return bots();
-    },
-    get sources() {
-      return sources();
-    },
-    get search() {
-      return search();
-    },
-    get chat() {
-      // Conversations and messages change with every send, without an invalidation.
-      reads.cacheable = false;
-      return chat();
-    },
-  };
-  const context: Omit<RequestContext, keyof typeof lazy> = {
-    requestId: request.requestId,
-    clientIp: request.clientIp,
-    viewer,
-    access,
-    loaders,
-    sessions: app.sessions,
-    auth: app.auth,
-    limits: createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp }),
-    reads,
-  };
-  return Object.assign(Object.create(lazy) as RequestContext, context);
+    }));
+  }
+}
+
+/** Where a context keeps its services (a symbol: Apollo's copy of the context copies it too). */
+const SERVICES = Symbol('services');
+
+/**
+ * A request's context. The services are getters on the class' prototype, shared by every
+ * request: Apollo copies the context for each operation with Object.assign onto an object of
+ * the same prototype, which copies own properties only (getters on the context itself would all
+ * run, making every service), and one prototype keeps every context the same shape for V8.
+ */
+class Context implements Omit<RequestContext, 'log' | 'bots' | 'sources' | 'search' | 'chat'> {
+  readonly requestId: string;
+  readonly clientIp: string;
+  readonly viewer: Viewer;
+  readonly access: Access;
+  readonly loaders: Loaders;
+  readonly sessions: SessionService;
+  readonly auth: AuthService;
+  readonly limits: RequestLimits;
+  readonly reads: RequestReads;
+  readonly [SERVICES]: RequestServices;
+
+  constructor(app: ContextDeps, request: RequestInfo, viewer: Viewer, tokenRejected: boolean) {
+    this.requestId = request.requestId;
+    this.clientIp = request.clientIp;
+    this.viewer = viewer;
+    this.reads = newRequestReads();
+    this.loaders = createLoaders(app.repos, app.cache, app.pendingWrites, this.reads);
+    this.access = createAccess({ viewer, tokenRejected, loaders: this.loaders });
+    this.sessions = app.sessions;
+    this.auth = app.auth;
+    this.limits = createRequestLimits({ limiter: app.rateLimiter, viewer, clientIp: request.clientIp });
+    this[SERVICES] = new RequestServices(app, request, this.access, this.loaders, this.reads);
+  }
+
+  get log(): Logger {
+    return this[SERVICES].log();
+  }
+  get bots(): BotService {
+    return this[SERVICES].bots();
+  }
+  get sources(): SourceService {
+    return this[SERVICES].sources();
+  }
+  get search(): SearchService {
+    return this[SERVICES].search();
+  }
+  get chat(): ChatService {
+    return this[SERVICES].chat();
+  }
+}
+
+export async function createRequestContext(app: ContextDeps, request: RequestInfo): Promise<RequestContext> {
+  const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
+  return new Context(app, request, viewer, tokenRejected);
 }
