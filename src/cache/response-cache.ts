@@ -17,7 +17,8 @@ export interface RequestReads {
 export const newRequestReads = (): RequestReads => ({ tags: new Set(), cacheable: true });
 
 interface Entry {
-  data: unknown;
+  /** The response body as it goes out: `{"data":…}`. */
+  json: string;
   tags: string[];
   bytes: number;
 }
@@ -71,22 +72,27 @@ export function createResponseCache(options: { feed: InvalidationFeed; maxBytes:
     /** Whether results may be served and stored now. */
     usable: (): boolean => feed.listening(),
 
-    get(key: string): unknown {
+    /** The stored response body (`{"data":…}`, JSON), or undefined. */
+    get(key: string): string | undefined {
       const entry = entries.get(key);
       if (entry) hits++;
       else misses++;
-      return entry?.data;
+      return entry?.json;
     },
 
     /** Marks the start of a request whose result may be stored: pass it back to `store`. */
     begin: (): number => sequence,
 
-    /** Stores a result read under `tags` if no invalidation was heard since `begun`. */
+    /**
+     * Stores a result (its `data`) read under `tags` if no invalidation was heard since `begun`:
+     * serialized once, here, and sent as it is to every request it answers.
+     */
     store(key: string, data: unknown, tags: Iterable<string>, begun: number): boolean {
       if (begun !== sequence || !feed.listening()) return false;
       const tagList = [...tags];
-      const bytes = JSON.stringify(data).length + tagList.reduce((sum, tag) => sum + tag.length, 0);
-      entries.set(key, { data, tags: tagList, bytes });
+      const json = JSON.stringify({ data });
+      const bytes = json.length + tagList.reduce((sum, tag) => sum + tag.length, 0);
+      entries.set(key, { json, tags: tagList, bytes });
       if (!entries.has(key)) return false;
       for (const tag of tagList) {
         let keys = byTag.get(tag);

@@ -8,10 +8,26 @@ import type { RequestContext } from './request-context';
 const MAX_VARIABLES_CHARS = 2048;
 
 /** Whom a result was computed for: the same operation answers differently per viewer (owner-only fields). */
-function scopeOf(viewer: Viewer, tokenRejected: boolean): string {
+export function scopeOf(viewer: Viewer, tokenRejected: boolean): string {
   if (viewer.kind === 'USER') return `user:${viewer.userId}`;
   if (viewer.kind === 'VISITOR') return `visitor:${viewer.botId}:${viewer.visitorId}`;
   return tokenRejected ? 'rejected' : 'anonymous';
+}
+
+/**
+ * The key of a result: the viewer's scope, the operation's text and name, and its variables as
+ * JSON (undefined when they are too long to be part of a key: such a request is not cached).
+ * The text itself, not a hash of it: the HTTP fast path (src/http/cached-responses.ts) finds a
+ * result before Apollo has parsed or hashed anything.
+ */
+export function responseCacheKey(
+  scope: string,
+  query: string,
+  operationName: string | undefined,
+  variables: Record<string, unknown> | undefined,
+): string | undefined {
+  const json = JSON.stringify(variables ?? {});
+  return json.length > MAX_VARIABLES_CHARS ? undefined : `${scope}\n${operationName ?? ''}\n${json}\n${query}`;
 }
 
 /** The Query fields that carry `@rateLimit`: a cached answer would not be counted against the limits. */
@@ -54,17 +70,17 @@ export function responseCachePlugin(deps: {
       let key: string | undefined;
       let begun = 0;
       return {
-        async responseForOperation({ operation, document, queryHash, request, contextValue }) {
-          if (operation.operation !== 'query' || !cache.usable()) return null;
+        async responseForOperation({ operation, document, request, contextValue }) {
+          if (operation.operation !== 'query' || !cache.usable() || request.query === undefined) return null;
           if (limited.size > 0 && selectsRoot(document, operation.selectionSet, limited)) return null;
-          const variables = JSON.stringify(request.variables ?? {});
-          if (variables.length > MAX_VARIABLES_CHARS) return null;
           const scope = scopeOf(contextValue.viewer, contextValue.access.tokenRejected);
-          const candidate = `${scope}\n${queryHash}\n${request.operationName ?? ''}\n${variables}`;
-          const data = cache.get(candidate);
-          if (data !== undefined) {
+          const candidate = responseCacheKey(scope, request.query, request.operationName, request.variables);
+          if (candidate === undefined) return null;
+          // Requests the fast path leaves to Apollo (a GET, a persisted query) are answered here.
+          const json = cache.get(candidate);
+          if (json !== undefined) {
             return {
-              body: { kind: 'single', singleResult: { data: data as Record<string, unknown> } },
+              body: { kind: 'single', singleResult: JSON.parse(json) as { data: Record<string, unknown> } },
               http: { status: undefined, headers: new HeaderMap() },
             };
           }

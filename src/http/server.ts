@@ -18,6 +18,7 @@ import { responseCachePlugin } from '../graphql/response-cache-plugin';
 import { retryableDbError } from '../platform/postgres/pg-errors';
 import { resolveViewer, type RequestContext } from '../graphql/request-context';
 import { sendAppError, sendInternalError } from './error-reply';
+import { createCachedResponses } from './cached-responses';
 import { createClientAddress } from './client-address';
 import { registerCors } from './cors';
 import { limitConnectionsPerAddress } from './connection-limits';
@@ -209,6 +210,10 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
     url: '/graphql',
     method: ['GET', 'POST'],
     bodyLimit: OWNER_BODY_LIMIT_BYTES,
+    // A result the response cache holds goes out before Apollo runs (cached-responses.ts).
+    ...(app.responseCache
+      ? { preHandler: createCachedResponses({ cache: app.responseCache, sessions: app.sessions }) }
+      : {}),
     handler: config.isProduction ? graphqlHandler : withPlayground(graphqlHandler),
   });
 
