@@ -135,7 +135,8 @@ async function post(pool, headers, body, timeoutMillis) {
   return { statusCode: res.statusCode, retryAfter: res.headers?.['retry-after'], text: res.text ?? res.error };
 }
 
-const pools = (origins, connections) =>
+/** `connections` keep-alive connections spread over `origins`: one Pool per origin. */
+export const openPools = (origins, connections) =>
   origins.map(
     (origin) =>
       new Pool(origin, {
@@ -153,10 +154,14 @@ const headersFor = (token) => ({
   ...(token ? { authorization: `Bearer ${token}` } : {}),
 });
 
+export const closePools = (ps) => Promise.all(ps.map((p) => p.close()));
+
 /**
  * `connections` closed-loop clients, spread over `origins`, until `total` requests were sent
  * or `seconds` have passed. `client(i)` gives a client's requests: `{ next(), answered(outcome,
  * answer) }`, `next()` returning `{ body, field }` (`field`: the answer's field that must be set).
+ * `pools` (openPools): connections already open (a warm-up's) to send on, left open; without
+ * it the run opens its own, all at once as its clients start, and closes them at the end.
  * A 503 or 429 with Retry-After is retried by the same client after that long, as the widget
  * does (it never gives up on those; here up to `retries` times); each attempt is recorded.
  */
@@ -170,8 +175,9 @@ export async function closedLoop({
   timeoutMillis,
   retries = 100,
   onTick,
+  pools,
 }) {
-  const ps = pools(origins, connections);
+  const ps = pools ?? openPools(origins, connections);
   const headers = headersFor(token);
   const recorder = new Recorder();
   let issued = 0;
@@ -220,7 +226,7 @@ export async function closedLoop({
   await Promise.all(Array.from({ length: connections }, (_, i) => run(i)));
   const seconds = (performance.now() - started) / 1000;
   clearInterval(ticker);
-  await Promise.all(ps.map((p) => p.close()));
+  if (!pools) await closePools(ps);
   return { ...recorder.summary(seconds), acked, gaveUp, lastAck, peakSockets, ackedPerSecond: acked / seconds };
 }
 
@@ -231,7 +237,7 @@ export async function closedLoop({
  * queue, and that wait is in their latency. `next()` gives `{ kind, body, field }`.
  */
 export async function openLoop({ origins, token, rate, seconds, connections, next, timeoutMillis, onSecond }) {
-  const ps = pools(origins, connections);
+  const ps = openPools(origins, connections);
   const headers = headersFor(token);
   const all = new Recorder();
   const byKind = {};

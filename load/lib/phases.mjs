@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { head, sleep, stop } from './harness.mjs';
 import { renderCharts } from './charts.mjs';
-import { closedLoop, idleConnections, openLoop } from './loadgen.mjs';
+import { closePools, closedLoop, idleConnections, openLoop, openPools } from './loadgen.mjs';
 import { processCpuMillis, residentBytes } from './processes.mjs';
 import { bufferHealth, sampleBufferCommands, waitRows } from './observe.mjs';
 import { checks, machine, renderReport } from './report.mjs';
@@ -371,12 +371,17 @@ export function createPhases(h, cfg) {
     log(`reads: ${name}, ${owner.botIds.length} bots, ${connections} connections, ${cfg.readSeconds} s`);
     const r = await measured(name, dist, owner, async (target) => {
       const next = reader(owner.botIds, cfg.zipfS);
+      // The measured reads go on the warm-up's connections. Opened afresh, all at once, the
+      // first few hundred saturate the api and Node accepts one connection per event-loop turn:
+      // the rest wait in the kernel's accept queue until the run ends and the load stops.
+      const pools = openPools(target.origins, connections);
       const load = {
         origins: target.origins,
         token: target.token,
         connections,
         timeoutMillis: cfg.requestTimeoutSeconds * 1000,
         client: () => ({ next, answered: () => undefined }),
+        pools,
       };
       const warm = await closedLoop({ ...load, seconds: cfg.readWarmupSeconds });
       const cache0 = target.redis ? await cacheCounts(target.origins[0]) : null;
@@ -392,12 +397,15 @@ export function createPhases(h, cfg) {
       const run = await closedLoop({ ...load, seconds: cfg.readSeconds });
       const stale = check ? await check.stop() : null;
       const cache1 = target.redis ? await cacheCounts(target.origins[0]) : null;
+      await closePools(pools);
       const { timeline: _timeline, samples, ...summary } = run;
       return {
         kind: 'reads',
         bots: owner.botIds.length,
         connections,
         warmupRequests: warm.requests,
+        // The warm-up opens the connections, all at once: its slowest request waited for its accept.
+        warmupSlowest: warm.max,
         ...summary,
         errorSamples: samples,
         cache: cacheDelta(cache0, cache1),

@@ -82,9 +82,9 @@ export function checks(report) {
   for (const r of ok(report.results.readsWide ?? []))
     add(
       'target',
-      `Reads from ${fmt(r.connections)} connections: requests over 10 s, ${r.label}`,
+      `Reads on ${fmt(r.connections)} open connections: requests over 10 s, ${r.label}`,
       '0',
-      `${fmt(r.over10s)} of ${fmt(r.requests)} (p99 ${fmt(r.p99)} ms, slowest ${fmt(r.max)} ms; ${fmt(r.okPerSecond)} reads/s)`,
+      `${fmt(r.over10s)} of ${fmt(r.requests)} (p99 ${fmt(r.p99)} ms, slowest ${fmt(r.max)} ms; ${fmt(r.okPerSecond)} reads/s; while the warm-up opened them, the slowest took ${fmt(r.warmupSlowest)} ms)`,
       r.over10s === 0,
     );
   readsVsPeers(reads, report.config.bots, 1.5);
