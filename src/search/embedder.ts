@@ -34,8 +34,6 @@ const STOP_WORDS = new Set([
   'will', 'with', 'would', 'you', 'your',
 ]);
 
-const utf8 = new TextEncoder();
-
 /**
  * A deliberately tiny English suffix stripper so "refund", "refunds" and "refunded" share
  * their word feature; trigrams still link the variants it misses ("shipping" / "ship").
@@ -50,30 +48,60 @@ function stem(word: string): string {
   return word;
 }
 
-/** FNV-1a 32-bit over UTF-8 bytes: stable across processes, platforms and Node versions. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of utf8.encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** One byte into an FNV-1a 32-bit hash. */
+const fnvByte = (hash: number, byte: number) => Math.imul(hash ^ byte, FNV_PRIME);
+
+/**
+ * A code point's UTF-8 bytes into an FNV-1a hash, as TextEncoder would encode it (a lone
+ * surrogate as U+FFFD). Hashing code points as they come, with no string or byte array made
+ * per feature: a send embeds its text on the way to its acknowledgement.
+ */
+function fnvCodePoint(hash: number, codePoint: number): number {
+  let cp = codePoint;
+  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+  if (cp < 0x80) return fnvByte(hash, cp);
+  if (cp < 0x800) return fnvByte(fnvByte(hash, 0xc0 | (cp >> 6)), 0x80 | (cp & 0x3f));
+  if (cp < 0x10000) {
+    return fnvByte(fnvByte(fnvByte(hash, 0xe0 | (cp >> 12)), 0x80 | ((cp >> 6) & 0x3f)), 0x80 | (cp & 0x3f));
   }
+  const first = fnvByte(fnvByte(hash, 0xf0 | (cp >> 18)), 0x80 | ((cp >> 12) & 0x3f));
+  return fnvByte(fnvByte(first, 0x80 | ((cp >> 6) & 0x3f)), 0x80 | (cp & 0x3f));
+}
+
+/** The code points of `text`, a lone surrogate kept as itself (fnvCodePoint encodes it as U+FFFD). */
+function codePoints(text: string): number[] {
+  const points: number[] = [];
+  for (const char of text) points.push(char.codePointAt(0)!);
+  return points;
+}
+
+/** FNV-1a 32-bit over the UTF-8 bytes of `prefix` then of the code points `points[from..to)`. */
+function fnv1a(prefix: number, points: readonly number[], from: number, to: number): number {
+  let hash = prefix;
+  for (let i = from; i < to; i++) hash = fnvCodePoint(hash, points[i]!);
   return hash >>> 0;
 }
 
-function addFeature(vector: Float64Array, feature: string, weight: number): void {
-  const hash = fnv1a(feature);
+/** The FNV-1a state after an ASCII prefix: features are hashed as prefix + text. */
+function fnvPrefix(prefix: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < prefix.length; i++) hash = fnvByte(hash, prefix.charCodeAt(i));
+  return hash;
+}
+
+// Prefixes keep the word "abc" and the trigram "abc" in separate feature spaces.
+const WORD_PREFIX = fnvPrefix('w:');
+const TRIGRAM_PREFIX = fnvPrefix('t:');
+const BOUNDARY = '#'.codePointAt(0)!;
+
+function addFeature(vector: Float64Array, hash: number, weight: number): void {
   // The top bit picks the sign, so colliding features cancel out on average instead of piling up.
   const sign = hash & 0x80000000 ? -1 : 1;
   const index = (hash & 0x7fffffff) % vector.length;
   vector[index] = (vector[index] ?? 0) + sign * weight;
-}
-
-function trigrams(word: string): string[] {
-  // Code points, not UTF-16 units, so an emoji or CJK extension character is never split in half.
-  const chars = Array.from(`#${word}#`);
-  const grams: string[] = [];
-  for (let i = 0; i + 3 <= chars.length; i++) grams.push(chars.slice(i, i + 3).join(''));
-  return grams;
 }
 
 function embedOne(text: string, dimension: number): number[] {
@@ -87,12 +115,15 @@ function embedOne(text: string, dimension: number): number[] {
   for (const [word, count] of counts) {
     // Sublinear: a word said five times is more on topic, not five times more.
     const weight = 1 + Math.log(count);
-    // Prefixes keep the word "abc" and the trigram "abc" in separate feature spaces.
-    addFeature(vector, `w:${word}`, weight);
-    const grams = trigrams(word);
+    // Code points, not UTF-16 units, so an emoji or CJK extension character is never split in half.
+    const points = codePoints(word);
+    addFeature(vector, fnv1a(WORD_PREFIX, points, 0, points.length), weight);
+    // The trigrams of `#word#`: one per code point of the word.
+    const bounded = [BOUNDARY, ...points, BOUNDARY];
+    const grams = bounded.length - 2;
     // Scaled so a long word's many trigrams do not outweigh the word itself.
-    const gramWeight = (weight * TRIGRAM_WEIGHT) / Math.sqrt(grams.length);
-    for (const gram of grams) addFeature(vector, `t:${gram}`, gramWeight);
+    const gramWeight = (weight * TRIGRAM_WEIGHT) / Math.sqrt(grams);
+    for (let i = 0; i < grams; i++) addFeature(vector, fnv1a(TRIGRAM_PREFIX, bounded, i, i + 3), gramWeight);
   }
   let sumOfSquares = 0;
   for (const value of vector) sumOfSquares += value * value;

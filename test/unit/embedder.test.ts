@@ -18,6 +18,56 @@ function norm(vector: number[]): number {
   return Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
 }
 
+/**
+ * The embedder as first written, with a string and a byte array per feature: the definition
+ * the stored vectors come from, which the faster hashing must match to the bit.
+ */
+function referenceEmbed(text: string, dimension: number): number[] {
+  const STOP = new Set(['a', 'the', 'and', 'is', 'of', 'how', 'do', 'i', 'to', 'my', 'what']);
+  const utf8 = new TextEncoder();
+  const fnv1a = (feature: string) => {
+    let hash = 0x811c9dc5;
+    for (const byte of utf8.encode(feature)) {
+      hash ^= byte;
+      hash = Math.imul(hash, 0x01000193);
+    }
+    return hash >>> 0;
+  };
+  const stem = (word: string) => {
+    if (word.length <= 4) return word;
+    if (word.endsWith('ies')) return `${word.slice(0, -3)}y`;
+    if (/(?:ss|us|is)$/.test(word)) return word;
+    if (word.endsWith('s')) return word.slice(0, -1);
+    if (word.length > 5 && word.endsWith('ed')) return word.slice(0, -2);
+    if (word.length > 6 && word.endsWith('ing')) return word.slice(0, -3);
+    return word;
+  };
+  const vector = new Float64Array(dimension);
+  const add = (feature: string, weight: number) => {
+    const hash = fnv1a(feature);
+    const index = (hash & 0x7fffffff) % dimension;
+    vector[index] = vector[index]! + (hash & 0x80000000 ? -1 : 1) * weight;
+  };
+  const counts = new Map<string, number>();
+  for (const word of text
+    .normalize('NFKC')
+    .toLowerCase()
+    .match(/[\p{L}\p{M}\p{N}]+/gu) ?? []) {
+    if (STOP.has(word)) continue;
+    counts.set(stem(word), (counts.get(stem(word)) ?? 0) + 1);
+  }
+  for (const [word, count] of counts) {
+    const weight = 1 + Math.log(count);
+    add(`w:${word}`, weight);
+    const chars = Array.from(`#${word}#`);
+    const grams: string[] = [];
+    for (let i = 0; i + 3 <= chars.length; i++) grams.push(chars.slice(i, i + 3).join(''));
+    for (const gram of grams) add(`t:${gram}`, (weight * 0.5) / Math.sqrt(grams.length));
+  }
+  const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+  return Array.from(vector, (value) => (norm === 0 ? 0 : value / norm));
+}
+
 describe('createLocalEmbedder', () => {
   const embedder = createLocalEmbedder({ dimension: 256 });
 
@@ -65,6 +115,41 @@ describe('createLocalEmbedder', () => {
       { cwd: `${__dirname}/../..`, encoding: 'utf8' },
     );
     expect(JSON.parse(output)).toEqual(here);
+  });
+
+  it('hashes exactly as its first definition did, over every kind of character', async () => {
+    // Texts without the stop words the reference leaves out: ASCII, Latin, CJK, emoji (4-byte
+    // UTF-8), combining marks, digits, and characters from every UTF-8 length, drawn at random
+    // by a fixed-seed generator.
+    let seed = 42;
+    const random = () => (seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) >>> 0) / 2 ** 32;
+    const alphabet = ['refund', 'shipping', 'café', 'naïve', '東京', '数字', '😀', '𝔘', 'é', 'ß', 'ǅ', 'ﬁ', '٣', '½'];
+    const texts = ['Refunds shipped abroad: café 東京 😀 42', 'x', 'ab', 'Ωmega ünïcødé 𝒜𝒷𝒸 ǈǉǊ'];
+    for (let n = 0; n < 200; n++) {
+      const words = Array.from({ length: 1 + Math.floor(random() * 8) }, () => {
+        if (random() < 0.5) return alphabet[Math.floor(random() * alphabet.length)]!;
+        // Seven or more: no stop word of either list (the longest has six letters).
+        const length = 7 + Math.floor(random() * 6);
+        const ranges = [
+          [0x61, 0x7a],
+          [0xe0, 0x24f],
+          [0x400, 0x4ff],
+          [0x4e00, 0x9fff],
+          // Across the 2- to 3-byte line (NKo, Samaritan), and 4-byte letters NFKC keeps (CJK Extension B).
+          [0x7c0, 0x83f],
+          [0x20000, 0x2a6df],
+        ] as const;
+        const [low, high] = ranges[Math.floor(random() * ranges.length)]!;
+        return String.fromCodePoint(...Array.from({ length }, () => low + Math.floor(random() * (high - low + 1))));
+      });
+      texts.push(words.join(random() < 0.5 ? ' ' : ', '));
+    }
+    for (const dimension of [16, 1024]) {
+      const vectors = await createLocalEmbedder({ dimension }).embed(texts);
+      texts.forEach((text, i) =>
+        expect({ text, vector: vectors[i] }).toEqual({ text, vector: referenceEmbed(text, dimension) }),
+      );
+    }
   });
 
   // Stored chunk vectors were computed by this exact algorithm; changing it needs a re-embed.
