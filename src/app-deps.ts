@@ -22,7 +22,7 @@ import { createLocalEmbedder, type Embedder } from './search/embedder';
 import { createRetriever, type Retriever } from './search/retriever';
 import type { VectorCache } from './cache/vector-cache';
 import { createCachedRetriever } from './search/cached-retriever';
-import { createChunkMemory } from './search/chunk-memory';
+import { batchChunkLoads, createChunkMemory } from './search/chunk-memory';
 import { createMemoryRetriever } from './search/memory-retriever';
 import { createCacheStats } from './cache/cache-stats';
 import { createCacheLayer } from './cache/cache-layer';
@@ -34,6 +34,11 @@ import { withSessionMemory } from './sessions/session-memory';
 import { createRedisSessionStore } from './sessions/redis-session-store';
 import { createSessionService } from './sessions/session-service';
 import type { SessionStore } from './sessions/session-store';
+
+/** How long a bot's first load waits for others to share its statement: a search waits this once per bot. */
+const CHUNK_LOAD_WINDOW_MILLIS = 2;
+/** Bots in one statement at most (up to CHUNK_MEMORY_BOT_MAX_CHUNKS rows each). */
+const CHUNK_LOAD_MAX_BATCH = 20;
 
 /**
  * What a process is for. The api subscribes (status events for its WebSockets, cache
@@ -142,12 +147,15 @@ export function createAppDeps(
   const chunkMemory =
     cache.entities && config.chunkMemory.maxBytes > 0
       ? createChunkMemory({
-          chunks: repos.chunks,
+          loadChunks: batchChunkLoads(repos.chunks, {
+            botMaxChunks: config.chunkMemory.botMaxChunks,
+            windowMillis: CHUNK_LOAD_WINDOW_MILLIS,
+            maxBatch: CHUNK_LOAD_MAX_BATCH,
+          }),
           feed: cache.entities,
           chunksKey: keys.botChunks,
           dimension: config.embedding.dimension,
           maxBytes: config.chunkMemory.maxBytes,
-          botMaxChunks: config.chunkMemory.botMaxChunks,
         })
       : undefined;
   const responseCache =

@@ -51,21 +51,43 @@ export function createChunksRepo(db: Db) {
     },
 
     /**
-     * Up to `max` of the bot's chunks with their embeddings as stored (float4, in binary), in
-     * insertion order; undefined when it has more than `max` (too many to hold in memory).
+     * Up to `max` chunks of each bot with their embeddings as stored (float4, in binary), in
+     * insertion order, in one statement; a bot with more than `max` maps to undefined (too many
+     * to hold in memory), one with none to empty lists. Every id asked for is in the map.
      */
-    async ofBot(botId: string, max: number, executor: Executor = db): Promise<StoredChunks | undefined> {
-      const result = await executor.raw<{ rows: { source_id: string; content: string; embedding: Buffer }[] }>(
-        `SELECT source_id, content, vector_send(embedding) AS embedding
-         FROM source_chunks WHERE bot_id = ? ORDER BY id LIMIT ?`,
-        [botId, max + 1],
+    async ofBots(
+      botIds: readonly string[],
+      max: number,
+      executor: Executor = db,
+    ): Promise<Map<string, StoredChunks | undefined>> {
+      const result = await executor.raw<{
+        rows: { bot_id: string; source_id: string; content: string; embedding: Buffer }[];
+      }>(
+        `SELECT wanted.bot_id, chunk.source_id, chunk.content, chunk.embedding
+         FROM unnest(?::uuid[]) AS wanted(bot_id)
+         CROSS JOIN LATERAL (
+           SELECT source_id, content, vector_send(embedding) AS embedding
+           FROM source_chunks WHERE bot_id = wanted.bot_id ORDER BY id LIMIT ?
+         ) AS chunk`,
+        // One array literal (knex would spread a JS array into a list of placeholders), each bot
+        // once: an id asked for twice would get its rows twice. Bot ids are UUIDs.
+        [`{${[...new Set(botIds)].join(',')}}`, max + 1],
       );
-      if (result.rows.length > max) return undefined;
-      return {
-        sourceIds: result.rows.map((row) => row.source_id),
-        contents: result.rows.map((row) => row.content),
-        embeddings: result.rows.map((row) => vectorFromBinary(row.embedding)),
-      };
+      const found = new Map<string, StoredChunks | undefined>(
+        botIds.map((id) => [id, { sourceIds: [], contents: [], embeddings: [] }]),
+      );
+      for (const row of result.rows) {
+        const chunks = found.get(row.bot_id);
+        if (!chunks) continue;
+        if (chunks.sourceIds.length === max) {
+          found.set(row.bot_id, undefined);
+          continue;
+        }
+        chunks.sourceIds.push(row.source_id);
+        chunks.contents.push(row.content);
+        chunks.embeddings.push(vectorFromBinary(row.embedding));
+      }
+      return found;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createCoherentMemory, type InvalidationFeed } from '../cache/coherent-memory';
-import type { ChunksRepo } from '../repos/chunks';
+import DataLoader from 'dataloader';
+import type { ChunksRepo, StoredChunks } from '../repos/chunks';
 import { indexChunks, type ChunkIndex } from './chunk-ranking';
 
 /** What an entry costs besides its chunks (the LRU's node, the index object); also all a "too large" mark costs. */
@@ -8,16 +9,43 @@ const ENTRY_OVERHEAD_BYTES = 200;
 /** Held for a bot with more chunks than `botMaxChunks`: its searches go to PostgreSQL. */
 const TOO_LARGE = { tooLarge: true } as const;
 
+/** A bot's chunks as stored, or undefined when it has too many to hold (see `batchChunkLoads`). */
+export type ChunkLoad = (botId: string) => Promise<StoredChunks | undefined>;
+
 export interface ChunkMemoryOptions {
-  chunks: Pick<ChunksRepo, 'ofBot'>;
+  /** Loads a bot's chunks, up to `botMaxChunks` (more: undefined). */
+  loadChunks: ChunkLoad;
   feed: InvalidationFeed;
   /** The key that names a bot's chunks in invalidations (`CacheKeys.botChunks`). */
   chunksKey(botId: string): string;
   dimension: number;
   /** `CHUNK_MEMORY_MAX_BYTES`: what all bots' chunks may take, estimated (`ChunkIndex.bytes`). */
   maxBytes: number;
-  /** `CHUNK_MEMORY_BOT_MAX_CHUNKS`: a bot with more is not held; its searches go to PostgreSQL. */
-  botMaxChunks: number;
+}
+
+/**
+ * Bots' first loads, batched: the loads asked for within `windowMillis` of the first share one
+ * statement (`ChunksRepo.ofBots`), so an api that starts under load, every bot new to it,
+ * does not run a query per bot. Each bot's chunks up to `botMaxChunks`
+ * (`CHUNK_MEMORY_BOT_MAX_CHUNKS`); a bot with more loads as undefined: its searches go to PostgreSQL.
+ */
+export function batchChunkLoads(
+  chunks: Pick<ChunksRepo, 'ofBots'>,
+  options: { botMaxChunks: number; windowMillis: number; maxBatch: number },
+): ChunkLoad {
+  const loader = new DataLoader<string, StoredChunks | undefined>(
+    async (botIds) => {
+      const found = await chunks.ofBots(botIds, options.botMaxChunks);
+      return botIds.map((id) => found.get(id));
+    },
+    {
+      // Each load is its own: what a bot held is the chunk memory's to keep or drop.
+      cache: false,
+      maxBatchSize: options.maxBatch,
+      batchScheduleFn: (dispatch) => setTimeout(dispatch, options.windowMillis),
+    },
+  );
+  return (botId) => loader.load(botId);
 }
 
 /** The chunks to rank, or undefined for a bot marked too large (or none). */
@@ -48,7 +76,7 @@ export interface ChunkMemoryStats {
  * large (until its chunks change) and answered by PostgreSQL's index.
  */
 export function createChunkMemory(options: ChunkMemoryOptions) {
-  const { chunks, dimension, botMaxChunks } = options;
+  const { loadChunks, dimension } = options;
   const memory = createCoherentMemory<ChunkIndex | typeof TOO_LARGE>({
     feed: options.feed,
     keyOf: options.chunksKey,
@@ -57,7 +85,7 @@ export function createChunkMemory(options: ChunkMemoryOptions) {
       sizeCalculation: (entry) => ENTRY_OVERHEAD_BYTES + (indexOf(entry)?.bytes ?? 0),
     },
     load: async (botId) => {
-      const stored = await chunks.ofBot(botId, botMaxChunks);
+      const stored = await loadChunks(botId);
       return stored ? indexChunks(stored, dimension) : TOO_LARGE;
     },
   });

@@ -231,5 +231,13 @@ describe('a bot with more chunks than CHUNK_MEMORY_BOT_MAX_CHUNKS', () => {
     expect(nearest).toBe(8);
     // The small bot held, the large one remembered as too large.
     expect(app.deps.chunkMemory!.stats().bots).toBe(2);
+    // Loaded together (one statement), each bot as it is, a bot asked for twice once.
+    const empty = await createBot(app, owner.token, 'Empty');
+    const loaded = await app.deps.repos.chunks.ofBots([large.id, small.id, empty.id, small.id], 2);
+    expect([...loaded.keys()]).toEqual([large.id, small.id, empty.id]);
+    expect(loaded.get(large.id)).toBeUndefined();
+    expect(loaded.get(small.id)!.contents).toHaveLength(1);
+    expect(loaded.get(small.id)!.embeddings[0]).toHaveLength(app.config.embedding.dimension);
+    expect(loaded.get(empty.id)).toEqual({ sourceIds: [], contents: [], embeddings: [] });
   });
 });

@@ -1,7 +1,7 @@
 import type { InvalidationWatcher } from '../../src/cache/entity-cache';
 import type { StoredChunks } from '../../src/repos/chunks';
 import type { InvalidationFeed } from '../../src/cache/coherent-memory';
-import { createChunkMemory } from '../../src/search/chunk-memory';
+import { batchChunkLoads, createChunkMemory } from '../../src/search/chunk-memory';
 
 const DIMENSION = 4;
 const keyOf = (botId: string) => `test:chunks:bot:{${botId}}`;
@@ -21,21 +21,19 @@ function harness(options: { maxBytes?: number; botMaxChunks?: number } = {}) {
   const pending: (() => void)[] = [];
   const sizes = new Map<string, number>();
   let loads = 0;
+  const max = options.botMaxChunks ?? 100;
   const memory = createChunkMemory({
-    chunks: {
-      ofBot: (botId, max) => {
-        loads++;
-        return new Promise((resolve) => {
-          const count = sizes.get(botId) ?? 2;
-          pending.push(() => resolve(count > max ? undefined : stored(count)));
-        });
-      },
+    loadChunks: (botId) => {
+      loads++;
+      return new Promise((resolve) => {
+        const count = sizes.get(botId) ?? 2;
+        pending.push(() => resolve(count > max ? undefined : stored(count)));
+      });
     },
     feed,
     chunksKey: keyOf,
     dimension: DIMENSION,
     maxBytes: options.maxBytes ?? 1_000_000,
-    botMaxChunks: options.botMaxChunks ?? 100,
   });
   return {
     memory,
@@ -146,5 +144,50 @@ describe('the chunk memory (bots’ chunks in process, kept coherent by invalida
     expect(h.loads()).toBe(loads);
     await h.lookup('a');
     expect(h.loads()).toBe(loads + 1);
+  });
+});
+
+describe('batched chunk loads (first loads of many bots in one statement)', () => {
+  /** A repository that counts its statements and answers each bot with `sizes` chunks (2 by default). */
+  function repository(sizes = new Map<string, number>()) {
+    const statements: string[][] = [];
+    return {
+      statements,
+      chunks: {
+        ofBots: async (botIds: readonly string[], max: number) => {
+          statements.push([...botIds]);
+          return new Map(
+            botIds.map((id) => {
+              const count = sizes.get(id) ?? 2;
+              return [id, count > max ? undefined : stored(count)] as const;
+            }),
+          );
+        },
+      },
+    };
+  }
+
+  it('shares one statement among the loads asked for together, each bot getting its own chunks', async () => {
+    const sizes = new Map([
+      ['b', 3],
+      ['big', 9],
+    ]);
+    const repo = repository(sizes);
+    const load = batchChunkLoads(repo.chunks, { botMaxChunks: 5, windowMillis: 0, maxBatch: 10 });
+    const [a, b, big] = await Promise.all(['a', 'b', 'big'].map(load));
+    expect(repo.statements).toEqual([['a', 'b', 'big']]);
+    expect(a!.sourceIds).toHaveLength(2);
+    expect(b!.sourceIds).toHaveLength(3);
+    expect(big).toBeUndefined();
+    // Nothing is kept here: a later load asks again.
+    await load('a');
+    expect(repo.statements).toEqual([['a', 'b', 'big'], ['a']]);
+  });
+
+  it('splits a crowd of first loads into statements of at most maxBatch bots', async () => {
+    const repo = repository();
+    const load = batchChunkLoads(repo.chunks, { botMaxChunks: 5, windowMillis: 0, maxBatch: 4 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => load(`bot-${i}`)));
+    expect(repo.statements.map((ids) => ids.length)).toEqual([4, 4, 2]);
   });
 });
