@@ -3,7 +3,7 @@
 # prefix, processes and results folder, all cleaned up). See load/README.md.
 #
 #   load/bench.sh [scenario]    bench (default; make bench), read, write, limits, chaos, compare
-#   QUICK=1 load/bench.sh       every phase smaller (< 2 min); SMOKE=1: the smallest (make test)
+#   QUICK=1 load/bench.sh       every phase smaller (< 4 min); SMOKE=1: the smallest (make test)
 #
 # Every figure can be set from the environment: see the top of each scenario.
 set -euo pipefail

@@ -18,7 +18,7 @@ import { reader, sender, staleReadCheck } from './workload.mjs';
 
 /**
  * Every setting of the phases, by environment variable: its default in a full run, with QUICK=1
- * (every phase smaller, under 2 minutes) and with SMOKE=1 (the smallest run, for make test).
+ * (every phase smaller, under 4 minutes) and with SMOKE=1 (the smallest run, for make test).
  * A scenario passes its own defaults; the environment overrides both.
  */
 const SETTINGS = {
