@@ -68,7 +68,8 @@ export function stopOnSignals(steps) {
   process.on('SIGINT', stop);
 }
 
-async function userIdOf(pool, authorization) {
+/** The user id of a bearer token as Parley's rollback mode stores sessions (SHA-256 of the token); undefined when missing or unknown. */
+export async function userIdOf(pool, authorization) {
   const match = /^Bearer (\S+)$/.exec(authorization ?? '');
   if (!match) return undefined;
   const hash = createHash('sha256').update(match[1]).digest('hex');

@@ -31,13 +31,12 @@
 // (redis://127.0.0.1:6379), REDIS_KEY_PREFIX (parley-peer:), PARLEY_DIST (a built Parley's dist/
 // folder, for the embedder), EMBEDDING_DIMENSION (1024), CACHE_MAX_AGE_SECONDS (60).
 // Run: PORT=4604 DATABASE_URL=postgres://… PARLEY_DIST=$PWD/dist node load/peers/yoga-response-cache-peer.mjs
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRedisCache } from '@envelop/response-cache-redis';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import { createSchema, createYoga } from 'graphql-yoga';
 import IORedis from 'ioredis';
-import { createPool, stopOnSignals } from './apollo-fastify.mjs';
+import { createPool, stopOnSignals, userIdOf as lookUpUserId } from './apollo-fastify.mjs';
 import { createBotReads, typeDefs } from './bot-reads.mjs';
 
 const env = process.env;
@@ -55,21 +54,10 @@ const userIds = new WeakMap();
 function userIdOf(request) {
   let userId = userIds.get(request);
   if (!userId) {
-    userId = lookUpUserId(request.headers.get('authorization'));
+    userId = lookUpUserId(pool, request.headers.get('authorization'));
     userIds.set(request, userId);
   }
   return userId;
-}
-
-async function lookUpUserId(authorization) {
-  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
-  if (!match) return undefined;
-  const hash = createHash('sha256').update(match[1]).digest('hex');
-  const { rows } = await pool.query(
-    `SELECT user_id FROM sessions WHERE token_hash = $1 AND kind = 'USER' AND expires_at > now()`,
-    [hash],
-  );
-  return rows[0]?.user_id;
 }
 
 const yoga = createYoga({

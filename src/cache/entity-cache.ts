@@ -168,18 +168,24 @@ export function createEntityCache(options: EntityCacheOptions) {
   /** Write-backs not yet answered, so that `stop` can let them land before the connection closes. */
   const pendingWrites = new Set<Promise<unknown>>();
 
-  /** Resolves when every write has settled (failures are logged, never thrown). */
-  function writeBack(entries: { key: string; generation: string; json: string }[]): Promise<unknown> {
-    const writing = Promise.all(
-      entries.map(({ key, generation, json }) =>
-        scripts
-          .setIfGeneration(key, keys.generation(key), generation, json, ttlSeconds)
-          .catch((error: unknown) => warn(error, 'cache write-back failed')),
-      ),
-    );
+  /** Keeps `writing` among the pending writes until it settles; it must never reject. */
+  function track(writing: Promise<unknown>): Promise<unknown> {
     pendingWrites.add(writing);
     void writing.then(() => pendingWrites.delete(writing));
     return writing;
+  }
+
+  /** Resolves when every write has settled (failures are logged, never thrown). */
+  function writeBack(entries: { key: string; generation: string; json: string }[]): Promise<unknown> {
+    return track(
+      Promise.all(
+        entries.map(({ key, generation, json }) =>
+          scripts
+            .setIfGeneration(key, keys.generation(key), generation, json, ttlSeconds)
+            .catch((error: unknown) => warn(error, 'cache write-back failed')),
+        ),
+      ),
+    );
   }
 
   function batch<V>(spec: EntitySpec<V>): (ids: readonly string[]) => Promise<(V | null)[]> {
@@ -283,12 +289,9 @@ export function createEntityCache(options: EntityCacheOptions) {
     prime(key: string, value: unknown): Promise<unknown> {
       const json = toCacheJson(value);
       if (l1Usable) l1.set(key, value, json);
-      const writing = redis
-        .set(key, json, 'EX', ttlSeconds)
-        .catch((error: unknown) => warn(error, 'cache write-back failed'));
-      pendingWrites.add(writing);
-      void writing.then(() => pendingWrites.delete(writing));
-      return writing;
+      return track(
+        redis.set(key, json, 'EX', ttlSeconds).catch((error: unknown) => warn(error, 'cache write-back failed')),
+      );
     },
 
     /** Drops the keys here and tells every other instance, without touching Redis' values (see `announce` below). */

@@ -355,7 +355,6 @@ export class ConfigError extends StartupError {
   }
 }
 
-/** Parses the environment once; throws a ConfigError naming every invalid variable. */
 /**
  * Variables Parley read once, refused with what replaced them: left set, they would silently
  * stop doing what the operator meant (`CACHE_L1_MAX_ENTRIES=0` turned the L1 off).
@@ -364,6 +363,7 @@ const RETIRED_VARIABLES: Record<string, string> = {
   CACHE_L1_MAX_ENTRIES: 'the L1 is bounded in bytes alone: CACHE_L1_MAX_BYTES (0 turns it off)',
 };
 
+/** Parses the environment once; throws a ConfigError naming every invalid variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable means "not set", as in most .env tooling.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hashToken } from '../../src/sessions/tokens';
 import {
   createBot,
   errorCode,
@@ -8,8 +8,6 @@ import {
   startTestApp,
   type TestApp,
 } from '../helpers/test-app';
-
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const ME = '{ me { id } }';
 const START_WIDGET = `mutation($k: String!) { startWidgetSession(publicKey: $k) { token } }`;
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { conversationId } }`;
@@ -42,7 +40,7 @@ describe('sessions held in each api’s memory (two instances, real Redis)', () 
     await first?.close();
   });
 
-  const sessionKey = (token: string) => first.deps.cache!.keys.session(hash(token));
+  const sessionKey = (token: string) => first.deps.cache!.keys.session(hashToken(token));
   /** Waits until `app` has heard that the token's session ended: the event, not a delay. */
   const heard = (app: TestApp, token: string) => listeners.get(app)!.heard(sessionKey(token));
 
