@@ -5,6 +5,7 @@ import { decodeIntent, exchangeFromIntent, intentId, type Intent } from '../src/
 import { DEAD_LETTER_MESSAGE, isRedisOutOfMemory, type WriteBuffer } from '../src/buffer/write-buffer';
 import { createThrottledWarn } from '../src/core/throttled-warn';
 import { groupBy } from '../src/core/group-by';
+import { createClaimTurns } from './claim-turns';
 import type { Config } from '../src/config/config';
 import { isDataError, isTransientDbError } from '../src/platform/postgres/pg-errors';
 import type { Logger } from '../src/core/logger';
@@ -82,6 +83,8 @@ export function createBufferFlusher(deps: {
       const timer = setTimeout(done, millis);
       wakeUps.add(done);
     });
+
+  const claimTurns = createClaimTurns({ lingerMillis: settings.lingerMillis, batchSize: settings.batchSize, pause });
 
   /** Full jitter: concurrent workers that failed together do not retry together. */
   const backoff = (attempt: number) =>
@@ -287,7 +290,8 @@ export function createBufferFlusher(deps: {
    * shard the previous batch took from: a busy shard cannot starve the others, a batch stays
    * as large (and PostgreSQL's transactions as few) as with one shard, and loops of every
    * worker spread over the shards. Only when a round found nothing does it block, on the shard
-   * it stands at, for at most the idle wait. One shard is simply claimed from.
+   * it stands at, for at most the idle wait. One shard is simply claimed from. The worker's
+   * loops claim in turns, with one linger between them (claim-turns.ts).
    */
   async function loop(claimId: string): Promise<void> {
     const blocking = deps.createBlockingRedis();
@@ -300,16 +304,14 @@ export function createBufferFlusher(deps: {
     try {
       while (!stopping) {
         try {
-          const taken = await claimRound(claimId, cursor, mayHold, touched);
+          const taken = await claimTurns.take(async () =>
+            stopping ? [] : claimRound(claimId, cursor, mayHold, touched),
+          );
           for (const { shard } of taken) mayHold.add(shard);
           if (taken.length > 0) {
             await flushClaims(claimId, taken);
             for (const { shard } of taken) mayHold.delete(shard);
             cursor = (taken.at(-1)!.shard + 1) % shards;
-            // A batch that was not full means the loop keeps up: letting sends gather for a moment
-            // makes the next transaction store more of them (a full one means a backlog: no wait).
-            const flushed = taken.reduce((sum, { raws }) => sum + raws.length, 0);
-            if (flushed < settings.batchSize && settings.lingerMillis > 0) await pause(settings.lingerMillis);
           } else if (!stopping) {
             // The intent the wait moves lands in this shard's claim: the next round starts there.
             // A wait that saw nothing moves on, so an idle loop watches each shard in turn.

@@ -248,7 +248,8 @@ const SETTINGS = {
   buffer: {
     /** Intents the pending list may hold; a send beyond it is refused OVERLOADED (503). */
     maxDepth: env('BUFFER_MAX_DEPTH', intFromEnv(1).default(100_000)),
-    batchSize: env('BUFFER_BATCH_SIZE', intFromEnv(1, 1000).default(100)),
+    /** Intents one flush stores in one transaction, at most: a backlog drains in fewer of them. */
+    batchSize: env('BUFFER_BATCH_SIZE', intFromEnv(1, 1000).default(250)),
     /** How long an idle flusher blocks waiting for an intent. */
     idleWaitMillis: env('BUFFER_IDLE_WAIT_MILLIS', intFromEnv(10, 10_000).default(100)),
     /**

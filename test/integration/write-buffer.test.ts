@@ -404,6 +404,36 @@ describe('write buffer (Redis on)', () => {
       expect(transactions).toBeLessThan(10_000 / 20);
     }, 180_000);
 
+    it("claims in turns across a worker's loops, so lingering loops do not split what gathered", async () => {
+      const bot = await createBot(app, owner.token, 'Claims in turns');
+      const intents = intentsFor(bot.id, owner.userId, 2000, 100);
+      await pushAll(app, intents);
+      const buffer = app.deps.buffer!;
+      const claim = buffer.claim;
+      let inFlight = 0;
+      let mostInFlight = 0;
+      let claims = 0;
+      buffer.claim = async (...args) => {
+        claims++;
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        try {
+          return await claim(...args);
+        } finally {
+          inFlight--;
+        }
+      };
+      try {
+        const flusher = app.startFlusher({ flushConcurrency: 4, batchSize: 100 });
+        await app.drained(60_000);
+        await flusher.stop();
+      } finally {
+        buffer.claim = claim;
+      }
+      await expectStoredOnce(app, bot.id, intents);
+      expect(claims).toBeGreaterThanOrEqual(20);
+      expect(mostInFlight).toBe(1);
+    }, 90_000);
+
     it('lets two flushers share the buffer without storing or acknowledging anything twice', async () => {
       const bot = await createBot(app, owner.token, 'Two workers');
       const intents = intentsFor(bot.id, owner.userId, 3000, 100);
