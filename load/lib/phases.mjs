@@ -63,6 +63,12 @@ const SETTINGS = {
   MEMORY_TARGETS: ['parley'],
   MEMORY_READ_SECONDS: [10, 3, 1],
   IDLE_CONNECTIONS: [10_000, 2_000, 200],
+  /**
+   * How long the connections then stay idle before the settled RSS is read: V8 gives back the
+   * heap that accepting them grew only once the process has been idle for a while (its memory
+   * reducer, some 10 to 20 s after the last burst of allocation).
+   */
+  IDLE_SETTLE_SECONDS: [30, 20, 2],
   OVERLOAD_FACTOR: [3],
   OVERLOAD_SECONDS: [60, 4, 3],
   OVERLOAD_CONNECTIONS: [10_000, 2_000, 200],
@@ -237,11 +243,12 @@ export function createPhases(h, cfg) {
         Object.keys(processes1).map((role) => [role, processes1[role] - (processes0[role] ?? 0)]),
       );
       const rows1 = await messageCount(db);
-      const logs = await targets.stop(target);
+      // Redis' counters once the processes have exited, before the run's keys are deleted.
+      let redis1;
+      const logs = await targets.stop(target, { exited: async () => (redis1 = await redisStats(clustered)) });
       await db.end();
       await h.waitNoBackends();
       const pg1 = await h.pgStats();
-      const redis1 = await redisStats(clustered);
       const stored = rows1 - rows0;
       const transactions = pg1.commits + pg1.rollbacks - pg0.commits - pg0.rollbacks - db.own();
       return {
@@ -458,22 +465,34 @@ export function createPhases(h, cfg) {
       const heapAfterReads = await heapOf(target.origins[0]);
       const idle = await idleConnections(target.origins[0], cfg.idleConnections);
       try {
-        // A moment for the server to settle what accepting them allocated.
+        // Right after accepting them (a second for what is in hand), and once settled: each second
+        // of the settling is kept, so the report shows when the heap was given back.
         await sleep(1000);
         const idleBytes = residentBytes(pid);
         const heapIdle = await heapOf(target.origins[0]);
+        const settling = [];
+        for (let second = 1; second <= cfg.idleSettleSeconds; second++) {
+          await sleep(1000);
+          settling.push(residentBytes(pid));
+        }
+        const settledBytes = settling.at(-1) ?? idleBytes;
+        const heapSettled = await heapOf(target.origins[0]);
+        const mb = (bytes) => (bytes / 2 ** 20).toFixed(0);
         log(
-          `  ${target.id}: RSS ${(startedBytes / 2 ** 20).toFixed(0)} MB started, ${(afterReadsBytes / 2 ** 20).toFixed(0)} MB after reads, ${(idleBytes / 2 ** 20).toFixed(0)} MB with ${idle.open} idle connections (${idle.failed} failed)`,
+          `  ${target.id}: RSS ${mb(startedBytes)} MB started, ${mb(afterReadsBytes)} MB after reads, with ${idle.open} idle connections (${idle.failed} failed) ${mb(idleBytes)} MB at once, ${mb(settledBytes)} MB after ${cfg.idleSettleSeconds} s`,
         );
         return {
           kind: 'memory',
           startedBytes,
           afterReadsBytes,
           idleBytes,
+          settledBytes,
+          settling,
           idleOpen: idle.open,
           idleFailed: idle.failed,
           heapAfterReads,
           heapIdle,
+          heapSettled,
         };
       } finally {
         idle.close();

@@ -120,10 +120,15 @@ export function createTargets(h, { basePort }) {
     return { id, name, label: LABELS[name], prefix, ...started };
   }
 
-  /** Stops a target's processes and deletes its keys; the warnings of each process's log, by name. */
-  async function stopTarget(target) {
+  /**
+   * Stops a target's processes and deletes its keys; the warnings of each process's log, by name.
+   * `exited` runs in between: Redis' counters read there hold none of the clean-up's commands
+   * (one UNLINK a key left behind).
+   */
+  async function stopTarget(target, { exited } = {}) {
     for (const child of target.processes) await stop(child);
     const logs = Object.fromEntries(target.processes.map((c) => [c.name, logSummary(c.logFile)]));
+    await exited?.();
     if (target.prefix) await h.redisDeletePrefix(target.prefix);
     return logs;
   }
