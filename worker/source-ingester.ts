@@ -41,6 +41,8 @@ export interface SourceIngesterOptions {
    * invalidated. Must not throw.
    */
   onSourceChanged?: (source: { id: string; botId: string }) => Promise<void>;
+  /** The idle wait between polls; rejects when `signal` aborts. A test passes its own. */
+  sleep?: (millis: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface StopOptions {
@@ -66,6 +68,36 @@ export function createSourceIngester(options: SourceIngesterOptions) {
   /** One per source in hand, aborted when `stop`'s grace runs out. */
   const inHand = new Set<AbortController>();
   let halted = false;
+  const idleWait = options.sleep ?? ((millis, signal) => sleep(millis, undefined, { signal }));
+  /**
+   * While the queue is empty one loop polls it and the others wait for that one to find work:
+   * every loop polling on its own would cost PostgreSQL a transaction a loop a poll, all day.
+   */
+  let polling = false;
+  const waiting = new Set<() => void>();
+  const wakeAll = () => {
+    for (const wake of [...waiting]) wake();
+  };
+
+  /** Until the next poll (this loop polls) or until the polling loop finds work. */
+  async function waitForWork(): Promise<void> {
+    if (polling) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          waiting.delete(wake);
+          resolve();
+        };
+        waiting.add(wake);
+      });
+      return;
+    }
+    polling = true;
+    try {
+      await idleWait(settings.pollMillis, idle.signal).catch(() => {});
+    } finally {
+      polling = false;
+    }
+  }
 
   /** Ends the grace: every source in hand (and any still being claimed) stops at its next step. */
   function halt(): void {
@@ -178,6 +210,8 @@ export function createSourceIngester(options: SourceIngesterOptions) {
   async function runOnce(): Promise<boolean> {
     const job = await sources.claimNext(settings.leaseSeconds, MAX_ATTEMPTS);
     if (!job) return false;
+    // Work found: the loops waiting for the polling one join in, in case there is more.
+    wakeAll();
     await changed(job);
     await ingest(job);
     await changed(job);
@@ -193,7 +227,7 @@ export function createSourceIngester(options: SourceIngesterOptions) {
         // The database is down or restarting: back off and try again, never exit.
         log.error({ err: error }, 'could not claim a source');
       }
-      if (!worked && !stopping) await sleep(settings.pollMillis, undefined, { signal: idle.signal }).catch(() => {});
+      if (!worked && !stopping) await waitForWork();
     }
   }
 
@@ -211,6 +245,7 @@ export function createSourceIngester(options: SourceIngesterOptions) {
       const { graceMillis } = stopOptions;
       stopping = true;
       idle.abort();
+      wakeAll();
       // setTimeout would take Infinity as 1 ms.
       const grace =
         graceMillis !== undefined && Number.isFinite(graceMillis) ? setTimeout(halt, graceMillis) : undefined;

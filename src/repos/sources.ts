@@ -133,30 +133,25 @@ export function createSourcesRepo(db: Db) {
       maxAttempts: number,
       executor: Executor = db,
     ): Promise<SourceJob | undefined> {
-      await executor('sources')
-        .where({ status: 'PROCESSING' })
-        .andWhere('attempts', '>=', maxAttempts)
-        .andWhere('locked_at', '<', executor.raw('now() - make_interval(secs => ?)', [leaseSeconds]))
-        .update({
-          status: 'FAILED',
-          error: ABANDONED_SOURCE_ERROR,
-          locked_at: null,
-          lease_token: null,
-          updated_at: executor.fn.now(),
-        });
+      // One statement, so an idle worker's poll is one transaction: the sources abandoned after
+      // their last attempt are failed in its CTE, and kept out of the claim by their attempts.
       const result = await executor.raw<{ rows: SourceRow[] }>(
-        `UPDATE sources SET status = 'PROCESSING', locked_at = now(), lease_token = ?, attempts = attempts + 1,
+        `WITH abandoned AS (
+           UPDATE sources SET status = 'FAILED', error = ?, locked_at = NULL, lease_token = NULL, updated_at = now()
+           WHERE status = 'PROCESSING' AND attempts >= ? AND locked_at < now() - make_interval(secs => ?)
+         )
+         UPDATE sources SET status = 'PROCESSING', locked_at = now(), lease_token = ?, attempts = attempts + 1,
            updated_at = now()
          WHERE id = (
            SELECT id FROM sources
            WHERE (status = 'PENDING' AND available_at <= now())
-              OR (status = 'PROCESSING' AND locked_at < now() - make_interval(secs => ?))
+              OR (status = 'PROCESSING' AND attempts < ? AND locked_at < now() - make_interval(secs => ?))
            ORDER BY available_at
            FOR UPDATE SKIP LOCKED
            LIMIT 1
          )
          RETURNING id, bot_id, kind, url, content, content_format, attempts, lease_token`,
-        [newId(), leaseSeconds],
+        [ABANDONED_SOURCE_ERROR, maxAttempts, leaseSeconds, newId(), maxAttempts, leaseSeconds],
       );
       const row = result.rows[0];
       return (
