@@ -10,6 +10,8 @@ export const fmt = (x, d = 0) =>
   x === null || x === undefined || Number.isNaN(x)
     ? '–'
     : x.toLocaleString('en', { minimumFractionDigits: d, maximumFractionDigits: d });
+/** A run's p50, p95 and p99 in ms: the latency columns every table shares. */
+const latencyCells = (r) => [fmt(r.p50, 1), fmt(r.p95, 1), fmt(r.p99, 1)];
 const pct = (x, d = 1) => (x === null || x === undefined ? '–' : `${fmt(100 * x, d)} %`);
 const ratio = (a, b) => (a && b ? a / b : null);
 const ok = (runs) => runs.filter((r) => !r.failed);
@@ -247,9 +249,7 @@ function writesTable(runs) {
     (r) => [
       r.label,
       fmt(r.ackedPerSecond),
-      fmt(r.p50, 1),
-      fmt(r.p95, 1),
-      fmt(r.p99, 1),
+      ...latencyCells(r),
       fmt(r.gaveUp),
       codes(r.httpCodes),
       r.rowsOk === null
@@ -378,9 +378,7 @@ export function renderReport(report) {
       (r) => [
         r.label,
         fmt(r.okPerSecond),
-        fmt(r.p50, 1),
-        fmt(r.p95, 1),
-        fmt(r.p99, 1),
+        ...latencyCells(r),
         fmt(r.max),
         fmt(r.over10s),
         fmt(r.errors),
@@ -415,9 +413,7 @@ export function renderReport(report) {
         (r) => [
           r.label,
           fmt(r.rps),
-          fmt(r.p50, 1),
-          fmt(r.p95, 1),
-          fmt(r.p99, 1),
+          ...latencyCells(r),
           fmt(r.byKind.read?.p95, 1),
           fmt(r.byKind.write?.p95, 1),
           fmt(r.errors),

@@ -30,6 +30,8 @@ export interface RequestInfo {
   clientIp: string;
   /** The `Origin` header: the page a browser request comes from (absent outside browsers). */
   origin?: string;
+  /** The viewer `authorization` was already resolved to for this request: not looked up again. */
+  resolved?: ViewerResolution;
 }
 
 /**
@@ -89,10 +91,16 @@ export function bearerToken(header: string | undefined): string | undefined | nu
   return match ? match[1] : null;
 }
 
+/** Who a request's `Authorization` names; `tokenRejected` when it carried a token that is not (or no longer) valid. */
+export interface ViewerResolution {
+  viewer: Viewer;
+  tokenRejected: boolean;
+}
+
 export async function resolveViewer(
   app: { sessions: Pick<SessionService, 'resolve'> },
   authorization: string | undefined,
-): Promise<{ viewer: Viewer; tokenRejected: boolean }> {
+): Promise<ViewerResolution> {
   const token = bearerToken(authorization);
   if (token === undefined) return { viewer: { kind: 'ANONYMOUS' }, tokenRejected: false };
   const viewer = token === null ? undefined : await app.sessions.resolve(token);
@@ -238,6 +246,6 @@ class Context implements Omit<RequestContext, 'log' | 'bots' | 'sources' | 'sear
 }
 
 export async function createRequestContext(app: ContextDeps, request: RequestInfo): Promise<RequestContext> {
-  const { viewer, tokenRejected } = await resolveViewer(app, request.authorization);
+  const { viewer, tokenRejected } = request.resolved ?? (await resolveViewer(app, request.authorization));
   return new Context(app, request, viewer, tokenRejected);
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ResponseCache } from '../cache/response-cache';
-import { resolveViewer } from '../graphql/request-context';
+import { resolveViewer, type ViewerResolution } from '../graphql/request-context';
 import { responseCacheKey, scopeOf } from '../graphql/response-cache-plugin';
 import type { SessionService } from '../sessions/session-service';
 
@@ -8,6 +8,13 @@ import type { SessionService } from '../sessions/session-service';
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** Accept headers Apollo answers with plain JSON; any other is left to its negotiation. */
 const PLAIN_JSON_ACCEPTS = new Set(['', '*/*', 'application/json']);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The viewer the fast path resolved, so that Apollo's context on a miss does not resolve it again. */
+    viewerResolution: ViewerResolution | null;
+  }
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -37,15 +44,19 @@ export function createCachedResponses(deps: {
     const { operationName, variables } = body;
     if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
     if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
-    let scope: string;
     try {
-      const { viewer, tokenRejected } = await resolveViewer(deps, request.headers.authorization);
-      scope = scopeOf(viewer, tokenRejected);
+      request.viewerResolution = await resolveViewer(deps, request.headers.authorization);
     } catch {
       // Apollo's context makes the same look-up and answers its failure.
       return undefined;
     }
-    const key = responseCacheKey(scope, body.query, operationName ?? undefined, variables ?? undefined);
+    const { viewer, tokenRejected } = request.viewerResolution;
+    const key = responseCacheKey(
+      scopeOf(viewer, tokenRejected),
+      body.query,
+      operationName ?? undefined,
+      variables ?? undefined,
+    );
     const json = key === undefined ? undefined : cache.get(key);
     if (json === undefined) return undefined;
     request.graphqlOperation = { operation_type: 'query', outcome: 'ok' };

@@ -189,6 +189,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
           authorization: request.headers.authorization,
           clientIp: clientAddress.of(request.raw),
           origin: request.headers.origin,
+          resolved: request.viewerResolution ?? undefined,
         });
       } catch (error: unknown) {
         // A client error (a store telling us to come back later) goes out as it is; so does a
@@ -205,6 +206,7 @@ export async function createHttpServer(app: ServerDeps): Promise<HttpServer> {
       }
     },
   });
+  fastify.decorateRequest('viewerResolution', null);
   // Outside production a browser's GET gets GraphiQL, served from our own dependencies.
   fastify.route({
     url: '/graphql',
